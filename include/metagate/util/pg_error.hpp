@@ -68,6 +68,10 @@ inline constexpr std::string_view kGroupingError = "42803";
 inline constexpr std::string_view kInvalidColumnReference = "42P10";
 inline constexpr std::string_view kWrongObjectType = "42809";
 inline constexpr std::string_view kProgramLimitExceeded = "54000";
+inline constexpr std::string_view kInvalidTableDefinition = "42P16";
+inline constexpr std::string_view kDependentObjectsStillExist = "2BP01";
+inline constexpr std::string_view kDuplicateAlias = "42712";
+inline constexpr std::string_view kDuplicateSchema = "42P06";
 inline constexpr std::string_view kTooManyConnections = "53300";
 // Class 55 — object not in prerequisite state
 inline constexpr std::string_view kLockNotAvailable = "55P03";

@@ -1,0 +1,69 @@
+// Plan: what the translator makes of one PostgreSQL statement — SQLite SQL with typed
+// parameters and typed result columns, or an action for the session/store (transaction
+// control, settings, DDL with its new catalog). Plans without DDL are cached and shared.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "metagate/sql/catalog.hpp"
+
+namespace metagate::sql {
+
+enum class PlanKind {
+  kQuery,       // run sqlite_sql (rows if columns is non-empty)
+  kBegin,
+  kCommit,
+  kRollback,
+  kSavepoint,
+  kRelease,
+  kRollbackTo,
+  kDdl,         // run ddl_sql in order, then install new_catalog
+  kSet,         // SET name = value / RESET / SET LOCAL
+  kShow,        // SHOW name (one text column named after the setting)
+  kNoop,        // accepted and ignored (VACUUM, ANALYZE, CHECKPOINT...): tag only
+  kDiscardAll,
+};
+
+// How a result column's SQLite value is turned into the PostgreSQL value.
+struct OutputColumn {
+  std::string name;
+  Oid type = 0;
+  int32_t typmod = -1;
+  uint32_t table_oid = 0;
+  int16_t attnum = 0;
+};
+
+struct ParamSlot {
+  Oid type = 0;  // 0 = not determined by the statement (sent as unknown → text)
+  int32_t typmod = -1;
+};
+
+struct Plan {
+  PlanKind kind = PlanKind::kQuery;
+  std::string tag;              // command tag word(s): SELECT, INSERT, UPDATE, CREATE TABLE, ...
+  std::string sqlite_sql;
+  std::vector<ParamSlot> params;
+  std::vector<OutputColumn> columns;
+  bool returns_rows = false;    // SELECT or DML with RETURNING
+  bool writes = false;          // must run on the writer connection
+  bool row_count_tag = false;   // tag carries a row count (SELECT n, UPDATE n, INSERT 0 n...)
+  // Literal constants lifted out of the text (for statement-shape caching): bound after params.
+  // kDdl:
+  std::vector<std::string> ddl_sql;
+  std::shared_ptr<Catalog> new_catalog;
+  // kSet / kShow:
+  std::string setting;
+  std::string value;
+  bool is_local = false;
+  bool reset = false;
+  // kSavepoint etc.
+  std::string savepoint;
+  // Statement-level notices to send (e.g. "relation already exists, skipping").
+  std::vector<std::string> notices;
+};
+
+using PlanPtr = std::shared_ptr<const Plan>;
+
+}  // namespace metagate::sql

@@ -1,0 +1,45 @@
+// translate(): dispatches one statement to its family and packages the Plan.
+#include "context.hpp"
+#include "metagate/sql/translator.hpp"
+
+namespace metagate::sql {
+
+PgResult<Plan> translate(const RawStatement& stmt, const Catalog& catalog, const TranslateOptions& opts) {
+  tr::Ctx ctx(catalog, opts, stmt.text, stmt.location);
+  std::string_view tag = node_tag(stmt.tree);
+  const Node& body = node_body(stmt.tree);
+  PgResult<Plan> plan = Plan{};
+  if (tag == "SelectStmt") {
+    auto q = tr::translate_select(ctx, body, nullptr);
+    if (!q) return unexpected(q.error());
+    Plan p;
+    p.kind = PlanKind::kQuery;
+    p.tag = "SELECT";
+    p.sqlite_sql = std::move(q->sql);
+    p.columns = std::move(q->columns);
+    p.returns_rows = true;
+    p.row_count_tag = true;
+    plan = std::move(p);
+  } else if (tag == "InsertStmt") {
+    plan = tr::translate_insert(ctx, body);
+  } else if (tag == "UpdateStmt") {
+    plan = tr::translate_update(ctx, body);
+  } else if (tag == "DeleteStmt") {
+    plan = tr::translate_delete(ctx, body);
+  } else if (tag == "CreateStmt" || tag == "IndexStmt" || tag == "DropStmt" || tag == "AlterTableStmt" ||
+             tag == "RenameStmt" || tag == "CreateSeqStmt" || tag == "AlterSeqStmt" || tag == "TruncateStmt") {
+    plan = tr::translate_ddl(ctx, tag, body);
+  } else {
+    plan = tr::translate_utility(ctx, tag, body);
+  }
+  if (!plan) return plan;
+  plan->writes = plan->writes || ctx.writes;
+  if (plan->kind == PlanKind::kQuery) plan->params = std::move(ctx.params);
+  // Parameters no expression gave a type to are text, as PostgreSQL resolves unknowns.
+  for (auto& p : plan->params) {
+    if (p.type == 0 || p.type == types::oid::kUnknown) p.type = types::oid::kText;
+  }
+  return plan;
+}
+
+}  // namespace metagate::sql

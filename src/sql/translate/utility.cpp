@@ -1,0 +1,135 @@
+// Utility statements: transaction control, SET/SHOW/RESET, DISCARD and maintenance
+// commands that SQLite either handles elsewhere or does not need.
+#include "context.hpp"
+#include "metagate/util/strings.hpp"
+
+namespace metagate::sql::tr {
+
+namespace {
+
+// Renders a SET value list the way PostgreSQL stores it (comma-separated).
+std::string set_value(const Node& args) {
+  std::string out;
+  for (const auto& a : args) {
+    std::string v;
+    std::string_view tag = node_tag(a);
+    const Node& b = node_body(a);
+    if (tag == "A_Const") {
+      if (has(b, "sval")) v = field(b, "sval").value("sval", std::string());
+      else if (has(b, "ival")) v = std::to_string(field(b, "ival").value("ival", int64_t{0}));
+      else if (has(b, "fval")) v = field(b, "fval").value("fval", std::string());
+      else if (has(b, "boolval")) v = field(b, "boolval").value("boolval", false) ? "on" : "off";
+      else v = "0";
+    } else if (tag == "TypeCast") {
+      const Node& arg = field(b, "arg");
+      v = field(node_body(arg), "sval").value("sval", std::string());
+    }
+    out += (out.empty() ? "" : ", ") + v;
+  }
+  return out;
+}
+
+}  // namespace
+
+PgResult<Plan> translate_utility(Ctx& ctx, std::string_view tag, const Node& body) {
+  Plan p;
+  if (tag == "TransactionStmt") {
+    std::string kind = body.value("kind", std::string());
+    if (kind == "TRANS_STMT_BEGIN" || kind == "TRANS_STMT_START") {
+      p.kind = PlanKind::kBegin;
+      p.tag = kind == "TRANS_STMT_BEGIN" ? "BEGIN" : "START TRANSACTION";
+      for (const auto& o : field(body, "options")) {
+        const Node& d = field(o, "DefElem");
+        std::string name = d.value("defname", std::string());
+        if (name == "transaction_isolation") {
+          // SQLite transactions are serializable; every PostgreSQL level is satisfied by it.
+        } else if (name == "transaction_read_only" || name == "transaction_deferrable") {
+        }
+      }
+      return p;
+    }
+    if (kind == "TRANS_STMT_COMMIT") { p.kind = PlanKind::kCommit; p.tag = "COMMIT"; return p; }
+    if (kind == "TRANS_STMT_ROLLBACK") { p.kind = PlanKind::kRollback; p.tag = "ROLLBACK"; return p; }
+    if (kind == "TRANS_STMT_SAVEPOINT") {
+      p.kind = PlanKind::kSavepoint; p.tag = "SAVEPOINT"; p.savepoint = body.value("savepoint_name", std::string()); return p;
+    }
+    if (kind == "TRANS_STMT_RELEASE") {
+      p.kind = PlanKind::kRelease; p.tag = "RELEASE"; p.savepoint = body.value("savepoint_name", std::string()); return p;
+    }
+    if (kind == "TRANS_STMT_ROLLBACK_TO") {
+      p.kind = PlanKind::kRollbackTo; p.tag = "ROLLBACK"; p.savepoint = body.value("savepoint_name", std::string()); return p;
+    }
+    return unexpected(ctx.unsupported("two-phase commit", -1));
+  }
+  if (tag == "VariableSetStmt") {
+    std::string kind = body.value("kind", std::string());
+    p.kind = PlanKind::kSet;
+    p.tag = kind == "VAR_RESET" || kind == "VAR_RESET_ALL" ? "RESET" : "SET";
+    p.setting = util::ascii_lower(body.value("name", std::string()));
+    p.is_local = body.value("is_local", false);
+    if (kind == "VAR_SET_VALUE") {
+      p.value = set_value(field(body, "args"));
+    } else if (kind == "VAR_SET_DEFAULT" || kind == "VAR_RESET") {
+      p.reset = true;
+    } else if (kind == "VAR_RESET_ALL") {
+      p.reset = true;
+      p.setting = "all";
+    } else if (kind == "VAR_SET_MULTI") {
+      // SET TRANSACTION ..., SET SESSION CHARACTERISTICS: accepted, SQLite is serializable.
+      p.kind = PlanKind::kNoop;
+    } else if (kind == "VAR_SET_CURRENT") {
+      return unexpected(ctx.unsupported("SET ... FROM CURRENT", -1));
+    }
+    if (p.setting == "timezone" && kind == "VAR_SET_VALUE") {
+      // SET TIME ZONE 'x' arrives as name "timezone".
+    }
+    return p;
+  }
+  if (tag == "VariableShowStmt") {
+    p.kind = PlanKind::kShow;
+    p.tag = "SHOW";
+    p.setting = util::ascii_lower(body.value("name", std::string()));
+    p.returns_rows = true;
+    return p;
+  }
+  if (tag == "VacuumStmt") {
+    p.kind = PlanKind::kNoop;
+    p.tag = body.value("is_vacuumcmd", false) ? "VACUUM" : "ANALYZE";
+    return p;
+  }
+  if (tag == "CheckPointStmt") { p.kind = PlanKind::kNoop; p.tag = "CHECKPOINT"; return p; }
+  if (tag == "DiscardStmt") {
+    std::string target = body.value("target", std::string());
+    p.kind = target == "DISCARD_ALL" ? PlanKind::kDiscardAll : PlanKind::kNoop;
+    p.tag = target == "DISCARD_ALL" ? "DISCARD ALL" : target == "DISCARD_PLANS" ? "DISCARD PLANS"
+            : target == "DISCARD_SEQUENCES" ? "DISCARD SEQUENCES" : "DISCARD TEMP";
+    return p;
+  }
+  if (tag == "CreateSchemaStmt") {
+    std::string name = body.value("schemaname", std::string());
+    if (name == "public") {
+      if (body.value("if_not_exists", false)) {
+        p.kind = PlanKind::kNoop;
+        p.tag = "CREATE SCHEMA";
+        p.notices.push_back("schema \"public\" already exists, skipping");
+        return p;
+      }
+      return unexpected(ctx.error(sqlstate::kDuplicateSchema, "schema \"public\" already exists"));
+    }
+    return unexpected(ctx.unsupported("schemas other than public", -1));
+  }
+  if (tag == "ListenStmt" || tag == "NotifyStmt" || tag == "UnlistenStmt")
+    return unexpected(ctx.unsupported("LISTEN/NOTIFY", -1));
+  if (tag == "ExplainStmt") return unexpected(ctx.unsupported("EXPLAIN", -1));
+  if (tag == "CreateExtensionStmt") return unexpected(ctx.unsupported("extensions", -1));
+  if (tag == "LockStmt") {
+    ctx.writes = true;
+    p.kind = PlanKind::kNoop;
+    p.tag = "LOCK TABLE";
+    p.writes = true;
+    return p;
+  }
+  return unexpected(ctx.unsupported("the statement " + std::string(tag), -1));
+}
+
+}  // namespace metagate::sql::tr
