@@ -1,0 +1,248 @@
+// The metagate configuration: a JSON file (docs/CONFIG.md) read into typed structs, with
+// strict validation (unknown keys, wrong types, out-of-range values, unreadable TLS files,
+// hba rules and password secrets that do not parse, ...). Every error names the full key path:
+//
+//   databases.grafana.pathh: unknown key (did you mean "path"?)
+//   sqlite.readers: expected an integer, got a string
+//   auth.rules[2]: invalid authentication method "scram"
+//
+// A default-constructed Config is the embedded default: listen on 127.0.0.1:5432, every
+// database name served from the SQLite file ./data/grafana.db, trust for loopback clients only.
+//
+// Relative paths (SQLite files, TLS files, mock_secret_file) are relative to the working
+// directory of the metagate process, in the file as on the command line.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "metagate/auth/credential.hpp"
+#include "metagate/auth/hba.hpp"
+#include "metagate/util/expected.hpp"
+#include "metagate/util/pg_error.hpp"
+
+namespace metagate::config {
+
+// ---- Errors -------------------------------------------------------------------------------
+
+// One problem, tied to the key it is about: "auth.rules[2]", "databases.*.path",
+// "auth.users[\"a.b\"].password", "--listen" (command line) or "" (the document as a whole).
+struct ConfigIssue {
+  std::string key;
+  std::string message;
+  std::string to_string() const;  // "key: message" (just the message when key is empty)
+  friend bool operator==(const ConfigIssue&, const ConfigIssue&) = default;
+};
+
+// Why a configuration was refused: every problem found (at least one).
+struct ConfigError {
+  std::string file;                 // the file it came from; "" for text / programmatic configs
+  std::vector<ConfigIssue> issues;  // never empty; grouped by section (listen, tls, auth, ...)
+
+  // One line per issue, each prefixed with "FILE: " when file is set.
+  std::string to_string() const;
+  const ConfigIssue& first() const { return issues.front(); }
+};
+
+template <class T>
+using ConfigResult = Expected<T, ConfigError>;
+
+// ---- Model --------------------------------------------------------------------------------
+
+inline constexpr uint16_t kDefaultPort = 5432;
+inline constexpr std::string_view kDefaultSqlitePath = "./data/grafana.db";
+inline constexpr std::string_view kWildcardDatabase = "*";
+inline constexpr std::string_view kDatabasePlaceholder = "{database}";
+inline constexpr size_t kMaxNameLength = 63;  // PostgreSQL's NAMEDATALEN - 1
+
+// A TCP address to listen on. Only numeric addresses: "127.0.0.1:5432", "[::1]:5432",
+// "0.0.0.0:5432", "[::]:5432". Port 0 = an ephemeral port (tests).
+struct ListenAddress {
+  std::string host;  // canonical numeric form without brackets: "127.0.0.1", "::1"
+  uint16_t port = kDefaultPort;
+  bool ipv6 = false;
+
+  std::string to_string() const;  // "127.0.0.1:5432", "[::1]:5432"
+  bool is_loopback() const;       // 127.0.0.0/8 or ::1
+  bool is_unspecified() const;    // 0.0.0.0 or ::
+  friend bool operator==(const ListenAddress&, const ListenAddress&) = default;
+};
+
+// "HOST:PORT"; the error explains what is wrong with the text (without a key).
+Expected<ListenAddress, std::string> parse_listen_address(std::string_view text);
+
+enum class TlsMode {
+  kDisable,  // SSLRequest is answered 'N'
+  kAllow,    // TLS if the client asks for it
+  kRequire,  // clients that do not ask for TLS are refused
+};
+enum class TlsVersion { kTls12, kTls13 };
+
+struct TlsConfig {
+  // When the file leaves "mode" out: kAllow if cert_file and key_file are set, else kDisable.
+  TlsMode mode = TlsMode::kDisable;
+  std::string cert_file;  // PEM certificate chain
+  std::string key_file;   // PEM private key
+  std::string ca_file;    // PEM CAs to verify client certificates with; "" = no client certs
+  TlsVersion min_protocol_version = TlsVersion::kTls12;
+
+  bool enabled() const { return mode != TlsMode::kDisable; }
+};
+
+struct UserConfig {
+  auth::Credential credential;  // SCRAM-SHA-256 verifier or md5 hash, never plaintext
+  bool admin = false;           // may run metagate's administrative commands (SHOW CONFIG, ...)
+};
+
+struct AuthConfig {
+  // auth.rules as written, one pg_hba line each (comment-only lines are kept here) ...
+  std::vector<std::string> rule_lines = default_rule_lines();
+  // ... and parsed, blank/comment lines dropped. HbaRule::line_number is the 1-based position
+  // in rule_lines (auth.rules[line_number - 1]). First match wins: auth::match_hba(rules, ...).
+  std::vector<auth::HbaRule> rules = default_rules();
+  std::map<std::string, UserConfig, std::less<>> users;
+  std::string mock_secret_file;  // "" = a random per-process secret
+
+  const UserConfig* find_user(std::string_view name) const;
+
+  static std::vector<std::string> default_rule_lines();  // trust 127.0.0.1/32 and ::1/128
+  static std::vector<auth::HbaRule> default_rules();
+};
+
+enum class Backend { kSqlite };
+
+struct DatabaseConfig {
+  Backend backend = Backend::kSqlite;
+  // The SQLite file. Only the "*" entry may contain {database}, replaced by the requested name.
+  std::string path;
+  friend bool operator==(const DatabaseConfig&, const DatabaseConfig&) = default;
+};
+
+enum class Synchronous { kNormal, kFull, kExtra };  // PRAGMA synchronous
+
+struct SqliteConfig {
+  Synchronous synchronous = Synchronous::kFull;
+  int readers = 4;                        // read-only connections per database file
+  int64_t lock_timeout_ms = 30000;        // busy timeout waiting for a lock
+  int64_t cache_size_kib = 65536;         // page cache per connection (PRAGMA cache_size = -N)
+  int64_t mmap_size_mib = 0;              // PRAGMA mmap_size; 0 = off
+  int64_t checkpoint_wal_mib = 64;        // checkpoint when the WAL grows past this
+  bool group_commit = true;               // batch concurrent commits into one fsync
+  int64_t group_commit_max_wait_us = 1000;
+};
+
+struct LimitsConfig {
+  int64_t max_connections = 1000;
+  int64_t max_message_bytes = 64 * 1024 * 1024;
+  int64_t max_startup_packet_bytes = 10000;  // PostgreSQL's MAX_STARTUP_PACKET_LENGTH
+  int64_t statement_cache_entries = 4096;    // translated statements kept per database; 0 = off
+  int64_t idle_session_timeout_ms = 0;       // 0 = never
+};
+
+struct ServerConfig {
+  std::string server_version = "15.8";  // reported in ParameterStatus / version()
+  std::string timezone = "UTC";         // the TimeZone sessions start with
+  std::string application_name_default;
+
+  int server_version_num() const;  // "15.8" -> 150008
+};
+
+enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kCritical, kOff };
+enum class LogFormat { kPlain, kJson };
+
+struct LogConfig {
+  LogLevel level = LogLevel::kInfo;
+  LogFormat format = LogFormat::kPlain;
+  int64_t slow_statement_ms = 1000;  // log statements slower than this; 0 = all; -1 = none
+};
+
+struct Config {
+  std::vector<ListenAddress> listen = {ListenAddress{"127.0.0.1", kDefaultPort, false}};
+  int io_threads = 0;  // 0 = one per CPU (see effective_io_threads)
+  TlsConfig tls;
+  AuthConfig auth;
+  // Database name -> where it lives. Exact names win over the "*" entry.
+  std::map<std::string, DatabaseConfig, std::less<>> databases = {
+      {std::string(kWildcardDatabase), DatabaseConfig{Backend::kSqlite, std::string(kDefaultSqlitePath)}}};
+  SqliteConfig sqlite;
+  LimitsConfig limits;
+  ServerConfig server;
+  LogConfig log;
+
+  // Not configuration: things that are allowed but probably wrong (hostssl rules with TLS
+  // disabled, trust for non-loopback clients, ...). check-config prints them; serve logs them.
+  std::vector<ConfigIssue> warnings;
+
+  unsigned effective_io_threads() const;  // io_threads, or the CPU count when 0
+};
+
+// ---- Reading ------------------------------------------------------------------------------
+
+struct ParseOptions {
+  // Check that TLS files and auth.mock_secret_file exist and are readable. Off only for tools
+  // and tests that look at a configuration meant for another machine.
+  bool check_files = true;
+};
+
+Config default_config();
+
+// The JSON text (comments // and /* */ are allowed; duplicate keys are errors).
+ConfigResult<Config> parse_config(std::string_view json_text, const ParseOptions& options = {});
+// Reads and parses a file; errors carry the file name (ConfigError::file).
+ConfigResult<Config> load_config_file(const std::filesystem::path& path, const ParseOptions& options = {});
+
+// Cross-field checks on a typed Config (also run by parse_config and apply_overrides):
+// listen addresses, TLS mode and files, users, rules, database names and paths. Returns the
+// warnings on success.
+ConfigResult<std::vector<ConfigIssue>> validate_config(const Config& config, const ParseOptions& options = {});
+
+// ---- Command line -------------------------------------------------------------------------
+
+struct CommandLineOverrides {
+  std::vector<std::string> listen;    // --listen HOST:PORT (repeatable): replaces "listen"
+  std::optional<std::string> sqlite;  // --sqlite PATH: every database name served from PATH
+};
+
+// Applies the overrides, re-validates and refreshes config.warnings. Errors name the option
+// ("--listen: ..."). On error config may be partly modified: do not use it.
+Expected<Ok, ConfigError> apply_overrides(Config& config, const CommandLineOverrides& overrides,
+                                          const ParseOptions& options = {});
+
+// ---- Use ----------------------------------------------------------------------------------
+
+// The SQLite file for a database name from the startup packet: the exact entry, else the "*"
+// entry with {database} replaced. Names reaching the "*" entry must be 1-63 characters of
+// [A-Za-z0-9_-] (so no path traversal). Otherwise FATAL 3D000 `database "x" does not exist`.
+PgResult<std::string> database_route(const Config& config, std::string_view dbname);
+
+// True if dbname may be substituted into the "*" entry's path.
+bool is_valid_wildcard_name(std::string_view dbname);
+
+enum class Redact { kSecrets, kNothing };
+// The whole effective configuration in the file's format (every key, defaults included).
+// Redact::kSecrets replaces password verifiers by "SCRAM-SHA-256$<redacted>" / "md5<redacted>".
+// With Redact::kNothing, parse_config(to_json(c).dump()) gives back an equal configuration.
+nlohmann::ordered_json to_json(const Config& config, Redact redact = Redact::kSecrets);
+
+// Keys (leaf paths as in error messages) whose values differ between two configurations.
+std::vector<std::string> changed_keys(const Config& before, const Config& after);
+// Whether a key can change on SIGHUP: log.level, auth.users.*, auth.rules, limits.*.
+bool is_reloadable(std::string_view key);
+
+// Names of enum values as written in the file.
+std::string_view to_string(TlsMode v);
+std::string_view to_string(TlsVersion v);
+std::string_view to_string(Backend v);
+std::string_view to_string(Synchronous v);
+std::string_view to_string(LogLevel v);
+std::string_view to_string(LogFormat v);
+
+}  // namespace metagate::config

@@ -1,0 +1,100 @@
+// Config -> JSON (SHOW CONFIG, round trips) and the comparison used for SIGHUP reloads.
+#include <map>
+
+#include "internal.hpp"
+
+namespace metagate::config {
+
+using nlohmann::ordered_json;
+
+namespace {
+
+std::string secret_text(const auth::Credential& cred, Redact redact) {
+  if (redact == Redact::kNothing) return cred.to_string();
+  return cred.is_scram() ? "SCRAM-SHA-256$<redacted>" : "md5<redacted>";
+}
+
+void flatten(const ordered_json& j, const std::string& path, std::map<std::string, ordered_json>& out) {
+  if (j.is_object() && !j.empty()) {
+    for (const auto& [k, v] : j.items()) flatten(v, detail::child_key(path, k), out);
+  } else {
+    out[path] = j;  // arrays (listen, auth.rules) compare as a whole
+  }
+}
+
+bool key_under(std::string_view key, std::string_view prefix) {
+  return key.starts_with(prefix) &&
+         (key.size() == prefix.size() || key[prefix.size()] == '.' || key[prefix.size()] == '[');
+}
+
+}  // namespace
+
+ordered_json to_json(const Config& c, Redact redact) {
+  ordered_json j = ordered_json::object();
+  ordered_json listen = ordered_json::array();
+  for (const ListenAddress& a : c.listen) listen.push_back(a.to_string());
+  j["listen"] = std::move(listen);
+  j["io_threads"] = c.io_threads;
+
+  j["tls"] = {{"mode", to_string(c.tls.mode)},
+              {"cert_file", c.tls.cert_file},
+              {"key_file", c.tls.key_file},
+              {"ca_file", c.tls.ca_file},
+              {"min_protocol_version", to_string(c.tls.min_protocol_version)}};
+
+  ordered_json users = ordered_json::object();
+  for (const auto& [name, u] : c.auth.users)
+    users[name] = {{"password", secret_text(u.credential, redact)}, {"admin", u.admin}};
+  ordered_json rules = ordered_json::array();
+  for (const std::string& line : c.auth.rule_lines) rules.push_back(line);
+  j["auth"] = {{"rules", std::move(rules)}, {"users", std::move(users)}, {"mock_secret_file", c.auth.mock_secret_file}};
+
+  ordered_json dbs = ordered_json::object();
+  for (const auto& [name, db] : c.databases) dbs[name] = {{"backend", to_string(db.backend)}, {"path", db.path}};
+  j["databases"] = std::move(dbs);
+
+  const SqliteConfig& s = c.sqlite;
+  j["sqlite"] = {{"synchronous", to_string(s.synchronous)},
+                 {"readers", s.readers},
+                 {"lock_timeout_ms", s.lock_timeout_ms},
+                 {"cache_size_kib", s.cache_size_kib},
+                 {"mmap_size_mib", s.mmap_size_mib},
+                 {"checkpoint_wal_mib", s.checkpoint_wal_mib},
+                 {"group_commit", s.group_commit},
+                 {"group_commit_max_wait_us", s.group_commit_max_wait_us}};
+  const LimitsConfig& l = c.limits;
+  j["limits"] = {{"max_connections", l.max_connections},
+                 {"max_message_bytes", l.max_message_bytes},
+                 {"max_startup_packet_bytes", l.max_startup_packet_bytes},
+                 {"statement_cache_entries", l.statement_cache_entries},
+                 {"idle_session_timeout_ms", l.idle_session_timeout_ms}};
+  j["server"] = {{"server_version", c.server.server_version},
+                 {"timezone", c.server.timezone},
+                 {"application_name_default", c.server.application_name_default}};
+  j["log"] = {{"level", to_string(c.log.level)},
+              {"format", to_string(c.log.format)},
+              {"slow_statement_ms", c.log.slow_statement_ms}};
+  return j;
+}
+
+std::vector<std::string> changed_keys(const Config& before, const Config& after) {
+  std::map<std::string, ordered_json> a, b;
+  flatten(to_json(before, Redact::kNothing), "", a);
+  flatten(to_json(after, Redact::kNothing), "", b);
+  std::vector<std::string> out;
+  for (const auto& [k, v] : a) {
+    auto it = b.find(k);
+    if (it == b.end() || it->second != v) out.push_back(k);
+  }
+  for (const auto& [k, v] : b)
+    if (!a.contains(k)) out.push_back(k);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool is_reloadable(std::string_view key) {
+  return key == "log.level" || key_under(key, "auth.users") || key_under(key, "auth.rules") ||
+         key_under(key, "limits");
+}
+
+}  // namespace metagate::config
