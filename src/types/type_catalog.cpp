@@ -187,6 +187,8 @@ PgError invalid_param(std::string msg) {
 
 }  // namespace
 
+std::span<const TypeInfo> all_types() { return {kTypes.data(), kTypes.size()}; }
+
 const TypeInfo* find_type(Oid oid) {
   for (const auto& t : kTypes)
     if (t.oid == oid) return &t;

@@ -61,6 +61,8 @@ struct TypeInfo {
 // "char" type (OID 18) is found as "\"char\"", "pg_catalog.char" or via find_type_by_typname.
 // libpg_query hands over unquoted built-in names qualified ("pg_catalog.int4"): accepted.
 const TypeInfo* find_type(Oid oid);
+// Every built-in type metagate knows, in OID order.
+std::span<const TypeInfo> all_types();
 const TypeInfo* find_type_by_name(std::string_view name);
 // Exact pg_type.typname match ("int4", "char", "_text"), case-sensitive.
 const TypeInfo* find_type_by_typname(std::string_view typname);

@@ -1,0 +1,112 @@
+// SqliteStore: one WAL-mode SQLite file served to many sessions — one writer connection
+// (serialised by the caller's write lock) and a pool of reader connections that run in
+// parallel with it. Also keeps metagate's catalog, persisted in the same file.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "metagate/sql/catalog.hpp"
+#include "metagate/util/pg_error.hpp"
+
+namespace metagate::store {
+
+struct StoreOptions {
+  std::string path;
+  std::string synchronous = "FULL";  // FULL (default), NORMAL or EXTRA
+  int readers = 4;                   // reader connections kept open (more are opened on demand)
+  int cache_size_kib = 65536;
+  int64_t mmap_size = 0;
+};
+
+class AdvisoryLocks;
+
+// One SQLite connection with its cache of prepared statements. Used by one thread at a
+// time (the owner of the reader handle or of the write lock).
+class Connection {
+ public:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  sqlite3* db() const { return db_; }
+  // A prepared statement for the text, from the cache when possible. The caller owns it
+  // until give_back() (or finalises it).
+  PgResult<sqlite3_stmt*> take(const std::string& sql, const sql::Catalog* catalog);
+  void give_back(const std::string& sql, sqlite3_stmt* st);
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<std::string, std::vector<sqlite3_stmt*>> idle_;
+  size_t cached_ = 0;
+};
+
+// A reader connection borrowed from the pool; returned when destroyed.
+class ReaderHandle {
+ public:
+  ReaderHandle() = default;
+  ReaderHandle(class SqliteStore* store, Connection* db) : store_(store), db_(db) {}
+  ReaderHandle(ReaderHandle&& o) noexcept : store_(o.store_), db_(o.db_) { o.db_ = nullptr; }
+  ReaderHandle& operator=(ReaderHandle&& o) noexcept;
+  ~ReaderHandle();
+  Connection* get() const { return db_; }
+  explicit operator bool() const { return db_ != nullptr; }
+
+ private:
+  class SqliteStore* store_ = nullptr;
+  Connection* db_ = nullptr;
+};
+
+class SqliteStore {
+ public:
+  static PgResult<std::unique_ptr<SqliteStore>> open(const StoreOptions& opts);
+  ~SqliteStore();
+
+  // The committed catalog (what sessions outside a DDL transaction translate against).
+  sql::CatalogPtr catalog() const;
+  // Installs a catalog after the transaction that wrote it committed.
+  void publish_catalog(sql::CatalogPtr c);
+  // Re-reads the catalog from the file (after a rolled-back DDL transaction).
+  PgStatus reload_catalog();
+
+  // Persists a catalog inside the writer's current transaction, with the emulated
+  // pg_catalog/information_schema rows that describe it.
+  PgStatus write_catalog(const sql::Catalog& c);
+
+  Connection& writer() const { return *writer_; }
+  ReaderHandle acquire_reader();
+
+  const std::string& path() const { return opts_.path; }
+  AdvisoryLocks& advisory_locks() { return *locks_; }
+
+  // Interrupts whatever runs on a connection (CancelRequest).
+  static void interrupt(sqlite3* db) { sqlite3_interrupt(db); }
+
+ private:
+  friend class ReaderHandle;
+  explicit SqliteStore(StoreOptions opts);
+  PgStatus bootstrap();
+  void release_reader(Connection* db);
+  PgResult<sqlite3*> open_connection(bool writer);
+
+  StoreOptions opts_;
+  std::unique_ptr<Connection> writer_;
+  mutable std::mutex mu_;
+  std::vector<Connection*> idle_readers_;
+  std::vector<std::unique_ptr<Connection>> all_readers_;
+  sql::CatalogPtr catalog_;
+  std::unique_ptr<AdvisoryLocks> locks_;
+};
+
+// Runs one SQL statement with no result rows; maps failures to PgError.
+PgStatus exec(sqlite3* db, const std::string& sql);
+// Maps a SQLite failure (after sqlite3_step/prepare) to the PostgreSQL error a client expects.
+PgError map_sqlite_error(sqlite3* db, int rc, const sql::Catalog* catalog);
+
+}  // namespace metagate::store

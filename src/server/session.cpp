@@ -1,0 +1,1153 @@
+// Session: the life of one client connection — startup, authentication, then the simple
+// and extended query protocols, transactions on the SQLite store, and cancellation.
+#include "session.hpp"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "metagate/auth/hba.hpp"
+#include "metagate/auth/password.hpp"
+#include "metagate/auth/scram.hpp"
+#include "metagate/sql/parser.hpp"
+#include "metagate/sql/translator.hpp"
+#include "metagate/types/codec.hpp"
+#include "metagate/types/datetime.hpp"
+#include "metagate/types/type_catalog.hpp"
+#include "metagate/util/strings.hpp"
+#include "settings.hpp"
+
+namespace metagate::server {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+
+namespace {
+
+int64_t now_pg_us() {
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::microseconds>(now).count() -
+         int64_t{types::datetime::kUnixEpochToPgEpochDays} * types::datetime::kUsecsPerDay;
+}
+
+const std::string kEmpty;
+
+}  // namespace
+
+void ServerContext::cancel(int32_t pid, int32_t secret) {
+  std::shared_ptr<Session> s;
+  {
+    std::lock_guard lk(mu);
+    auto it = sessions.find(pid);
+    if (it != sessions.end()) s = it->second.lock();
+  }
+  if (s) s->cancel(secret);
+}
+
+Session::Session(ServerContext& ctx, tcp::socket socket) : ctx_(ctx), socket_(std::move(socket)) {
+  limits_.max_message = static_cast<size_t>(ctx_.config->limits.max_message_bytes);
+  limits_.max_startup_packet = static_cast<size_t>(ctx_.config->limits.max_startup_packet_bytes);
+  session_id_ = ctx_.next_session_id++;
+  ctx_.connections++;
+}
+
+Session::~Session() { ctx_.connections--; }
+
+void Session::cancel(int32_t secret) {
+  if (secret != secret_) return;
+  cancelled_ = true;
+  std::lock_guard lk(exec_mu_);
+  if (active_db_) sqlite3_interrupt(active_db_);
+}
+
+void Session::close() {
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+}
+
+// ---------------------------------------------------------------------------------------
+// I/O
+
+awaitable<bool> Session::read_more() {
+  if (in_start_ > 0 && in_start_ == in_.size()) {
+    in_.clear();
+    in_start_ = 0;
+  } else if (in_start_ > 65536 && in_start_ * 2 > in_.size()) {
+    in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(in_start_));
+    in_start_ = 0;
+  }
+  size_t old = in_.size();
+  in_.resize(old + 65536);
+  boost::system::error_code ec;
+  size_t n;
+  if (tls_) {
+    std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(in_.data() + old, 65536), asio::as_tuple(use_awaitable));
+  } else {
+    std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(in_.data() + old, 65536), asio::as_tuple(use_awaitable));
+  }
+  in_.resize(old + (ec ? 0 : n));
+  co_return !ec && n > 0;
+}
+
+awaitable<void> Session::flush() {
+  if (out_.empty()) co_return;
+  boost::system::error_code ec;
+  if (tls_) {
+    std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(out_), asio::as_tuple(use_awaitable));
+  } else {
+    std::tie(ec, std::ignore) = co_await asio::async_write(socket_, asio::buffer(out_), asio::as_tuple(use_awaitable));
+  }
+  out_.clear();
+  if (ec) closed_ = true;
+}
+
+awaitable<void> Session::send_fatal(const PgError& e) {
+  wire::Writer w(out_);
+  PgError f = e;
+  f.severity = "FATAL";
+  w.error_response(f);
+  co_await flush();
+}
+
+void Session::send_error(const PgError& e) {
+  wire::Writer w(out_);
+  w.error_response(e);
+}
+
+void Session::send_notice(const std::string& message, std::string_view code, std::string severity) {
+  PgError n = PgError::make(code, message);
+  n.severity = std::move(severity);
+  wire::Writer w(out_);
+  w.notice_response(n);
+}
+
+// ---------------------------------------------------------------------------------------
+// Startup
+
+awaitable<std::optional<std::string>> Session::read_password_message() {
+  for (;;) {
+    auto fr = wire::next_frame(std::span(in_.data() + in_start_, in_.size() - in_start_), false, limits_);
+    if (fr.status == wire::FrameStatus::kError) {
+      co_await send_fatal(fr.error);
+      co_return std::nullopt;
+    }
+    if (fr.status == wire::FrameStatus::kFrame) {
+      in_start_ += fr.frame.total_size;
+      if (fr.frame.type != 'p') {
+        co_await send_fatal(PgError::fatal(sqlstate::kProtocolViolation,
+                                           "expected password response, got message type " +
+                                               std::to_string(static_cast<int>(fr.frame.type))));
+        co_return std::nullopt;
+      }
+      co_return std::string(reinterpret_cast<const char*>(fr.frame.body.data()), fr.frame.body.size());
+    }
+    co_await flush();
+    if (!co_await read_more()) co_return std::nullopt;
+  }
+}
+
+awaitable<bool> Session::authenticate(const std::string& user, const std::string& database) {
+  const auto& cfg = *ctx_.config;
+  boost::system::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  auth::IpAddress ip;
+  if (!ec) {
+    if (ep.address().is_v4()) {
+      auto b = ep.address().to_v4().to_bytes();
+      ip = *auth::IpAddress::from_bytes(std::span<const uint8_t>(b.data(), b.size()));
+    } else {
+      auto b = ep.address().to_v6().to_bytes();
+      ip = *auth::IpAddress::from_bytes(std::span<const uint8_t>(b.data(), b.size()));
+    }
+  }
+  auth::HbaConnection conn{ip, tls_ != nullptr, database, user};
+  const auth::HbaRule* rule = auth::match_hba(cfg.auth.rules, conn);
+  if (!rule) {
+    co_await send_fatal(auth::no_hba_entry_error(conn).to_pg_error());
+    co_return false;
+  }
+  const config::UserConfig* uc = cfg.auth.find_user(user);
+  const auth::Credential* cred = uc ? &uc->credential : nullptr;
+  wire::Writer w(out_);
+  switch (auth::challenge_for(rule->method, cred)) {
+    case auth::Challenge::kNone: co_return true;
+    case auth::Challenge::kReject:
+      co_await send_fatal(auth::hba_reject_error(conn).to_pg_error());
+      co_return false;
+    case auth::Challenge::kCleartext: {
+      w.auth_cleartext();
+      auto pw = co_await read_password_message();
+      if (!pw) co_return false;
+      std::string p = *pw;
+      if (!p.empty() && p.back() == '\0') p.pop_back();
+      if (auto s = auth::check_cleartext(cred, user, p); !s) {
+        co_await send_fatal(s.error().to_pg_error());
+        co_return false;
+      }
+      co_return true;
+    }
+    case auth::Challenge::kMd5: {
+      auto salt = auth::random_md5_salt();
+      w.auth_md5(salt.data());
+      auto pw = co_await read_password_message();
+      if (!pw) co_return false;
+      std::string p = *pw;
+      if (!p.empty() && p.back() == '\0') p.pop_back();
+      if (auto s = auth::check_md5_response(cred, user, salt, p); !s) {
+        co_await send_fatal(s.error().to_pg_error());
+        co_return false;
+      }
+      co_return true;
+    }
+    case auth::Challenge::kScram: {
+      std::string_view mechs[] = {auth::kScramMechanism};
+      w.auth_sasl(mechs);
+      auto exchange = cred ? auth::ScramServerExchange(*cred, user)
+                           : auth::ScramServerExchange::mock(user, ctx_.mock_secret);
+      auto first = co_await read_password_message();
+      if (!first) co_return false;
+      auto init = wire::parse_sasl_initial(*first);
+      if (!init) {
+        co_await send_fatal(init.error());
+        co_return false;
+      }
+      if (auto s = auth::check_sasl_mechanism(init->mechanism); !s) {
+        co_await send_fatal(s.error().to_pg_error());
+        co_return false;
+      }
+      std::string client_first;
+      if (init->data) {
+        client_first = *init->data;
+      } else {
+        w.auth_sasl_continue("");
+        auto more = co_await read_password_message();
+        if (!more) co_return false;
+        client_first = *more;
+      }
+      auto server_first = exchange.on_client_first(client_first);
+      if (!server_first) {
+        co_await send_fatal(server_first.error().to_pg_error());
+        co_return false;
+      }
+      w.auth_sasl_continue(*server_first);
+      auto client_final = co_await read_password_message();
+      if (!client_final) co_return false;
+      auto server_final = exchange.on_client_final(*client_final);
+      if (!server_final) {
+        if (!server_final.error().log_detail.empty()) spdlog::info("authentication failed: {}", server_final.error().log_detail);
+        co_await send_fatal(server_final.error().to_pg_error());
+        co_return false;
+      }
+      w.auth_sasl_final(*server_final);
+      co_return true;
+    }
+  }
+  co_return false;
+}
+
+awaitable<bool> Session::startup() {
+  const auto& cfg = *ctx_.config;
+  for (;;) {
+    auto fr = wire::next_frame(std::span(in_.data() + in_start_, in_.size() - in_start_), true, limits_);
+    if (fr.status == wire::FrameStatus::kNeedMore) {
+      if (!co_await read_more()) co_return false;
+      continue;
+    }
+    if (fr.status == wire::FrameStatus::kError) {
+      co_await send_fatal(fr.error);
+      co_return false;
+    }
+    in_start_ += fr.frame.total_size;
+    auto pkt = wire::parse_startup_packet(fr.frame.body);
+    if (!pkt) {
+      co_await send_fatal(pkt.error());
+      co_return false;
+    }
+    if (std::holds_alternative<wire::CancelRequest>(*pkt)) {
+      auto c = std::get<wire::CancelRequest>(*pkt);
+      ctx_.cancel(c.pid, c.secret);
+      co_return false;
+    }
+    if (std::holds_alternative<wire::GssEncRequest>(*pkt)) {
+      out_.push_back('N');
+      co_await flush();
+      continue;
+    }
+    if (std::holds_alternative<wire::SslRequest>(*pkt)) {
+      if (tls_ || !ctx_.tls) {
+        out_.push_back('N');
+        co_await flush();
+        continue;
+      }
+      if (in_start_ != in_.size()) {
+        co_await send_fatal(PgError::fatal(sqlstate::kProtocolViolation, "received unencrypted data after SSL request"));
+        co_return false;
+      }
+      out_.push_back('S');
+      co_await flush();
+      tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *ctx_.tls);
+      auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, asio::as_tuple(use_awaitable));
+      if (ec) {
+        spdlog::info("TLS handshake failed: {}", ec.message());
+        co_return false;
+      }
+      continue;
+    }
+    auto& sm = std::get<wire::StartupMessage>(*pkt);
+    int major = sm.protocol >> 16, minor = sm.protocol & 0xffff;
+    if (major != 3) {
+      co_await send_fatal(PgError::fatal(sqlstate::kFeatureNotSupported,
+                                         "unsupported frontend protocol " + std::to_string(major) + "." +
+                                             std::to_string(minor) + ": server supports 3.0 to 3.0"));
+      co_return false;
+    }
+    if (cfg.tls.mode == config::TlsMode::kRequire && !tls_) {
+      boost::system::error_code ec;
+      auto ep = socket_.remote_endpoint(ec);
+      const std::string* u = sm.find("user");
+      const std::string* d = sm.find("database");
+      co_await send_fatal(PgError::fatal(sqlstate::kInvalidAuthorizationSpecification,
+                                         "no pg_hba.conf entry for host \"" + (ec ? std::string("?") : ep.address().to_string()) +
+                                             "\", user \"" + (u ? *u : "") + "\", database \"" + (d ? *d : (u ? *u : "")) +
+                                             "\", no encryption"));
+      co_return false;
+    }
+    const std::string* user = sm.find("user");
+    if (!user || user->empty()) {
+      co_await send_fatal(PgError::fatal(sqlstate::kInvalidAuthorizationSpecification,
+                                         "no PostgreSQL user name specified in startup packet"));
+      co_return false;
+    }
+    user_ = *user;
+    const std::string* db = sm.find("database");
+    database_ = db && !db->empty() ? *db : user_;
+
+    // Session settings: defaults, then what the client asked for.
+    for (const auto& [name, guc] : all_gucs()) settings_[std::string(name)] = std::string(guc.default_value);
+    settings_["server_version"] = cfg.server.server_version;
+    settings_["server_version_num"] = std::to_string(cfg.server.server_version_num());
+    settings_["timezone"] = cfg.server.timezone;
+    settings_["session_authorization"] = user_;
+    settings_["application_name"] = cfg.server.application_name_default;
+    std::vector<std::pair<std::string, std::string>> options;
+    for (const auto& [k, v] : sm.params) {
+      if (k == "user" || k == "database" || k == "replication") continue;
+      if (k == "options") continue;  // -c name=value pairs are not supported; ignored
+      if (k.rfind("_pq_.", 0) == 0) continue;
+      options.emplace_back(util::ascii_lower(k), v);
+    }
+    for (const auto& [k, v] : options) {
+      if (k == "client_encoding" && !util::iequals(v, "UTF8") && !util::iequals(v, "UTF-8") && !util::iequals(v, "unicode")) {
+        co_await send_fatal(PgError::fatal(sqlstate::kFeatureNotSupported,
+                                           "metagate supports only the UTF8 client encoding, not \"" + v + "\""));
+        co_return false;
+      }
+      if (k == "client_encoding") {
+        settings_[k] = "UTF8";
+        continue;
+      }
+      if (k == "timezone" && !types::datetime::session_timezone_offset(v)) {
+        co_await send_fatal(PgError::fatal(sqlstate::kInvalidParameterValue, "invalid value for parameter \"TimeZone\": \"" + v + "\""));
+        co_return false;
+      }
+      if (k == "datestyle") {
+        settings_[k] = util::starts_with_ci(v, "ISO") ? "ISO, MDY" : v;
+        continue;
+      }
+      if (find_guc(k) || k.find('.') != std::string::npos) settings_[k] = v;
+      else {
+        co_await send_fatal(PgError::fatal(sqlstate::kUndefinedObject, "unrecognized configuration parameter \"" + k + "\""));
+        co_return false;
+      }
+    }
+
+    if (!co_await authenticate(user_, database_)) co_return false;
+
+    auto dbr = ctx_.open_database(database_);
+    if (!dbr) {
+      co_await send_fatal(dbr.error());
+      co_return false;
+    }
+    db_ = *dbr;
+    if (ctx_.connections > cfg.limits.max_connections) {
+      co_await send_fatal(PgError::fatal(sqlstate::kTooManyConnections, "sorry, too many clients already"));
+      co_return false;
+    }
+
+    pid_ = ctx_.next_pid++;
+    RAND_bytes(reinterpret_cast<unsigned char*>(&secret_), sizeof secret_);
+    {
+      std::lock_guard lk(ctx_.mu);
+      ctx_.sessions[pid_] = weak_from_this();
+    }
+    wire::Writer w(out_);
+    w.auth_ok();
+    for (const auto& [name, guc] : all_gucs()) {
+      if (guc.report) w.parameter_status(guc.display_name, settings_[std::string(name)]);
+    }
+    w.backend_key_data(pid_, secret_);
+    w.ready_for_query(wire::TxStatus::kIdle);
+    co_await flush();
+    co_return true;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Session loop
+
+awaitable<void> Session::run() {
+  try {
+    if (co_await startup()) {
+      for (;;) {
+        if (closed_) break;
+        auto fr = wire::next_frame(std::span(in_.data() + in_start_, in_.size() - in_start_), false, limits_);
+        if (fr.status == wire::FrameStatus::kNeedMore) {
+          co_await flush();
+          if (closed_ || !co_await read_more()) break;
+          continue;
+        }
+        if (fr.status == wire::FrameStatus::kError) {
+          co_await send_fatal(fr.error);
+          break;
+        }
+        auto msg = wire::parse_frontend(fr.frame);
+        in_start_ += fr.frame.total_size;
+        if (!msg) {
+          co_await send_fatal(msg.error());
+          break;
+        }
+        if (!co_await handle(*msg)) break;
+        if (out_.size() > 256 * 1024) co_await flush();
+      }
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("session {}: {}", pid_, e.what());
+  }
+  // Clean up: roll back an open transaction, release locks, forget prepared state.
+  portals_.clear();
+  if (db_) {
+    if (writer_held_) {
+      (void)store::exec(db_->store->writer().db(), "ROLLBACK");
+      if (pending_catalog_) (void)db_->store->reload_catalog();
+      writer_held_ = false;
+      db_->write_lock.release();
+    }
+    db_->store->advisory_locks().unlock_all(session_id_);
+  }
+  {
+    std::lock_guard lk(ctx_.mu);
+    ctx_.sessions.erase(pid_);
+  }
+  close();
+}
+
+wire::TxStatus Session::tx_status() const {
+  switch (tx_) {
+    case Tx::kBlock: return wire::TxStatus::kInTransaction;
+    case Tx::kFailed: return wire::TxStatus::kFailed;
+    default: return wire::TxStatus::kIdle;
+  }
+}
+
+sql::CatalogPtr Session::current_catalog() const {
+  if (pending_catalog_) return pending_catalog_;
+  return db_->store->catalog();
+}
+
+types::SessionContext Session::session_types() const {
+  types::SessionContext sc;
+  auto it = settings_.find("timezone");
+  if (it != settings_.end()) sc.timezone = it->second;
+  auto ef = settings_.find("extra_float_digits");
+  if (ef != settings_.end()) sc.extra_float_digits = std::atoi(ef->second.c_str());
+  sc.now_us = now_pg_us();
+  return sc;
+}
+
+void Session::set_function_context(bool statement_start) {
+  fctx_.session_id = session_id_;
+  fctx_.user = user_;
+  fctx_.database = database_;
+  fctx_.version = "PostgreSQL " + ctx_.config->server.server_version + " (metagate) on x86_64-pc-linux-gnu, 64-bit";
+  fctx_.pid = pid_;
+  fctx_.port = ctx_.port;
+  if (statement_start) {
+    fctx_.statement_ts = now_pg_us();
+    fctx_.transaction_ts = tx_ == Tx::kIdle && !implicit_block_ ? fctx_.statement_ts : txn_start_us_;
+  }
+  fctx_.lock_timeout_ms = static_cast<int>(ctx_.config->sqlite.lock_timeout_ms);
+  fctx_.locks = &db_->store->advisory_locks();
+  fctx_.settings = &settings_;
+  fctx_.store = db_->store.get();
+  fctx_.cancelled = &cancelled_;
+  store::set_function_context(&fctx_);
+}
+
+PgResult<sql::PlanPtr> Session::plan_for(const sql::RawStatement& st, const std::vector<uint32_t>& declared,
+                                         std::string_view full_text) {
+  std::string_view tag = sql::node_tag(st.tree);
+  bool cacheable = !pending_catalog_ && (tag == "SelectStmt" || tag == "InsertStmt" || tag == "UpdateStmt" || tag == "DeleteStmt");
+  auto cat = current_catalog();
+  std::string key;
+  if (cacheable) {
+    key = std::to_string(cat->version) + "|";
+    for (auto t : declared) key += std::to_string(t) + ",";
+    key += "|";
+    key += st.text;
+    if (auto p = db_->plans.get(key)) return p;
+  }
+  sql::TranslateOptions opts;
+  opts.declared_param_types.assign(declared.begin(), declared.end());
+  opts.full_text = full_text;
+  auto plan = sql::translate(st, *cat, opts);
+  if (!plan) return unexpected(plan.error());
+  auto ptr = std::make_shared<const sql::Plan>(std::move(*plan));
+  if (cacheable) db_->plans.put(key, ptr);
+  return ptr;
+}
+
+// ---------------------------------------------------------------------------------------
+// Transactions and the writer
+
+awaitable<PgStatus> Session::ensure_writer(bool for_block) {
+  if (writer_held_) co_return Ok{};
+  auto timeout = std::chrono::milliseconds(ctx_.config->sqlite.lock_timeout_ms);
+  bool ok = co_await db_->write_lock.acquire(timeout);
+  if (!ok) co_return unexpected(PgError::make(sqlstate::kLockNotAvailable, "canceling statement due to lock timeout"));
+  writer_held_ = true;
+  if (for_block) {
+    if (auto s = store::exec(db_->store->writer().db(), "BEGIN IMMEDIATE"); !s) {
+      writer_held_ = false;
+      db_->write_lock.release();
+      co_return s;
+    }
+  }
+  co_return Ok{};
+}
+
+void Session::release_writer_if_autocommit() {
+  if (writer_held_ && tx_ == Tx::kIdle && !implicit_block_) {
+    writer_held_ = false;
+    db_->write_lock.release();
+  }
+}
+
+awaitable<void> Session::finish_block(bool commit) {
+  if (writer_held_) {
+    sqlite3* w = db_->store->writer().db();
+    if (commit) {
+      auto s = store::exec(w, "COMMIT");
+      if (!s) {
+        send_error(s.error());
+        (void)store::exec(w, "ROLLBACK");
+        commit = false;
+      }
+    } else {
+      (void)store::exec(w, "ROLLBACK");
+    }
+    if (pending_catalog_) {
+      if (commit) db_->store->publish_catalog(pending_catalog_);
+      else (void)db_->store->reload_catalog();
+    }
+    writer_held_ = false;
+    db_->write_lock.release();
+  }
+  pending_catalog_.reset();
+  db_->store->advisory_locks().release_xact(session_id_);
+  for (auto& [k, v] : tx_settings_backup_) settings_[k] = v;
+  tx_settings_backup_.clear();
+  tx_ = Tx::kIdle;
+  implicit_block_ = false;
+  // Portals do not outlive their transaction.
+  for (auto it = portals_.begin(); it != portals_.end();) {
+    if (it->second.cursor) it = portals_.erase(it);
+    else ++it;
+  }
+  co_return;
+}
+
+void Session::fail_transaction() {
+  if (tx_ == Tx::kBlock) tx_ = Tx::kFailed;
+}
+
+PgStatus Session::apply_set(const sql::Plan& plan) {
+  std::vector<std::string> names;
+  if (plan.setting == "all") {
+    for (const auto& [n, g] : all_gucs()) {
+      if (n == "server_version" || n == "server_version_num" || n == "session_authorization" ||
+          n == "server_encoding" || n == "integer_datetimes" || n == "is_superuser" || n == "in_hot_standby")
+        continue;
+      names.emplace_back(n);
+    }
+  } else {
+    names.push_back(plan.setting == "time zone" ? "timezone" : plan.setting);
+  }
+  for (const auto& name : names) {
+    const Guc* g = find_guc(name);
+    if (!g && name.find('.') == std::string::npos)
+      return unexpected(PgError::make(sqlstate::kUndefinedObject, "unrecognized configuration parameter \"" + name + "\""));
+    if (name == "server_version" || name == "server_version_num" || name == "server_encoding" ||
+        name == "integer_datetimes" || name == "max_identifier_length" || name == "in_hot_standby" || name == "is_superuser")
+      return unexpected(PgError::make("55P02", "parameter \"" + name + "\" cannot be changed"));
+    std::string value;
+    if (plan.reset) {
+      value = g ? std::string(g->default_value) : "";
+      if (name == "timezone") value = ctx_.config->server.timezone;
+      if (name == "application_name") value = ctx_.config->server.application_name_default;
+    } else {
+      value = plan.value;
+    }
+    if (name == "timezone" && !plan.reset) {
+      if (util::iequals(value, "local") || util::iequals(value, "default")) value = ctx_.config->server.timezone;
+      if (!types::datetime::session_timezone_offset(value))
+        return unexpected(PgError::make(sqlstate::kInvalidParameterValue, "invalid value for parameter \"TimeZone\": \"" + value + "\""));
+    }
+    if (name == "client_encoding" && !util::iequals(value, "UTF8") && !util::iequals(value, "UTF-8") && !util::iequals(value, "unicode"))
+      return unexpected(PgError::make(sqlstate::kFeatureNotSupported, "metagate supports only the UTF8 client encoding"));
+    if (name == "client_encoding") value = "UTF8";
+    if (name == "standard_conforming_strings" && !plan.reset && !util::iequals(value, "on"))
+      return unexpected(PgError::make(sqlstate::kFeatureNotSupported, "metagate supports only standard_conforming_strings = on"));
+    if (name == "datestyle" && !plan.reset) {
+      if (!util::starts_with_ci(value, "ISO"))
+        return unexpected(PgError::make(sqlstate::kFeatureNotSupported, "metagate supports only DateStyle ISO"));
+      value = "ISO, MDY";
+    }
+    if (plan.is_local || (tx_ != Tx::kIdle && false)) {
+      if (tx_ == Tx::kIdle) {
+        send_notice("SET LOCAL can only be used in transaction blocks", "25P01", "WARNING");
+        continue;
+      }
+      if (!tx_settings_backup_.count(name)) tx_settings_backup_[name] = settings_[name];
+    }
+    settings_[name] = value;
+    if (g && g->report) {
+      wire::Writer w(out_);
+      w.parameter_status(g->display_name, value);
+    }
+  }
+  return Ok{};
+}
+
+// ---------------------------------------------------------------------------------------
+// Statement execution
+
+namespace {
+
+std::vector<wire::FieldDescription> fields_for(const sql::Plan& plan, const std::vector<int16_t>& formats) {
+  std::vector<wire::FieldDescription> out;
+  out.reserve(plan.columns.size());
+  for (size_t i = 0; i < plan.columns.size(); ++i) {
+    const auto& c = plan.columns[i];
+    wire::FieldDescription f;
+    f.name = c.name;
+    f.table_oid = c.table_oid;
+    f.column_attr = c.attnum;
+    f.type_oid = c.type;
+    const auto* info = types::find_type(c.type);
+    f.type_size = info ? info->typlen : -1;
+    f.type_modifier = c.typmod;
+    f.format = store::result_format(formats, i);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+}  // namespace
+
+awaitable<PgStatus> Session::run_statement(const sql::Plan& plan, sql::PlanPtr plan_ptr, Portal* portal, int32_t max_rows,
+                                           bool describe_rows, bool& suspended) {
+  suspended = false;
+  wire::Writer w(out_);
+  using K = sql::PlanKind;
+  bool in_block = tx_ != Tx::kIdle || implicit_block_;
+  if (tx_ == Tx::kFailed && plan.kind != K::kCommit && plan.kind != K::kRollback && plan.kind != K::kRollbackTo) {
+    co_return unexpected(PgError::make(sqlstate::kInFailedSqlTransaction,
+                                       "current transaction is aborted, commands ignored until end of transaction block"));
+  }
+  for (const auto& n : plan.notices) send_notice(n);
+  switch (plan.kind) {
+    case K::kQuery: {
+      if (plan.writes || writer_held_) {
+        if (auto s = co_await ensure_writer(in_block); !s) co_return s;
+      }
+      static const std::vector<int16_t> kTextFormats;
+      const std::vector<int16_t>& formats = portal ? portal->result_formats : kTextFormats;
+      if (describe_rows && plan.returns_rows) {
+        auto f = fields_for(plan, formats);
+        w.row_description(f);
+      }
+      std::optional<store::ReaderHandle> local_reader;
+      std::optional<store::Cursor> local_cursor;
+      store::Cursor* cursor = portal && portal->cursor ? &*portal->cursor : nullptr;
+      store::Connection* conn = nullptr;
+      if (!cursor) {
+        if (writer_held_) {
+          conn = &db_->store->writer();
+        } else {
+          local_reader = db_->store->acquire_reader();
+          if (!*local_reader)
+            co_return unexpected(PgError::make(sqlstate::kConnectionFailure, "could not open a reader connection"));
+          conn = local_reader->get();
+        }
+        static const std::vector<types::Value> kNoParams;
+        auto c = store::Cursor::open(*conn, plan_ptr, portal ? portal->params : kNoParams, current_catalog().get());
+        if (!c) {
+          release_writer_if_autocommit();
+          co_return unexpected(c.error());
+        }
+        local_cursor = std::move(*c);
+        cursor = &*local_cursor;
+      }
+      set_function_context(!portal || !portal->cursor);
+      cancelled_ = false;
+      sqlite3* active = writer_held_ ? db_->store->writer().db() : (portal && portal->reader ? portal->reader->get()->db() : (local_reader ? local_reader->get()->db() : nullptr));
+      {
+        std::lock_guard lk(exec_mu_);
+        active_db_ = active;
+      }
+      auto types_ctx = session_types();
+      auto cat = current_catalog();
+      auto r = cursor->fetch(w, formats, max_rows, types_ctx, cat.get());
+      {
+        std::lock_guard lk(exec_mu_);
+        active_db_ = nullptr;
+      }
+      store::set_function_context(nullptr);
+      if (!r) {
+        if (portal) {
+          portal->cursor.reset();
+          portal->reader.reset();
+        }
+        release_writer_if_autocommit();
+        co_return unexpected(r.error());
+      }
+      if (!*r) {
+        // Suspended: the portal keeps the cursor (and its reader) for the next Execute.
+        suspended = true;
+        if (portal && local_cursor) {
+          portal->cursor = std::move(local_cursor);
+          if (local_reader) portal->reader = std::move(local_reader);
+        }
+        w.portal_suspended();
+        co_return Ok{};
+      }
+      w.command_complete(cursor->command_tag());
+      if (portal) {
+        portal->cursor.reset();
+        portal->reader.reset();
+      }
+      release_writer_if_autocommit();
+      co_return Ok{};
+    }
+    case K::kBegin:
+      if (tx_ != Tx::kIdle) {
+        send_notice("there is already a transaction in progress", "25001", "WARNING");
+      } else {
+        tx_ = Tx::kBlock;
+        if (!implicit_block_) txn_start_us_ = now_pg_us();
+        implicit_block_ = false;
+      }
+      w.command_complete(plan.tag);
+      co_return Ok{};
+    case K::kCommit:
+    case K::kRollback: {
+      if (tx_ == Tx::kIdle && !implicit_block_) {
+        send_notice("there is no transaction in progress", "25P01", "WARNING");
+        w.command_complete(plan.kind == K::kCommit ? "COMMIT" : "ROLLBACK");
+        co_return Ok{};
+      }
+      bool commit = plan.kind == K::kCommit && tx_ != Tx::kFailed;
+      co_await finish_block(commit);
+      w.command_complete(commit ? "COMMIT" : "ROLLBACK");
+      co_return Ok{};
+    }
+    case K::kSavepoint:
+    case K::kRelease:
+    case K::kRollbackTo: {
+      if (tx_ == Tx::kIdle && !implicit_block_) {
+        std::string what = plan.kind == K::kSavepoint ? "SAVEPOINT" : plan.kind == K::kRelease ? "RELEASE SAVEPOINT" : "ROLLBACK TO SAVEPOINT";
+        co_return unexpected(PgError::make(sqlstate::kNoActiveSqlTransaction, what + " can only be used in transaction blocks"));
+      }
+      if (auto s = co_await ensure_writer(true); !s) co_return s;
+      std::string verb = plan.kind == K::kSavepoint ? "SAVEPOINT " : plan.kind == K::kRelease ? "RELEASE " : "ROLLBACK TO ";
+      auto s = store::exec(db_->store->writer().db(), verb + util::quote_ident(plan.savepoint));
+      if (!s) {
+        if (s.error().message.find("no such savepoint") != std::string::npos)
+          co_return unexpected(PgError::make("3B001", "savepoint \"" + plan.savepoint + "\" does not exist"));
+        co_return s;
+      }
+      if (plan.kind == K::kRollbackTo) tx_ = Tx::kBlock;
+      w.command_complete(plan.kind == K::kRelease ? "RELEASE" : plan.kind == K::kSavepoint ? "SAVEPOINT" : "ROLLBACK");
+      co_return Ok{};
+    }
+    case K::kDdl: {
+      if (auto s = co_await ensure_writer(true); !s) co_return s;
+      sqlite3* wdb = db_->store->writer().db();
+      set_function_context(true);
+      for (const auto& stmt : plan.ddl_sql) {
+        auto s = store::exec(wdb, stmt);
+        if (!s) {
+          store::set_function_context(nullptr);
+          PgError e = s.error();
+          if (e.sqlstate == sqlstate::kInternalError || e.sqlstate == sqlstate::kUniqueViolation ||
+              e.sqlstate == sqlstate::kNotNullViolation) {
+            // Re-map with the catalog for constraint names.
+            e = store::map_sqlite_error(wdb, sqlite3_errcode(wdb), plan.new_catalog.get());
+            if (e.sqlstate == sqlstate::kInternalError) e = s.error();
+          }
+          if (!in_block) {
+            (void)store::exec(wdb, "ROLLBACK");
+            writer_held_ = false;
+            db_->write_lock.release();
+          }
+          co_return unexpected(std::move(e));
+        }
+      }
+      store::set_function_context(nullptr);
+      if (auto s = db_->store->write_catalog(*plan.new_catalog); !s) co_return s;
+      if (!in_block) {
+        auto s = store::exec(wdb, "COMMIT");
+        writer_held_ = false;
+        if (s) db_->store->publish_catalog(plan.new_catalog);
+        else (void)store::exec(wdb, "ROLLBACK");
+        db_->write_lock.release();
+        if (!s) co_return s;
+      } else {
+        pending_catalog_ = plan.new_catalog;
+      }
+      w.command_complete(plan.tag);
+      co_return Ok{};
+    }
+    case K::kSet: {
+      if (auto s = apply_set(plan); !s) co_return s;
+      w.command_complete(plan.tag);
+      co_return Ok{};
+    }
+    case K::kShow: {
+      std::string name = plan.setting == "time zone" ? "timezone" : plan.setting;
+      if (name == "all") co_return unexpected(PgError::make(sqlstate::kFeatureNotSupported, "metagate does not support SHOW ALL"));
+      auto it = settings_.find(name);
+      if (it == settings_.end())
+        co_return unexpected(PgError::make(sqlstate::kUndefinedObject, "unrecognized configuration parameter \"" + name + "\""));
+      const Guc* g = find_guc(name);
+      if (describe_rows) {
+        wire::FieldDescription f;
+        f.name = g ? std::string(g->display_name) : name;
+        f.type_oid = types::oid::kText;
+        std::vector<wire::FieldDescription> fs{f};
+        w.row_description(fs);
+      }
+      w.begin_data_row(1);
+      w.field(it->second);
+      w.end_data_row();
+      w.command_complete("SHOW");
+      co_return Ok{};
+    }
+    case K::kNoop:
+      if (plan.writes) {
+        // LOCK TABLE: take the writer for the rest of the transaction.
+        if (auto s = co_await ensure_writer(in_block); !s) co_return s;
+        release_writer_if_autocommit();
+      }
+      w.command_complete(plan.tag);
+      co_return Ok{};
+    case K::kDiscardAll:
+      if (tx_ != Tx::kIdle)
+        co_return unexpected(PgError::make(sqlstate::kActiveSqlTransaction, "DISCARD ALL cannot run inside a transaction block"));
+      statements_.clear();
+      portals_.clear();
+      db_->store->advisory_locks().unlock_all(session_id_);
+      for (const auto& [n, g] : all_gucs()) {
+        if (n == "server_version" || n == "server_version_num" || n == "session_authorization") continue;
+        settings_[std::string(n)] = std::string(g.default_value);
+      }
+      settings_["timezone"] = ctx_.config->server.timezone;
+      w.command_complete("DISCARD ALL");
+      co_return Ok{};
+  }
+  co_return Ok{};
+}
+
+awaitable<void> Session::simple_query(const std::string& sql) {
+  wire::Writer w(out_);
+  auto parsed = sql::parse(sql);
+  if (!parsed) {
+    send_error(parsed.error());
+    fail_transaction();
+    w.ready_for_query(tx_status());
+    co_return;
+  }
+  if (parsed->statements.empty()) {
+    w.empty_query_response();
+    w.ready_for_query(tx_status());
+    co_return;
+  }
+  bool implicit = parsed->statements.size() > 1 && tx_ == Tx::kIdle;
+  if (implicit) {
+    implicit_block_ = true;
+    txn_start_us_ = now_pg_us();
+  }
+  bool failed = false;
+  for (const auto& st : parsed->statements) {
+    auto plan = plan_for(st, {}, sql);
+    PgStatus result = Ok{};
+    if (!plan) {
+      if (tx_ == Tx::kFailed) {
+        result = unexpected(PgError::make(sqlstate::kInFailedSqlTransaction,
+                                          "current transaction is aborted, commands ignored until end of transaction block"));
+      } else {
+        result = unexpected(plan.error());
+      }
+    } else {
+      bool suspended = false;
+      result = co_await run_statement(**plan, *plan, nullptr, 0, true, suspended);
+    }
+    if (!result) {
+      send_error(result.error());
+      if (implicit_block_) {
+        co_await finish_block(false);
+      } else {
+        fail_transaction();
+      }
+      failed = true;
+      break;
+    }
+    if (out_.size() > 256 * 1024) co_await flush();
+  }
+  if (!failed && implicit_block_) co_await finish_block(true);
+  implicit_block_ = false;
+  w.ready_for_query(tx_status());
+}
+
+void Session::refresh_statement(PreparedStatement& ps) {
+  if (!ps.plan) return;
+  auto cat = current_catalog();
+  if (ps.catalog_version == cat->version) return;
+  auto parsed = sql::parse(ps.sql);
+  if (!parsed || parsed->statements.size() != 1) return;
+  auto plan = plan_for(parsed->statements[0], ps.declared_types, ps.sql);
+  if (!plan) return;
+  // Keep the old plan if parameter types would change (the client already described it).
+  if ((*plan)->params.size() == ps.plan->params.size()) {
+    ps.plan = *plan;
+    ps.catalog_version = cat->version;
+  }
+}
+
+awaitable<bool> Session::handle(wire::FrontendMessage& msg) {
+  wire::Writer w(out_);
+  if (std::holds_alternative<wire::Terminate>(msg)) co_return false;
+  if (skip_until_sync_ && !std::holds_alternative<wire::Sync>(msg)) co_return true;
+
+  auto ext_error = [&](const PgError& e) {
+    send_error(e);
+    fail_transaction();
+    skip_until_sync_ = true;
+  };
+
+  if (auto* q = std::get_if<wire::Query>(&msg)) {
+    co_await simple_query(q->sql);
+    co_return true;
+  }
+  if (auto* p = std::get_if<wire::Parse>(&msg)) {
+    if (!p->name.empty() && statements_.count(p->name)) {
+      ext_error(PgError::make(sqlstate::kDuplicatePreparedStatement, "prepared statement \"" + p->name + "\" already exists"));
+      co_return true;
+    }
+    auto ps = std::make_shared<PreparedStatement>();
+    ps->sql = p->sql;
+    ps->declared_types = p->param_types;
+    auto parsed = sql::parse(p->sql);
+    if (!parsed) {
+      ext_error(parsed.error());
+      co_return true;
+    }
+    if (parsed->statements.size() > 1) {
+      ext_error(PgError::make(sqlstate::kSyntaxError, "cannot insert multiple commands into a prepared statement"));
+      co_return true;
+    }
+    if (!parsed->statements.empty()) {
+      if (tx_ == Tx::kFailed) {
+        ext_error(PgError::make(sqlstate::kInFailedSqlTransaction,
+                                "current transaction is aborted, commands ignored until end of transaction block"));
+        co_return true;
+      }
+      auto plan = plan_for(parsed->statements[0], p->param_types, p->sql);
+      if (!plan) {
+        ext_error(plan.error());
+        co_return true;
+      }
+      ps->plan = *plan;
+      ps->catalog_version = current_catalog()->version;
+    }
+    statements_[p->name] = ps;
+    w.parse_complete();
+    co_return true;
+  }
+  if (auto* b = std::get_if<wire::Bind>(&msg)) {
+    auto it = statements_.find(b->statement);
+    if (it == statements_.end()) {
+      ext_error(PgError::make(sqlstate::kInvalidSqlStatementName,
+                              b->statement.empty() ? "unnamed prepared statement does not exist"
+                                                   : "prepared statement \"" + b->statement + "\" does not exist"));
+      co_return true;
+    }
+    auto ps = it->second;
+    if (tx_ == Tx::kFailed) {
+      ext_error(PgError::make(sqlstate::kInFailedSqlTransaction,
+                              "current transaction is aborted, commands ignored until end of transaction block"));
+      co_return true;
+    }
+    size_t nparams = ps->plan ? ps->plan->params.size() : 0;
+    if (b->params.size() != nparams) {
+      ext_error(PgError::make(sqlstate::kProtocolViolation,
+                              "bind message supplies " + std::to_string(b->params.size()) + " parameters, but prepared statement \"" +
+                                  b->statement + "\" requires " + std::to_string(nparams)));
+      co_return true;
+    }
+    if (b->param_formats.size() > 1 && b->param_formats.size() != b->params.size()) {
+      ext_error(PgError::make(sqlstate::kProtocolViolation,
+                              "bind message has " + std::to_string(b->param_formats.size()) + " parameter formats but " +
+                                  std::to_string(b->params.size()) + " parameters"));
+      co_return true;
+    }
+    if (!b->portal.empty() && portals_.count(b->portal)) {
+      ext_error(PgError::make(sqlstate::kDuplicateCursor, "portal \"" + b->portal + "\" already exists"));
+      co_return true;
+    }
+    refresh_statement(*ps);
+    Portal portal;
+    portal.stmt = ps;
+    portal.plan = ps->plan;
+    portal.result_formats = b->result_formats;
+    if (ps->plan) {
+      auto params = store::decode_params(*ps->plan, b->param_formats, b->params, session_types());
+      if (!params) {
+        ext_error(params.error());
+        co_return true;
+      }
+      portal.params = std::move(*params);
+      for (auto f : b->result_formats) {
+        if (f != 0 && f != 1) {
+          ext_error(PgError::make(sqlstate::kProtocolViolation, "unsupported format code: " + std::to_string(f)));
+          co_return true;
+        }
+      }
+    }
+    portals_.erase(b->portal);
+    portals_.emplace(b->portal, std::move(portal));
+    w.bind_complete();
+    co_return true;
+  }
+  if (auto* d = std::get_if<wire::Describe>(&msg)) {
+    if (d->kind == 'S') {
+      auto it = statements_.find(d->name);
+      if (it == statements_.end()) {
+        ext_error(PgError::make(sqlstate::kInvalidSqlStatementName,
+                                d->name.empty() ? "unnamed prepared statement does not exist"
+                                                : "prepared statement \"" + d->name + "\" does not exist"));
+        co_return true;
+      }
+      auto& ps = *it->second;
+      refresh_statement(ps);
+      std::vector<uint32_t> ptypes;
+      if (ps.plan)
+        for (const auto& p : ps.plan->params) ptypes.push_back(p.type);
+      w.parameter_description(ptypes);
+      if (ps.plan && (ps.plan->returns_rows || ps.plan->kind == sql::PlanKind::kShow)) {
+        if (ps.plan->kind == sql::PlanKind::kShow) {
+          wire::FieldDescription f;
+          const Guc* g = find_guc(ps.plan->setting);
+          f.name = g ? std::string(g->display_name) : ps.plan->setting;
+          f.type_oid = types::oid::kText;
+          std::vector<wire::FieldDescription> fs{f};
+          w.row_description(fs);
+        } else {
+          auto f = fields_for(*ps.plan, {});
+          w.row_description(f);
+        }
+      } else {
+        w.no_data();
+      }
+      co_return true;
+    }
+    auto it = portals_.find(d->name);
+    if (it == portals_.end()) {
+      ext_error(PgError::make(sqlstate::kInvalidCursorName, "portal \"" + d->name + "\" does not exist"));
+      co_return true;
+    }
+    auto& portal = it->second;
+    portal.described = true;
+    if (portal.plan && portal.plan->returns_rows && portal.plan->kind != sql::PlanKind::kShow) {
+      auto f = fields_for(*portal.plan, portal.result_formats);
+      w.row_description(f);
+    } else if (portal.plan && portal.plan->kind == sql::PlanKind::kShow) {
+      wire::FieldDescription f;
+      const Guc* g = find_guc(portal.plan->setting);
+      f.name = g ? std::string(g->display_name) : portal.plan->setting;
+      f.type_oid = types::oid::kText;
+      std::vector<wire::FieldDescription> fs{f};
+      w.row_description(fs);
+    } else {
+      w.no_data();
+    }
+    co_return true;
+  }
+  if (auto* e = std::get_if<wire::Execute>(&msg)) {
+    auto it = portals_.find(e->portal);
+    if (it == portals_.end()) {
+      ext_error(PgError::make(sqlstate::kInvalidCursorName, "portal \"" + e->portal + "\" does not exist"));
+      co_return true;
+    }
+    auto& portal = it->second;
+    if (!portal.plan) {
+      w.empty_query_response();
+      co_return true;
+    }
+    if (portal.cursor && portal.cursor->done()) {
+      w.command_complete(portal.cursor->command_tag());
+      co_return true;
+    }
+    bool suspended = false;
+    auto plan = portal.plan;
+    auto r = co_await run_statement(*plan, plan, &portal, e->max_rows, false, suspended);
+    if (!r) {
+      ext_error(r.error());
+    }
+    co_return true;
+  }
+  if (auto* c = std::get_if<wire::Close>(&msg)) {
+    if (c->kind == 'S') statements_.erase(c->name);
+    else portals_.erase(c->name);
+    w.close_complete();
+    co_return true;
+  }
+  if (std::holds_alternative<wire::Sync>(msg)) {
+    skip_until_sync_ = false;
+    portals_.erase("");
+    w.ready_for_query(tx_status());
+    co_return true;
+  }
+  if (std::holds_alternative<wire::Flush>(msg)) {
+    co_await flush();
+    co_return true;
+  }
+  if (std::holds_alternative<wire::CopyData>(msg) || std::holds_alternative<wire::CopyDone>(msg) ||
+      std::holds_alternative<wire::CopyFail>(msg)) {
+    co_return true;  // outside COPY these are ignored, as PostgreSQL does
+  }
+  if (std::holds_alternative<wire::FunctionCall>(msg)) {
+    ext_error(PgError::make(sqlstate::kFeatureNotSupported, "metagate does not support the function call protocol"));
+    skip_until_sync_ = false;
+    w.ready_for_query(tx_status());
+    co_return true;
+  }
+  co_await send_fatal(PgError::fatal(sqlstate::kProtocolViolation, "unexpected password message"));
+  co_return false;
+}
+
+}  // namespace metagate::server

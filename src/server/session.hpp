@@ -1,0 +1,138 @@
+// Session: one client connection, as one coroutine — startup (TLS, authentication), then
+// the simple and extended query protocols over the database the client asked for.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "database.hpp"
+#include "metagate/config/config.hpp"
+#include "metagate/sql/parser.hpp"
+#include "metagate/sql/plan.hpp"
+#include "metagate/store/executor.hpp"
+#include "metagate/store/functions.hpp"
+#include "metagate/util/pg_error.hpp"
+#include "metagate/wire/backend.hpp"
+#include "metagate/wire/frontend.hpp"
+
+namespace metagate::server {
+
+class Session;
+
+// What sessions share: configuration, databases, the cancel registry.
+struct ServerContext {
+  std::shared_ptr<const config::Config> config;
+  boost::asio::ssl::context* tls = nullptr;  // null when TLS is disabled
+  std::function<PgResult<std::shared_ptr<Database>>(std::string_view dbname)> open_database;
+  std::array<uint8_t, 32> mock_secret{};
+  uint16_t port = 0;
+
+  std::mutex mu;
+  std::unordered_map<int32_t, std::weak_ptr<Session>> sessions;  // by pid
+  std::atomic<int32_t> next_pid{1000};
+  std::atomic<uint64_t> next_session_id{1};
+  std::atomic<int64_t> connections{0};
+
+  void cancel(int32_t pid, int32_t secret);
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(ServerContext& ctx, boost::asio::ip::tcp::socket socket);
+  ~Session();
+  boost::asio::awaitable<void> run();
+  // CancelRequest: interrupts the running statement, if any.
+  void cancel(int32_t secret);
+  void close();
+
+ private:
+  struct PreparedStatement {
+    std::string sql;
+    std::vector<uint32_t> declared_types;
+    sql::PlanPtr plan;           // null for an empty query
+    uint64_t catalog_version = 0;
+  };
+  struct Portal {
+    std::shared_ptr<PreparedStatement> stmt;
+    sql::PlanPtr plan;
+    std::vector<types::Value> params;
+    std::vector<int16_t> result_formats;
+    std::optional<store::Cursor> cursor;
+    std::optional<store::ReaderHandle> reader;
+    bool described = false;
+  };
+  enum class Tx { kIdle, kBlock, kFailed };
+
+  // I/O.
+  boost::asio::awaitable<bool> read_more();
+  boost::asio::awaitable<void> flush();
+  boost::asio::awaitable<void> send_fatal(const PgError& e);
+
+  // Startup.
+  boost::asio::awaitable<bool> startup();
+  boost::asio::awaitable<bool> authenticate(const std::string& user, const std::string& database);
+  boost::asio::awaitable<std::optional<std::string>> read_password_message();
+
+  // Query cycle.
+  boost::asio::awaitable<bool> handle(wire::FrontendMessage& msg);
+  boost::asio::awaitable<void> simple_query(const std::string& sql);
+  boost::asio::awaitable<PgStatus> run_statement(const sql::Plan& plan_ref, sql::PlanPtr plan, Portal* portal,
+                                                 int32_t max_rows, bool describe_rows, bool& suspended);
+  boost::asio::awaitable<PgStatus> ensure_writer(bool for_block);
+  void release_writer_if_autocommit();
+  PgResult<sql::PlanPtr> plan_for(const sql::RawStatement& st, const std::vector<uint32_t>& declared, std::string_view full_text);
+  sql::CatalogPtr current_catalog() const;
+  PgStatus apply_set(const sql::Plan& plan);
+  void send_error(const PgError& e);
+  void send_notice(const std::string& message, std::string_view code = "00000", std::string severity = "NOTICE");
+  void fail_transaction();
+  boost::asio::awaitable<void> finish_block(bool commit);
+  std::string tag_for(const sql::Plan& plan) const;
+  wire::TxStatus tx_status() const;
+  void set_function_context(bool statement_start);
+  types::SessionContext session_types() const;
+  void refresh_statement(PreparedStatement& ps);
+
+  ServerContext& ctx_;
+  boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
+  std::vector<uint8_t> in_;
+  size_t in_start_ = 0;
+  std::string out_;
+  wire::Limits limits_;
+
+  int32_t pid_ = 0;
+  int32_t secret_ = 0;
+  uint64_t session_id_ = 0;
+  std::string user_;
+  std::string database_;
+  std::shared_ptr<Database> db_;
+  std::map<std::string, std::string> settings_;
+  std::map<std::string, std::string> tx_settings_backup_;
+
+  Tx tx_ = Tx::kIdle;
+  bool implicit_block_ = false;
+  bool writer_held_ = false;
+  std::shared_ptr<sql::Catalog> pending_catalog_;  // DDL inside the current transaction
+  std::unordered_map<std::string, std::shared_ptr<PreparedStatement>> statements_;
+  std::unordered_map<std::string, Portal> portals_;
+  bool skip_until_sync_ = false;
+  int64_t txn_start_us_ = 0;
+
+  std::mutex exec_mu_;
+  sqlite3* active_db_ = nullptr;
+  std::atomic<bool> cancelled_{false};
+  store::FunctionContext fctx_;
+  bool closed_ = false;
+};
+
+}  // namespace metagate::server
