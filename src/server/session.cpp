@@ -808,6 +808,7 @@ awaitable<PgStatus> Session::run_statement(const sql::Plan& plan, sql::PlanPtr p
         }
       }
       store::set_function_context(nullptr);
+      db_->store->invalidate_sequences();
       if (auto s = db_->store->write_catalog(*plan.new_catalog); !s) co_return s;
       if (!in_block) {
         auto s = store::exec(wdb, "COMMIT");

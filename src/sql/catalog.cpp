@@ -238,6 +238,15 @@ std::vector<SystemRelation> make_system_relations() {
                    {"numeric_scale", o::kInt4}, {"datetime_precision", o::kInt4},
                    {"udt_catalog", o::kName}, {"udt_schema", o::kName}, {"udt_name", o::kName},
                    {"is_identity", o::kVarchar}, {"is_generated", o::kVarchar}, {"is_updatable", o::kVarchar}}));
+  // information_schema's yes_or_no domain is varchar(3).
+  for (auto& r : v) {
+    if (r.schema != "information_schema") continue;
+    for (auto& c : r.table.columns) {
+      if (c.name == "is_nullable" || c.name == "is_identity" || c.name == "is_updatable" ||
+          c.name == "is_insertable_into" || c.name == "is_typed")
+        c.typmod = 7;
+    }
+  }
   return v;
 }
 

@@ -528,19 +528,31 @@ void fn_nextval(sqlite3_context* c, int, sqlite3_value** argv) {
   std::string name = seq_name(argv[0]);
   const sql::Sequence* s = find_seq(c, name);
   if (!s) return;
+  auto* f = function_context();
   sqlite3* db = sqlite3_context_db_handle(c);
+  std::string tbl = "\"" + std::string(sql::kSequenceTable) + "\"";
+  std::lock_guard lk(f->store->sequence_mutex());
+  auto& cache = f->store->sequence_cache();
+  auto it = cache.find(name);
   int rc;
   bool found;
-  std::string tbl = "\"" + std::string(sql::kSequenceTable) + "\"";
-  int64_t v = step_int(db,
-                       "UPDATE " + tbl + " SET last_value = CASE WHEN is_called THEN last_value + " +
-                           std::to_string(s->increment) + " ELSE last_value END, is_called = 1 WHERE name = ?1 RETURNING last_value",
-                       {name}, rc, found);
-  if (rc != SQLITE_OK) return fail(c, "XX000", sqlite3_errmsg(db));
-  if (!found) return fail(c, "42P01", "relation \"" + name + "\" does not exist");
-  if (v > s->max_value)
+  if (it == cache.end()) {
+    int64_t last = step_int(db, "SELECT last_value FROM " + tbl + " WHERE name = ?1", {name}, rc, found);
+    if (rc != SQLITE_OK) return fail(c, "XX000", sqlite3_errmsg(db));
+    if (!found) return fail(c, "42P01", "relation \"" + name + "\" does not exist");
+    int64_t called = step_int(db, "SELECT is_called FROM " + tbl + " WHERE name = ?1", {name}, rc, found);
+    it = cache.emplace(name, SqliteStore::SequenceState{last, called != 0}).first;
+  }
+  auto& st = it->second;
+  int64_t next = st.is_called ? st.last_value + s->increment : st.last_value;
+  if (next > s->max_value)
     return fail(c, "2200H", "nextval: reached maximum value of sequence \"" + name + "\" (" + std::to_string(s->max_value) + ")");
-  sqlite3_result_int64(c, v);
+  st.last_value = next;
+  st.is_called = true;
+  step_int(db, "UPDATE " + tbl + " SET last_value = " + std::to_string(next) + ", is_called = 1 WHERE name = ?1", {name}, rc,
+           found);
+  if (rc != SQLITE_OK) return fail(c, "XX000", sqlite3_errmsg(db));
+  sqlite3_result_int64(c, next);
 }
 
 void fn_currval(sqlite3_context* c, int, sqlite3_value** argv) {
@@ -567,6 +579,11 @@ void fn_setval(sqlite3_context* c, int, sqlite3_value** argv) {
   sqlite3* db = sqlite3_context_db_handle(c);
   int rc;
   bool found;
+  {
+    auto* f = function_context();
+    std::lock_guard lk(f->store->sequence_mutex());
+    f->store->sequence_cache()[name] = SqliteStore::SequenceState{v, called};
+  }
   step_int(db, "UPDATE \"" + std::string(sql::kSequenceTable) + "\" SET last_value = " + std::to_string(v) +
                    ", is_called = " + (called ? "1" : "0") + " WHERE name = ?1 RETURNING last_value",
            {name}, rc, found);

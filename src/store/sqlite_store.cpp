@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "metagate/sql/ident.hpp"
+#include "metagate/sql/system_tables.hpp"
 #include "metagate/sql/translator.hpp"
 #include "metagate/store/functions.hpp"
 #include "metagate/types/type_catalog.hpp"
@@ -352,6 +353,12 @@ PgStatus SqliteStore::write_catalog(const sql::Catalog& c) {
         .null().null().done();
   };
 
+  for (const auto& st : sql::kPgSystemTables) {
+    tables.v(std::string(st.schema)).v(std::string(st.name)).v("postgres");
+    if (st.tablespace.empty()) tables.null();
+    else tables.v(std::string(st.tablespace));
+    tables.v(st.hasindexes ? 1 : 0).v(0).v(0).v(0).done();
+  }
   for (const auto& [name, t] : c.tables) {
     auto idxs = c.table_indexes(name);
     tables.v("public").v(name).v("postgres").null().v(idxs.empty() ? 0 : 1).v(0).v(0).v(0).done();
@@ -449,11 +456,14 @@ PgError map_sqlite_error(sqlite3* db, int rc, const sql::Catalog* catalog) {
       }
       std::string index = table + "_pkey";
       if (catalog) {
+        // Several unique indexes may cover the same columns; PostgreSQL checks (and
+        // reports) the oldest one first.
+        uint32_t best = UINT32_MAX;
         for (const auto* idx : catalog->table_indexes(table)) {
-          if (!idx->unique) continue;
-          if (idx->columns == cols) {
+          if (!idx->unique || idx->columns != cols) continue;
+          if (idx->oid < best) {
+            best = idx->oid;
             index = idx->name;
-            break;
           }
         }
       }

@@ -49,7 +49,7 @@ struct FunctionContext {
   int lock_timeout_ms = 30000;
   AdvisoryLocks* locks = nullptr;
   const std::map<std::string, std::string>* settings = nullptr;
-  const class SqliteStore* store = nullptr;
+  class SqliteStore* store = nullptr;
   const std::atomic<bool>* cancelled = nullptr;  // set by CancelRequest
 };
 

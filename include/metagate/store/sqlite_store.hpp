@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -85,6 +86,20 @@ class SqliteStore {
   const std::string& path() const { return opts_.path; }
   AdvisoryLocks& advisory_locks() { return *locks_; }
 
+  // Sequence values as PostgreSQL hands them out: outside transactions, so a value taken by a
+  // transaction that rolls back stays used. Persisted in the sequence table by the writer.
+  struct SequenceState {
+    int64_t last_value = 0;
+    bool is_called = false;
+  };
+  std::mutex& sequence_mutex() { return seq_mu_; }
+  std::map<std::string, SequenceState>& sequence_cache() { return seq_cache_; }
+  // After DDL that may change sequences (restart, drop, rename): re-read from the table.
+  void invalidate_sequences() {
+    std::lock_guard lk(seq_mu_);
+    seq_cache_.clear();
+  }
+
   // Interrupts whatever runs on a connection (CancelRequest).
   static void interrupt(sqlite3* db) { sqlite3_interrupt(db); }
 
@@ -102,6 +117,8 @@ class SqliteStore {
   std::vector<std::unique_ptr<Connection>> all_readers_;
   sql::CatalogPtr catalog_;
   std::unique_ptr<AdvisoryLocks> locks_;
+  std::mutex seq_mu_;
+  std::map<std::string, SequenceState> seq_cache_;
 };
 
 // Runs one SQL statement with no result rows; maps failures to PgError.

@@ -52,21 +52,27 @@ std::string affinity(Oid type) {
 // The SQLite literal for a constant default (used by SQLite when rows are back-filled by
 // ALTER TABLE ADD COLUMN), or empty when the default is not a constant.
 std::string sqlite_constant_default(Ctx& ctx, const Column& c) {
+  (void)ctx;
   if (!c.default_sql) return {};
   auto parsed = parse("SELECT " + *c.default_sql);
   if (!parsed || parsed->statements.size() != 1) return {};
   const Node& val = field(field(field(node_body(parsed->statements[0].tree), "targetList")[0], "ResTarget"), "val");
-  std::string_view tag = node_tag(val);
-  if (tag != "A_Const" && tag != "TypeCast") return {};
-  if (tag == "TypeCast" && node_tag(field(node_body(val), "arg")) != "A_Const") return {};
-  Scope empty;
-  TranslateOptions opts;
-  Ctx sub(ctx.cat, opts, *c.default_sql, 0);
-  auto e = translate_expr(sub, val, empty);
-  if (!e) return {};
-  auto x = coerce(sub, *e, c.type, c.typmod, false);
-  if (!x) return {};
-  return x->sql;
+  const Node* cnode = &val;
+  if (node_tag(val) == "TypeCast") cnode = &field(node_body(val), "arg");
+  if (node_tag(*cnode) != "A_Const") return {};
+  const Node& b = node_body(*cnode);
+  std::string text;
+  if (b.value("isnull", false)) return "NULL";
+  if (has(b, "ival")) text = std::to_string(field(b, "ival").value("ival", int64_t{0}));
+  else if (has(b, "fval")) text = field(b, "fval").value("fval", std::string("0"));
+  else if (has(b, "sval")) text = field(b, "sval").value("sval", std::string());
+  else if (has(b, "boolval")) text = field(b, "boolval").value("boolval", false) ? "true" : "false";
+  else if (b.is_object() && b.contains("ival") == false && b.contains("location")) text = "0";  // ival 0 is omitted
+  else return {};
+  types::SessionContext sc;
+  auto v = types::parse_text(c.type, text, c.typmod, sc);
+  if (!v) return {};
+  return sqlite_literal_for(*v);
 }
 
 // The PostgreSQL text of a column default, as pg_get_expr()/information_schema show it.

@@ -497,6 +497,7 @@ PgResult<Expr> translate_const(Ctx& ctx, const Node& body) {
     bool b = field(body, "boolval").value("boolval", false);
     e.sql = b ? "1" : "0";
     e.type = o::kBool;
+    e.name = "bool";
     return e;
   }
   if (has(body, "sval")) {

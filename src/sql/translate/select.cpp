@@ -329,7 +329,7 @@ PgResult<std::string> translate_with(Ctx& ctx, const Node& with, const Scope* ou
     def.name = name;
     if (recursive && q.value("op", std::string("SETOP_NONE")) != "SETOP_NONE") {
       // The non-recursive arm fixes the column types.
-      auto left = translate_select(ctx, field(field(q, "larg"), "SelectStmt"), outer);
+      auto left = translate_select(ctx, field(q, "larg"), outer);
       if (!left) return unexpected(left.error());
       for (size_t i = 0; i < left->columns.size(); ++i) {
         ScopeColumn sc;
@@ -392,9 +392,9 @@ PgResult<QueryResult> translate_select(Ctx& ctx, const Node& body, const Scope* 
 
   std::string op = body.value("op", std::string("SETOP_NONE"));
   if (op != "SETOP_NONE") {
-    auto l = translate_select(ctx, field(field(body, "larg"), "SelectStmt"), outer);
+    auto l = translate_select(ctx, field(body, "larg"), outer);
     if (!l) return l;
-    auto r = translate_select(ctx, field(field(body, "rarg"), "SelectStmt"), outer);
+    auto r = translate_select(ctx, field(body, "rarg"), outer);
     if (!r) return r;
     if (l->columns.size() != r->columns.size())
       return unexpected(ctx.error(sqlstate::kSyntaxError, "each " + std::string(op == "SETOP_UNION" ? "UNION" : op == "SETOP_INTERSECT" ? "INTERSECT" : "EXCEPT") + " query must have the same number of columns"));
@@ -410,8 +410,16 @@ PgResult<QueryResult> translate_select(Ctx& ctx, const Node& body, const Scope* 
     }
     bool all = body.value("all", false);
     std::string kw = op == "SETOP_UNION" ? "UNION" : op == "SETOP_INTERSECT" ? "INTERSECT" : "EXCEPT";
-    std::string compound = "SELECT * FROM (" + l->sql + ") " + kw + (all ? " ALL " : " ") + "SELECT * FROM (" + r->sql + ")";
-    std::string sql = with_sql + "SELECT * FROM (" + compound + ")";
+    // SQLite compounds take no parentheses and no ORDER BY/LIMIT inside an arm, and a
+    // recursive CTE must reference itself directly in its recursive arm: wrap an arm only
+    // when it needs it.
+    auto arm = [&](const Node& n, const std::string& sql, bool right) {
+      bool needs = has(n, "sortClause") || has(n, "limitCount") || has(n, "limitOffset") || has(n, "withClause") ||
+                   (right && n.value("op", std::string("SETOP_NONE")) != "SETOP_NONE");
+      return needs ? "SELECT * FROM (" + sql + ")" : sql;
+    };
+    std::string sql = with_sql + arm(field(body, "larg"), l->sql, false) + " " + kw + (all ? " ALL " : " ") +
+                      arm(field(body, "rarg"), r->sql, true);
     Scope s;
     s.parent = outer;
     if (has(body, "sortClause")) {

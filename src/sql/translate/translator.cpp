@@ -4,7 +4,21 @@
 
 namespace metagate::sql {
 
+namespace {
+PgResult<Plan> translate_impl(const RawStatement& stmt, const Catalog& catalog, const TranslateOptions& opts);
+}
+
 PgResult<Plan> translate(const RawStatement& stmt, const Catalog& catalog, const TranslateOptions& opts) {
+  try {
+    return translate_impl(stmt, catalog, opts);
+  } catch (const std::exception& e) {
+    // A parse-tree shape the translator did not expect: an internal error, never a crash.
+    return unexpected(PgError::make(sqlstate::kInternalError, std::string("metagate could not translate this statement: ") + e.what()));
+  }
+}
+
+namespace {
+PgResult<Plan> translate_impl(const RawStatement& stmt, const Catalog& catalog, const TranslateOptions& opts) {
   tr::Ctx ctx(catalog, opts, stmt.text, stmt.location);
   std::string_view tag = node_tag(stmt.tree);
   const Node& body = node_body(stmt.tree);
@@ -41,5 +55,7 @@ PgResult<Plan> translate(const RawStatement& stmt, const Catalog& catalog, const
   }
   return plan;
 }
+
+}  // namespace
 
 }  // namespace metagate::sql
