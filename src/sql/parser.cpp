@@ -3,6 +3,8 @@
 
 #include <pg_query.h>
 
+#include "metagate/types/codec.hpp"
+
 namespace metagate::sql {
 namespace {
 
@@ -20,6 +22,11 @@ const Node kNull;
 }  // namespace
 
 PgResult<ParsedScript> parse(std::string_view sql) {
+  // PostgreSQL rejects invalid UTF-8 before parsing (22021); libpg_query would otherwise
+  // produce a parse tree that is not valid JSON.
+  if (auto v = types::validate_utf8(sql); !v) return unexpected(v.error());
+  if (sql.find('\0') != std::string_view::npos)
+    return unexpected(PgError::make(sqlstate::kCharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\": 0x00"));
   std::string text(sql);  // pg_query needs a NUL-terminated string
   PgQueryParseResult r = pg_query_parse(text.c_str());
   struct Guard {

@@ -435,6 +435,9 @@ PgResult<Value> timestamp_value(int64_t us) {
 
 PgResult<int64_t> timestamp_adjust_typmod(int64_t us, int32_t typmod) {
   if (us == dt::kTimestampInfinity || us == dt::kTimestampMinusInfinity) return us;
+  // Range-check before rounding so rounding can never overflow (a binary value may be anything).
+  if (us < dt::kMinTimestamp || us > dt::kMaxTimestamp)
+    return fail(PgError::make(sqlstate::kDatetimeFieldOverflow, "timestamp out of range"));
   const int64_t r = round_to_precision(us, typmod);
   if (r < dt::kMinTimestamp || r > dt::kMaxTimestamp)
     return fail(PgError::make(sqlstate::kDatetimeFieldOverflow, "timestamp out of range"));

@@ -355,32 +355,48 @@ void normalize_object(JNode& n) {
   n.obj = std::move(out);
 }
 
-void write(JNode& n, std::string& out, int depth) {
-  switch (n.k) {
-    case JNode::K::Null: out += "null"; break;
-    case JNode::K::True: out += "true"; break;
-    case JNode::K::False: out += "false"; break;
-    case JNode::K::Number: out += n.s; break;
-    case JNode::K::String: escape_json(n.s, out); break;
-    case JNode::K::Array:
-      out.push_back('[');
-      for (size_t k = 0; k < n.arr.size(); ++k) {
-        if (k) out += ", ";
-        write(n.arr[k], out, depth + 1);
-      }
-      out.push_back(']');
-      break;
-    case JNode::K::Object:
-      normalize_object(n);
-      out.push_back('{');
-      for (size_t k = 0; k < n.obj.size(); ++k) {
-        if (k) out += ", ";
-        escape_json(n.obj[k].first, out);
-        out += ": ";
-        write(n.obj[k].second, out, depth + 1);
-      }
-      out.push_back('}');
-      break;
+// Writes a document without recursion (nesting can be thousands deep).
+void write(JNode& root, std::string& out, int /*depth*/) {
+  struct Frame {
+    JNode* node;
+    size_t next;
+  };
+  std::vector<Frame> stack;
+  auto open = [&](JNode& n) {
+    switch (n.k) {
+      case JNode::K::Null: out += "null"; return;
+      case JNode::K::True: out += "true"; return;
+      case JNode::K::False: out += "false"; return;
+      case JNode::K::Number: out += n.s; return;
+      case JNode::K::String: escape_json(n.s, out); return;
+      case JNode::K::Array: out.push_back('['); break;
+      case JNode::K::Object:
+        normalize_object(n);
+        out.push_back('{');
+        break;
+    }
+    stack.push_back(Frame{&n, 0});
+  };
+  open(root);
+  while (!stack.empty()) {
+    Frame& f = stack.back();
+    JNode& n = *f.node;
+    bool is_array = n.k == JNode::K::Array;
+    size_t size = is_array ? n.arr.size() : n.obj.size();
+    if (f.next == size) {
+      out.push_back(is_array ? ']' : '}');
+      stack.pop_back();
+      continue;
+    }
+    size_t k = f.next++;
+    if (k) out += ", ";
+    if (is_array) {
+      open(n.arr[k]);
+    } else {
+      escape_json(n.obj[k].first, out);
+      out += ": ";
+      open(n.obj[k].second);
+    }
   }
 }
 

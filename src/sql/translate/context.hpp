@@ -61,6 +61,8 @@ class Ctx {
  public:
   Ctx(const Catalog& cat, const TranslateOptions& opts, std::string_view stmt_text, int stmt_location)
       : cat(cat), opts(opts), stmt_text(stmt_text), stmt_location(stmt_location) {
+    char here;
+    stack_base = reinterpret_cast<uintptr_t>(&here);
     for (size_t i = 0; i < opts.declared_param_types.size(); ++i) {
       params.push_back(ParamSlot{opts.declared_param_types[i], -1});
     }
@@ -74,6 +76,15 @@ class Ctx {
   std::vector<std::vector<CteDef>> cte_stack;
   bool writes = false;
   int depth = 0;
+  uintptr_t stack_base = 0;
+  // Like PostgreSQL's check_stack_depth(): deep expressions fail cleanly (54001) instead of
+  // overflowing the thread's stack.
+  bool stack_too_deep() const {
+    char here;
+    auto now = reinterpret_cast<uintptr_t>(&here);
+    return (stack_base > now ? stack_base - now : now - stack_base) > kMaxStackBytes;
+  }
+  static constexpr uintptr_t kMaxStackBytes = 3u * 1024 * 1024;
   int alias_counter = 0;
 
   // 1-based character position of a parse-tree location (byte offset in the full text).

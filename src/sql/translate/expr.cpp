@@ -548,10 +548,323 @@ PgResult<Oid> unify_all(Ctx& ctx, std::vector<Expr*>& exprs) {
 PgResult<Expr> translate_func(Ctx& ctx, const Node& body, const Scope& scope);
 PgResult<Expr> translate_sublink(Ctx& ctx, const Node& body, const Scope& scope);
 
+namespace {
+
+[[gnu::noinline]] PgResult<Expr> tx_A_Expr(Ctx& ctx, const Node& body, const Scope& scope, int location) {
+  (void)location;
+  (void)scope;
+  std::string kind = body.value("kind", std::string());
+  auto opnames = names_of(field(body, "name"));
+  std::string op = opnames.empty() ? "" : opnames.back();
+  if (kind == "AEXPR_OP" || kind == "AEXPR_LIKE" || kind == "AEXPR_ILIKE") return translate_op(ctx, op, body, scope);
+  if (kind == "AEXPR_IN") {
+    auto lv = translate_expr(ctx, field(body, "lexpr"), scope);
+    if (!lv) return lv;
+    Expr a = *lv;
+    const Node& list = field(field(body, "rexpr"), "List");
+    std::vector<Expr> items;
+    for (const auto& it : field(list, "items")) {
+      auto iv = translate_expr(ctx, it, scope);
+      if (!iv) return iv;
+      items.push_back(std::move(*iv));
+    }
+    std::vector<Expr*> all{&a};
+    for (auto& i : items) all.push_back(&i);
+    if (a.type == 0) {
+      auto t = unify_all(ctx, all);
+      if (!t) return unexpected(t.error());
+    } else {
+      for (auto& i : items) {
+        if (auto s = unify(ctx, a, i); !s) return unexpected(s.error());
+        if (!comparable(a.type, i.type)) return unexpected(operator_error(ctx, "=", a, i, location));
+      }
+    }
+    std::string sql = "(" + a.sql + (op == "<>" ? " NOT IN (" : " IN (");
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (i) sql += ", ";
+      sql += items[i].sql;
+    }
+    sql += "))";
+    return make(sql, o::kBool);
+  }
+  if (kind == "AEXPR_OP_ANY" || kind == "AEXPR_OP_ALL") {
+    if (op != "=" && !(op == "<>" && kind == "AEXPR_OP_ALL"))
+      return unexpected(ctx.unsupported(op + " " + (kind == "AEXPR_OP_ANY" ? "ANY" : "ALL") + " (array)", location));
+    auto lv = translate_expr(ctx, field(body, "lexpr"), scope);
+    if (!lv) return lv;
+    const Node& r = field(body, "rexpr");
+    Expr a = *lv;
+    std::string negate = kind == "AEXPR_OP_ALL" ? " NOT IN " : " IN ";
+    if (node_tag(r) == "A_ArrayExpr") {
+      std::string sql = "(" + a.sql + negate + "(";
+      bool first = true;
+      for (const auto& el : field(node_body(r), "elements")) {
+        auto ev = translate_expr(ctx, el, scope);
+        if (!ev) return ev;
+        Expr e = *ev;
+        if (auto s = unify(ctx, a, e); !s) return unexpected(s.error());
+        sql += (first ? "" : ", ") + e.sql;
+        first = false;
+      }
+      return make(sql + "))", o::kBool);
+    }
+    auto rv = translate_expr(ctx, r, scope);
+    if (!rv) return rv;
+    Expr b = *rv;
+    if (b.param > 0 && (b.type == 0) && a.type != 0) {
+      Oid arr = types::array_of(a.type);
+      if (arr == 0) return unexpected(ctx.unsupported("arrays of type " + type_display(a.type), location));
+      ctx.set_param_type(b.param, arr);
+      b.type = arr;
+    }
+    if (types::element_of(b.type) == 0) {
+      return unexpected(ctx.error(sqlstate::kWrongObjectType, "op ANY/ALL (array) requires array on right side", location));
+    }
+    return make("(" + a.sql + negate + "(SELECT value FROM json_each(mg_array_json(" + b.sql + ", " +
+                    std::to_string(b.type) + "))))",
+                o::kBool);
+  }
+  if (kind == "AEXPR_BETWEEN" || kind == "AEXPR_NOT_BETWEEN") {
+    auto lv = translate_expr(ctx, field(body, "lexpr"), scope);
+    if (!lv) return lv;
+    const Node& items = field(field(field(body, "rexpr"), "List"), "items");
+    if (!items.is_array() || items.size() != 2) return unexpected(ctx.unsupported("this BETWEEN form", location));
+    auto x = translate_expr(ctx, items[0], scope);
+    if (!x) return x;
+    auto y = translate_expr(ctx, items[1], scope);
+    if (!y) return y;
+    Expr a = *lv, b = *x, c = *y;
+    if (auto s = unify(ctx, a, b); !s) return unexpected(s.error());
+    if (auto s = unify(ctx, a, c); !s) return unexpected(s.error());
+    return make("(" + a.sql + (kind == "AEXPR_BETWEEN" ? " BETWEEN " : " NOT BETWEEN ") + b.sql + " AND " + c.sql + ")",
+                o::kBool);
+  }
+  if (kind == "AEXPR_DISTINCT" || kind == "AEXPR_NOT_DISTINCT") {
+    auto lv = translate_expr(ctx, field(body, "lexpr"), scope);
+    if (!lv) return lv;
+    auto rv = translate_expr(ctx, field(body, "rexpr"), scope);
+    if (!rv) return rv;
+    Expr a = *lv, b = *rv;
+    if (auto s = unify(ctx, a, b); !s) return unexpected(s.error());
+    return make("(" + a.sql + (kind == "AEXPR_DISTINCT" ? " IS NOT " : " IS ") + b.sql + ")", o::kBool);
+  }
+  if (kind == "AEXPR_NULLIF") {
+    auto lv = translate_expr(ctx, field(body, "lexpr"), scope);
+    if (!lv) return lv;
+    auto rv = translate_expr(ctx, field(body, "rexpr"), scope);
+    if (!rv) return rv;
+    Expr a = *lv, b = *rv;
+    if (auto s = unify(ctx, a, b); !s) return unexpected(s.error());
+    Expr e = make("nullif(" + a.sql + ", " + b.sql + ")", a.type, "nullif");
+    e.typmod = a.typmod;
+    return e;
+  }
+  return unexpected(ctx.unsupported("the expression kind " + kind, location));
+}
+
+[[gnu::noinline]] PgResult<Expr> tx_BoolExpr(Ctx& ctx, const Node& body, const Scope& scope, int location) {
+  (void)location;
+  (void)scope;
+  std::string op = body.value("boolop", std::string());
+  std::vector<std::string> parts;
+  std::string what = op == "AND_EXPR" ? "AND" : op == "OR_EXPR" ? "OR" : "NOT";
+  for (const auto& a : field(body, "args")) {
+    auto av = translate_expr(ctx, a, scope);
+    if (!av) return av;
+    auto bv = coerce_to_bool(ctx, *av, what);
+    if (!bv) return bv;
+    parts.push_back(bv->sql);
+  }
+  if (op == "NOT_EXPR") return make("(NOT " + parts.at(0) + ")", o::kBool);
+  std::string sql = "(";
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) sql += " " + what + " ";
+    sql += parts[i];
+  }
+  return make(sql + ")", o::kBool);
+}
+
+[[gnu::noinline]] PgResult<Expr> tx_NullTest(Ctx& ctx, const Node& body, const Scope& scope, int location) {
+  (void)location;
+  (void)scope;
+  auto av = translate_expr(ctx, field(body, "arg"), scope);
+  if (!av) return av;
+  bool is_null = body.value("nulltesttype", std::string()) == "IS_NULL";
+  return make("(" + av->sql + (is_null ? " IS NULL)" : " IS NOT NULL)"), o::kBool);
+}
+
+[[gnu::noinline]] PgResult<Expr> tx_BooleanTest(Ctx& ctx, const Node& body, const Scope& scope, int location) {
+  (void)location;
+  (void)scope;
+  auto av = translate_expr(ctx, field(body, "arg"), scope);
+  if (!av) return av;
+  auto bv = coerce_to_bool(ctx, *av, "IS TRUE");
+  if (!bv) return bv;
+  std::string t = body.value("booltesttype", std::string());
+  std::string sql;
+  if (t == "IS_TRUE") sql = bv->sql + " IS 1";
+  else if (t == "IS_NOT_TRUE") sql = bv->sql + " IS NOT 1";
+  else if (t == "IS_FALSE") sql = bv->sql + " IS 0";
+  else if (t == "IS_NOT_FALSE") sql = bv->sql + " IS NOT 0";
+  else if (t == "IS_UNKNOWN") sql = bv->sql + " IS NULL";
+  else sql = bv->sql + " IS NOT NULL";
+  return make("(" + sql + ")", o::kBool);
+}
+
+[[gnu::noinline]] PgResult<Expr> tx_TypeCast(Ctx& ctx, const Node& body, const Scope& scope, int location) {
+  (void)location;
+  (void)scope;
+  auto tr = resolve_type_name(ctx, field(body, "typeName"));
+  if (!tr) return unexpected(tr.error());
+  auto av = translate_expr(ctx, field(body, "arg"), scope);
+  if (!av) return av;
+  std::string name = av->name;
+  bool plain_arg = node_tag(field(body, "arg")) == "ColumnRef" || node_tag(field(body, "arg")) == "FuncCall" ||
+                   node_tag(field(body, "arg")) == "TypeCast";
+  if (tr->first == o::kRegclass && av->unknown_literal) {
+    Expr e = make(quote_literal(*av->unknown_literal), o::kRegclass, "regclass");
+    return e;
+  }
+  auto cv = coerce(ctx, *av, tr->first, tr->second, true);
+  if (!cv) return cv;
+  Expr e = *cv;
+  e.param = 0;
+  if (!plain_arg || name == "?column?") {
+    const auto* info = types::find_type(tr->first);
+    e.name = info ? std::string(info->typname) : name;
+  } else {
+    e.name = name;
+  }
+  return e;
+}
+
+[[gnu::noinline]] PgResult<Expr> tx_CollateClause(Ctx& ctx, const Node& body, const Scope& scope, int location) {
+  (void)location;
+  (void)scope;
+  auto av = translate_expr(ctx, field(body, "arg"), scope);
+  if (!av) return av;
+  auto coll = names_of(field(body, "collname"));
+  std::string c = coll.empty() ? "" : coll.back();
+  if (c != "C" && c != "POSIX" && c != "default" && c != "ucs_basic")
+    return unexpected(ctx.unsupported("the collation \"" + c + "\"", location));
+  Expr e = *av;
+  e.sql = "(" + e.sql + " COLLATE BINARY)";
+  return e;
+}
+
+[[gnu::noinline]] PgResult<Expr> tx_CaseExpr(Ctx& ctx, const Node& body, const Scope& scope, int location) {
+  (void)location;
+  (void)scope;
+  std::optional<Expr> arg;
+  if (has(body, "arg")) {
+    auto av = translate_expr(ctx, field(body, "arg"), scope);
+    if (!av) return av;
+    arg = *av;
+  }
+  std::vector<Expr> conds, results;
+  for (const auto& w : field(body, "args")) {
+    const Node& cw = field(w, "CaseWhen");
+    auto cv = translate_expr(ctx, field(cw, "expr"), scope);
+    if (!cv) return cv;
+    Expr c = *cv;
+    if (arg) {
+      if (auto s = unify(ctx, *arg, c); !s) return unexpected(s.error());
+    } else {
+      auto b = coerce_to_bool(ctx, c, "CASE/WHEN");
+      if (!b) return b;
+      c = *b;
+    }
+    conds.push_back(c);
+    auto rv = translate_expr(ctx, field(cw, "result"), scope);
+    if (!rv) return rv;
+    results.push_back(*rv);
+  }
+  Expr def = make("NULL", 0);
+  def.is_null = true;
+  if (has(body, "defresult")) {
+    auto dv = translate_expr(ctx, field(body, "defresult"), scope);
+    if (!dv) return dv;
+    def = *dv;
+  }
+  std::vector<Expr*> all;
+  for (auto& r : results) all.push_back(&r);
+  all.push_back(&def);
+  auto t = unify_all(ctx, all);
+  if (!t) return unexpected(t.error());
+  std::string sql = "(CASE";
+  if (arg) sql += " " + arg->sql;
+  for (size_t i = 0; i < conds.size(); ++i) sql += " WHEN " + conds[i].sql + " THEN " + results[i].sql;
+  sql += " ELSE " + def.sql + " END)";
+  Expr e = make(sql, *t, "case");
+  return e;
+}
+
+[[gnu::noinline]] PgResult<Expr> tx_CoalesceExpr(Ctx& ctx, const Node& body, const Scope& scope, int location) {
+  (void)location;
+  (void)scope;
+  std::vector<Expr> args;
+  for (const auto& a : field(body, "args")) {
+    auto av = translate_expr(ctx, a, scope);
+    if (!av) return av;
+    args.push_back(*av);
+  }
+  std::vector<Expr*> all;
+  for (auto& a : args) all.push_back(&a);
+  auto t = unify_all(ctx, all);
+  if (!t) return unexpected(t.error());
+  std::string sql = args.size() == 1 ? "(" + args[0].sql + ")" : "coalesce(";
+  if (args.size() > 1) {
+    for (size_t i = 0; i < args.size(); ++i) sql += (i ? ", " : "") + args[i].sql;
+    sql += ")";
+  }
+  return make(sql, *t, "coalesce");
+}
+
+[[gnu::noinline]] PgResult<Expr> tx_MinMaxExpr(Ctx& ctx, const Node& body, const Scope& scope, int location) {
+  (void)location;
+  (void)scope;
+  std::vector<Expr> args;
+  for (const auto& a : field(body, "args")) {
+    auto av = translate_expr(ctx, a, scope);
+    if (!av) return av;
+    args.push_back(*av);
+  }
+  std::vector<Expr*> all;
+  for (auto& a : args) all.push_back(&a);
+  auto t = unify_all(ctx, all);
+  if (!t) return unexpected(t.error());
+  bool greatest = body.value("op", std::string()) == "IS_GREATEST";
+  std::string sql = std::string("(SELECT ") + (greatest ? "max" : "min") + "(column1) FROM (VALUES ";
+  for (size_t i = 0; i < args.size(); ++i) sql += (i ? ", (" : "(") + args[i].sql + ")";
+  sql += "))";
+  return make(sql, *t, greatest ? "greatest" : "least");
+}
+
+[[gnu::noinline]] PgResult<Expr> tx_SQLValueFunction(Ctx& ctx, const Node& body, const Scope& scope, int location) {
+  (void)location;
+  (void)scope;
+  std::string op = body.value("op", std::string());
+  if (op == "SVFOP_CURRENT_TIMESTAMP" || op == "SVFOP_CURRENT_TIMESTAMP_N")
+    return make("mg_now('transaction')", o::kTimestamptz, "current_timestamp");
+  if (op == "SVFOP_LOCALTIMESTAMP" || op == "SVFOP_LOCALTIMESTAMP_N")
+    return make("mg_now('transaction')", o::kTimestamp, "localtimestamp");
+  if (op == "SVFOP_CURRENT_DATE") return make("substr(mg_now('transaction'), 1, 10)", o::kDate, "current_date");
+  if (op == "SVFOP_CURRENT_USER" || op == "SVFOP_USER" || op == "SVFOP_CURRENT_ROLE")
+    return make("mg_session('user')", o::kName, op == "SVFOP_USER" ? "current_user" : util::ascii_lower(op.substr(6)));
+  if (op == "SVFOP_SESSION_USER") return make("mg_session('user')", o::kName, "session_user");
+  if (op == "SVFOP_CURRENT_CATALOG") return make("mg_session('database')", o::kName, "current_catalog");
+  if (op == "SVFOP_CURRENT_SCHEMA") return make("'public'", o::kName, "current_schema");
+  return unexpected(ctx.unsupported(op, location));
+}
+
+}  // namespace
+
 PgResult<Expr> translate_expr(Ctx& ctx, const Node& node, const Scope& scope) {
-  if (++ctx.depth > 200) {
+  if (++ctx.depth > 1000 || ctx.stack_too_deep()) {
     --ctx.depth;
-    return unexpected(ctx.error(sqlstate::kProgramLimitExceeded, "stack depth limit exceeded"));
+    return unexpected(ctx.error("54001", "stack depth limit exceeded")
+                          .with_hint("Increase the configuration parameter \"max_stack_depth\" (currently 2048kB), after "
+                                     "ensuring the platform's stack depth limit is adequate."));
   }
   struct DepthGuard {
     Ctx& c;
@@ -574,283 +887,16 @@ PgResult<Expr> translate_expr(Ctx& ctx, const Node& node, const Scope& scope) {
     e.location = location;
     return e;
   }
-  if (tag == "A_Expr") {
-    std::string kind = body.value("kind", std::string());
-    auto opnames = names_of(field(body, "name"));
-    std::string op = opnames.empty() ? "" : opnames.back();
-    if (kind == "AEXPR_OP" || kind == "AEXPR_LIKE" || kind == "AEXPR_ILIKE") return translate_op(ctx, op, body, scope);
-    if (kind == "AEXPR_IN") {
-      auto lv = translate_expr(ctx, field(body, "lexpr"), scope);
-      if (!lv) return lv;
-      Expr a = *lv;
-      const Node& list = field(field(body, "rexpr"), "List");
-      std::vector<Expr> items;
-      for (const auto& it : field(list, "items")) {
-        auto iv = translate_expr(ctx, it, scope);
-        if (!iv) return iv;
-        items.push_back(std::move(*iv));
-      }
-      std::vector<Expr*> all{&a};
-      for (auto& i : items) all.push_back(&i);
-      if (a.type == 0) {
-        auto t = unify_all(ctx, all);
-        if (!t) return unexpected(t.error());
-      } else {
-        for (auto& i : items) {
-          if (auto s = unify(ctx, a, i); !s) return unexpected(s.error());
-          if (!comparable(a.type, i.type)) return unexpected(operator_error(ctx, "=", a, i, location));
-        }
-      }
-      std::string sql = "(" + a.sql + (op == "<>" ? " NOT IN (" : " IN (");
-      for (size_t i = 0; i < items.size(); ++i) {
-        if (i) sql += ", ";
-        sql += items[i].sql;
-      }
-      sql += "))";
-      return make(sql, o::kBool);
-    }
-    if (kind == "AEXPR_OP_ANY" || kind == "AEXPR_OP_ALL") {
-      if (op != "=" && !(op == "<>" && kind == "AEXPR_OP_ALL"))
-        return unexpected(ctx.unsupported(op + " " + (kind == "AEXPR_OP_ANY" ? "ANY" : "ALL") + " (array)", location));
-      auto lv = translate_expr(ctx, field(body, "lexpr"), scope);
-      if (!lv) return lv;
-      const Node& r = field(body, "rexpr");
-      Expr a = *lv;
-      std::string negate = kind == "AEXPR_OP_ALL" ? " NOT IN " : " IN ";
-      if (node_tag(r) == "A_ArrayExpr") {
-        std::string sql = "(" + a.sql + negate + "(";
-        bool first = true;
-        for (const auto& el : field(node_body(r), "elements")) {
-          auto ev = translate_expr(ctx, el, scope);
-          if (!ev) return ev;
-          Expr e = *ev;
-          if (auto s = unify(ctx, a, e); !s) return unexpected(s.error());
-          sql += (first ? "" : ", ") + e.sql;
-          first = false;
-        }
-        return make(sql + "))", o::kBool);
-      }
-      auto rv = translate_expr(ctx, r, scope);
-      if (!rv) return rv;
-      Expr b = *rv;
-      if (b.param > 0 && (b.type == 0) && a.type != 0) {
-        Oid arr = types::array_of(a.type);
-        if (arr == 0) return unexpected(ctx.unsupported("arrays of type " + type_display(a.type), location));
-        ctx.set_param_type(b.param, arr);
-        b.type = arr;
-      }
-      if (types::element_of(b.type) == 0) {
-        return unexpected(ctx.error(sqlstate::kWrongObjectType, "op ANY/ALL (array) requires array on right side", location));
-      }
-      return make("(" + a.sql + negate + "(SELECT value FROM json_each(mg_array_json(" + b.sql + ", " +
-                      std::to_string(b.type) + "))))",
-                  o::kBool);
-    }
-    if (kind == "AEXPR_BETWEEN" || kind == "AEXPR_NOT_BETWEEN") {
-      auto lv = translate_expr(ctx, field(body, "lexpr"), scope);
-      if (!lv) return lv;
-      const Node& items = field(field(field(body, "rexpr"), "List"), "items");
-      if (!items.is_array() || items.size() != 2) return unexpected(ctx.unsupported("this BETWEEN form", location));
-      auto x = translate_expr(ctx, items[0], scope);
-      if (!x) return x;
-      auto y = translate_expr(ctx, items[1], scope);
-      if (!y) return y;
-      Expr a = *lv, b = *x, c = *y;
-      if (auto s = unify(ctx, a, b); !s) return unexpected(s.error());
-      if (auto s = unify(ctx, a, c); !s) return unexpected(s.error());
-      return make("(" + a.sql + (kind == "AEXPR_BETWEEN" ? " BETWEEN " : " NOT BETWEEN ") + b.sql + " AND " + c.sql + ")",
-                  o::kBool);
-    }
-    if (kind == "AEXPR_DISTINCT" || kind == "AEXPR_NOT_DISTINCT") {
-      auto lv = translate_expr(ctx, field(body, "lexpr"), scope);
-      if (!lv) return lv;
-      auto rv = translate_expr(ctx, field(body, "rexpr"), scope);
-      if (!rv) return rv;
-      Expr a = *lv, b = *rv;
-      if (auto s = unify(ctx, a, b); !s) return unexpected(s.error());
-      return make("(" + a.sql + (kind == "AEXPR_DISTINCT" ? " IS NOT " : " IS ") + b.sql + ")", o::kBool);
-    }
-    if (kind == "AEXPR_NULLIF") {
-      auto lv = translate_expr(ctx, field(body, "lexpr"), scope);
-      if (!lv) return lv;
-      auto rv = translate_expr(ctx, field(body, "rexpr"), scope);
-      if (!rv) return rv;
-      Expr a = *lv, b = *rv;
-      if (auto s = unify(ctx, a, b); !s) return unexpected(s.error());
-      Expr e = make("nullif(" + a.sql + ", " + b.sql + ")", a.type, "nullif");
-      e.typmod = a.typmod;
-      return e;
-    }
-    return unexpected(ctx.unsupported("the expression kind " + kind, location));
-  }
-  if (tag == "BoolExpr") {
-    std::string op = body.value("boolop", std::string());
-    std::vector<std::string> parts;
-    std::string what = op == "AND_EXPR" ? "AND" : op == "OR_EXPR" ? "OR" : "NOT";
-    for (const auto& a : field(body, "args")) {
-      auto av = translate_expr(ctx, a, scope);
-      if (!av) return av;
-      auto bv = coerce_to_bool(ctx, *av, what);
-      if (!bv) return bv;
-      parts.push_back(bv->sql);
-    }
-    if (op == "NOT_EXPR") return make("(NOT " + parts.at(0) + ")", o::kBool);
-    std::string sql = "(";
-    for (size_t i = 0; i < parts.size(); ++i) {
-      if (i) sql += " " + what + " ";
-      sql += parts[i];
-    }
-    return make(sql + ")", o::kBool);
-  }
-  if (tag == "NullTest") {
-    auto av = translate_expr(ctx, field(body, "arg"), scope);
-    if (!av) return av;
-    bool is_null = body.value("nulltesttype", std::string()) == "IS_NULL";
-    return make("(" + av->sql + (is_null ? " IS NULL)" : " IS NOT NULL)"), o::kBool);
-  }
-  if (tag == "BooleanTest") {
-    auto av = translate_expr(ctx, field(body, "arg"), scope);
-    if (!av) return av;
-    auto bv = coerce_to_bool(ctx, *av, "IS TRUE");
-    if (!bv) return bv;
-    std::string t = body.value("booltesttype", std::string());
-    std::string sql;
-    if (t == "IS_TRUE") sql = bv->sql + " IS 1";
-    else if (t == "IS_NOT_TRUE") sql = bv->sql + " IS NOT 1";
-    else if (t == "IS_FALSE") sql = bv->sql + " IS 0";
-    else if (t == "IS_NOT_FALSE") sql = bv->sql + " IS NOT 0";
-    else if (t == "IS_UNKNOWN") sql = bv->sql + " IS NULL";
-    else sql = bv->sql + " IS NOT NULL";
-    return make("(" + sql + ")", o::kBool);
-  }
-  if (tag == "TypeCast") {
-    auto tr = resolve_type_name(ctx, field(body, "typeName"));
-    if (!tr) return unexpected(tr.error());
-    auto av = translate_expr(ctx, field(body, "arg"), scope);
-    if (!av) return av;
-    std::string name = av->name;
-    bool plain_arg = node_tag(field(body, "arg")) == "ColumnRef" || node_tag(field(body, "arg")) == "FuncCall" ||
-                     node_tag(field(body, "arg")) == "TypeCast";
-    if (tr->first == o::kRegclass && av->unknown_literal) {
-      Expr e = make(quote_literal(*av->unknown_literal), o::kRegclass, "regclass");
-      return e;
-    }
-    auto cv = coerce(ctx, *av, tr->first, tr->second, true);
-    if (!cv) return cv;
-    Expr e = *cv;
-    e.param = 0;
-    if (!plain_arg || name == "?column?") {
-      const auto* info = types::find_type(tr->first);
-      e.name = info ? std::string(info->typname) : name;
-    } else {
-      e.name = name;
-    }
-    return e;
-  }
-  if (tag == "CollateClause") {
-    auto av = translate_expr(ctx, field(body, "arg"), scope);
-    if (!av) return av;
-    auto coll = names_of(field(body, "collname"));
-    std::string c = coll.empty() ? "" : coll.back();
-    if (c != "C" && c != "POSIX" && c != "default" && c != "ucs_basic")
-      return unexpected(ctx.unsupported("the collation \"" + c + "\"", location));
-    Expr e = *av;
-    e.sql = "(" + e.sql + " COLLATE BINARY)";
-    return e;
-  }
-  if (tag == "CaseExpr") {
-    std::optional<Expr> arg;
-    if (has(body, "arg")) {
-      auto av = translate_expr(ctx, field(body, "arg"), scope);
-      if (!av) return av;
-      arg = *av;
-    }
-    std::vector<Expr> conds, results;
-    for (const auto& w : field(body, "args")) {
-      const Node& cw = field(w, "CaseWhen");
-      auto cv = translate_expr(ctx, field(cw, "expr"), scope);
-      if (!cv) return cv;
-      Expr c = *cv;
-      if (arg) {
-        if (auto s = unify(ctx, *arg, c); !s) return unexpected(s.error());
-      } else {
-        auto b = coerce_to_bool(ctx, c, "CASE/WHEN");
-        if (!b) return b;
-        c = *b;
-      }
-      conds.push_back(c);
-      auto rv = translate_expr(ctx, field(cw, "result"), scope);
-      if (!rv) return rv;
-      results.push_back(*rv);
-    }
-    Expr def = make("NULL", 0);
-    def.is_null = true;
-    if (has(body, "defresult")) {
-      auto dv = translate_expr(ctx, field(body, "defresult"), scope);
-      if (!dv) return dv;
-      def = *dv;
-    }
-    std::vector<Expr*> all;
-    for (auto& r : results) all.push_back(&r);
-    all.push_back(&def);
-    auto t = unify_all(ctx, all);
-    if (!t) return unexpected(t.error());
-    std::string sql = "(CASE";
-    if (arg) sql += " " + arg->sql;
-    for (size_t i = 0; i < conds.size(); ++i) sql += " WHEN " + conds[i].sql + " THEN " + results[i].sql;
-    sql += " ELSE " + def.sql + " END)";
-    Expr e = make(sql, *t, "case");
-    return e;
-  }
-  if (tag == "CoalesceExpr") {
-    std::vector<Expr> args;
-    for (const auto& a : field(body, "args")) {
-      auto av = translate_expr(ctx, a, scope);
-      if (!av) return av;
-      args.push_back(*av);
-    }
-    std::vector<Expr*> all;
-    for (auto& a : args) all.push_back(&a);
-    auto t = unify_all(ctx, all);
-    if (!t) return unexpected(t.error());
-    std::string sql = args.size() == 1 ? "(" + args[0].sql + ")" : "coalesce(";
-    if (args.size() > 1) {
-      for (size_t i = 0; i < args.size(); ++i) sql += (i ? ", " : "") + args[i].sql;
-      sql += ")";
-    }
-    return make(sql, *t, "coalesce");
-  }
-  if (tag == "MinMaxExpr") {
-    std::vector<Expr> args;
-    for (const auto& a : field(body, "args")) {
-      auto av = translate_expr(ctx, a, scope);
-      if (!av) return av;
-      args.push_back(*av);
-    }
-    std::vector<Expr*> all;
-    for (auto& a : args) all.push_back(&a);
-    auto t = unify_all(ctx, all);
-    if (!t) return unexpected(t.error());
-    bool greatest = body.value("op", std::string()) == "IS_GREATEST";
-    std::string sql = std::string("(SELECT ") + (greatest ? "max" : "min") + "(column1) FROM (VALUES ";
-    for (size_t i = 0; i < args.size(); ++i) sql += (i ? ", (" : "(") + args[i].sql + ")";
-    sql += "))";
-    return make(sql, *t, greatest ? "greatest" : "least");
-  }
-  if (tag == "SQLValueFunction") {
-    std::string op = body.value("op", std::string());
-    if (op == "SVFOP_CURRENT_TIMESTAMP" || op == "SVFOP_CURRENT_TIMESTAMP_N")
-      return make("mg_now('transaction')", o::kTimestamptz, "current_timestamp");
-    if (op == "SVFOP_LOCALTIMESTAMP" || op == "SVFOP_LOCALTIMESTAMP_N")
-      return make("mg_now('transaction')", o::kTimestamp, "localtimestamp");
-    if (op == "SVFOP_CURRENT_DATE") return make("substr(mg_now('transaction'), 1, 10)", o::kDate, "current_date");
-    if (op == "SVFOP_CURRENT_USER" || op == "SVFOP_USER" || op == "SVFOP_CURRENT_ROLE")
-      return make("mg_session('user')", o::kName, op == "SVFOP_USER" ? "current_user" : util::ascii_lower(op.substr(6)));
-    if (op == "SVFOP_SESSION_USER") return make("mg_session('user')", o::kName, "session_user");
-    if (op == "SVFOP_CURRENT_CATALOG") return make("mg_session('database')", o::kName, "current_catalog");
-    if (op == "SVFOP_CURRENT_SCHEMA") return make("'public'", o::kName, "current_schema");
-    return unexpected(ctx.unsupported(op, location));
-  }
+  if (tag == "A_Expr") return tx_A_Expr(ctx, body, scope, location);
+  if (tag == "BoolExpr") return tx_BoolExpr(ctx, body, scope, location);
+  if (tag == "NullTest") return tx_NullTest(ctx, body, scope, location);
+  if (tag == "BooleanTest") return tx_BooleanTest(ctx, body, scope, location);
+  if (tag == "TypeCast") return tx_TypeCast(ctx, body, scope, location);
+  if (tag == "CollateClause") return tx_CollateClause(ctx, body, scope, location);
+  if (tag == "CaseExpr") return tx_CaseExpr(ctx, body, scope, location);
+  if (tag == "CoalesceExpr") return tx_CoalesceExpr(ctx, body, scope, location);
+  if (tag == "MinMaxExpr") return tx_MinMaxExpr(ctx, body, scope, location);
+  if (tag == "SQLValueFunction") return tx_SQLValueFunction(ctx, body, scope, location);
   if (tag == "FuncCall") return translate_func(ctx, body, scope);
   if (tag == "SubLink") return translate_sublink(ctx, body, scope);
   if (tag == "A_ArrayExpr") return unexpected(ctx.unsupported("ARRAY[...] expressions", location));

@@ -363,9 +363,9 @@ PgResult<std::string> translate_with(Ctx& ctx, const Node& with, const Scope* ou
 }  // namespace
 
 PgResult<QueryResult> translate_select(Ctx& ctx, const Node& body, const Scope* outer) {
-  if (++ctx.depth > 100) {
+  if (++ctx.depth > 1000 || ctx.stack_too_deep()) {
     --ctx.depth;
-    return unexpected(ctx.error(sqlstate::kProgramLimitExceeded, "stack depth limit exceeded"));
+    return unexpected(ctx.error("54001", "stack depth limit exceeded"));
   }
   struct DepthGuard {
     Ctx& c;
