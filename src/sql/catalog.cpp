@@ -7,6 +7,19 @@ namespace metagate::sql {
 
 namespace o = types::oid;
 
+std::string relation_key(std::string_view schema, std::string_view name) {
+  if (schema.empty() || schema == "public") return std::string(name);
+  return std::string(schema) + "." + std::string(name);
+}
+
+std::pair<std::string, std::string> split_relation_key(std::string_view key) {
+  auto dot = key.find('.');
+  if (dot == std::string_view::npos) return {"public", std::string(key)};
+  return {std::string(key.substr(0, dot)), std::string(key.substr(dot + 1))};
+}
+
+std::string Table::bare_name() const { return split_relation_key(name).second; }
+
 const Column* Table::find_column(std::string_view n) const {
   for (const auto& c : columns) {
     if (c.name == n) return &c;
@@ -53,9 +66,11 @@ const Index* Catalog::primary_key(std::string_view table) const {
 
 std::string Catalog::indexdef(const Index& idx) const {
   std::string s = idx.unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ";
-  s += pg_quote_ident(idx.name);
-  s += " ON public.";
-  s += pg_quote_ident(idx.table);
+  auto [ischema, iname] = split_relation_key(idx.name);
+  auto [tschema, tname] = split_relation_key(idx.table);
+  s += pg_quote_ident(iname);
+  s += " ON " + pg_quote_ident(tschema) + ".";
+  s += pg_quote_ident(tname);
   s += " USING btree (";
   for (size_t i = 0; i < idx.columns.size(); ++i) {
     if (i) s += ", ";
@@ -70,6 +85,7 @@ nlohmann::json Catalog::to_json() const {
   nlohmann::json j;
   j["version"] = version;
   j["next_oid"] = next_oid;
+  j["schemas"] = schemas;
   auto& jt = j["tables"] = nlohmann::json::array();
   for (const auto& [_, t] : tables) {
     nlohmann::json cols = nlohmann::json::array();
@@ -101,9 +117,11 @@ Catalog Catalog::from_json(const nlohmann::json& j) {
   Catalog c;
   c.version = j.value("version", uint64_t{0});
   c.next_oid = j.value("next_oid", uint32_t{16384});
+  if (j.contains("schemas")) c.schemas = j.at("schemas").get<std::map<std::string, uint32_t>>();
   for (const auto& jt : j.value("tables", nlohmann::json::array())) {
     Table t;
     t.name = jt.at("name").get<std::string>();
+    t.schema = split_relation_key(t.name).first;
     t.oid = jt.value("oid", 0u);
     for (const auto& jc : jt.at("columns")) {
       Column col;

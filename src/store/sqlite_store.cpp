@@ -320,6 +320,7 @@ PgStatus SqliteStore::write_catalog(const sql::Catalog& c) {
     ns.v(kCatalogNs).v("pg_catalog").v(10).null().done();
     ns.v(kPublicNs).v("public").v(10).null().done();
     ns.v(kInfoSchemaNs).v("information_schema").v(10).null().done();
+    for (const auto& [name, oid] : c.schemas) ns.v(oid).v(name).v(10).null().done();
   }
   {
     RowInserter ty(db, table_for("pg_catalog", "pg_type"), 13);
@@ -347,8 +348,13 @@ PgStatus SqliteStore::write_catalog(const sql::Catalog& c) {
   RowInserter ist(db, table_for("information_schema", "tables"), 12);
   RowInserter isc(db, table_for("information_schema", "columns"), 20);
 
-  auto add_class = [&](int64_t oid, const std::string& name, char kind, int natts, bool hasindex) {
-    cls.v(oid).v(name).v(kPublicNs).v(0).v(10).v(kind == 'i' ? 403 : (kind == 'r' ? 2 : 0)).v(oid).v(0).v(0).v(-1)
+  auto ns_oid = [&](const std::string& schema) -> int64_t {
+    auto it = c.schemas.find(schema);
+    return it == c.schemas.end() ? kPublicNs : it->second;
+  };
+  auto add_class = [&](int64_t oid, const std::string& key, char kind, int natts, bool hasindex) {
+    auto [schema, name] = sql::split_relation_key(key);
+    cls.v(oid).v(name).v(ns_oid(schema)).v(0).v(10).v(kind == 'i' ? 403 : (kind == 'r' ? 2 : 0)).v(oid).v(0).v(0).v(-1)
         .v(hasindex ? 1 : 0).v(0).v("p").v(std::string(1, kind)).v(natts).v(0).v(0).v(0).v(0).v(0).v(0).v(1).v("d").v(0)
         .null().null().done();
   };
@@ -361,9 +367,10 @@ PgStatus SqliteStore::write_catalog(const sql::Catalog& c) {
   }
   for (const auto& [name, t] : c.tables) {
     auto idxs = c.table_indexes(name);
-    tables.v("public").v(name).v("postgres").null().v(idxs.empty() ? 0 : 1).v(0).v(0).v(0).done();
+    const std::string bare = t.bare_name();
+    tables.v(t.schema).v(bare).v("postgres").null().v(idxs.empty() ? 0 : 1).v(0).v(0).v(0).done();
     add_class(t.oid, name, 'r', static_cast<int>(t.columns.size()), !idxs.empty());
-    ist.null().v("public").v(name).v("BASE TABLE").null().null().null().null().null().v("YES").v("NO").null().done();
+    ist.null().v(t.schema).v(bare).v("BASE TABLE").null().null().null().null().null().v("YES").v("NO").null().done();
     for (size_t i = 0; i < t.columns.size(); ++i) {
       const auto& col = t.columns[i];
       const auto* info = types::find_type(col.type);
@@ -372,7 +379,7 @@ PgStatus SqliteStore::write_catalog(const sql::Catalog& c) {
           .v(0).v(1).v(col.type == o::kText || col.type == o::kVarchar || col.type == o::kBpchar ? 100 : 0).done();
       if (col.default_sql) attrdef.v(0).v(t.oid).v(static_cast<int64_t>(i + 1)).v(*col.default_sql).done();
       // information_schema.columns
-      isc.null().v("public").v(name).v(col.name).v(static_cast<int64_t>(i + 1));
+      isc.null().v(t.schema).v(bare).v(col.name).v(static_cast<int64_t>(i + 1));
       if (col.default_sql) {
         isc.v(*col.default_sql);
       } else {
@@ -408,7 +415,7 @@ PgStatus SqliteStore::write_catalog(const sql::Catalog& c) {
   for (const auto& [name, idx] : c.indexes) {
     const auto* t = c.find_table(idx.table);
     if (!t) continue;
-    indexes.v("public").v(idx.table).v(name).null().v(c.indexdef(idx)).done();
+    indexes.v(t->schema).v(t->bare_name()).v(sql::split_relation_key(name).second).null().v(c.indexdef(idx)).done();
     add_class(idx.oid, name, 'i', static_cast<int>(idx.columns.size()), false);
     std::string indkey;
     for (const auto& col : idx.columns) {
@@ -421,13 +428,13 @@ PgStatus SqliteStore::write_catalog(const sql::Catalog& c) {
       std::string conkey = "{";
       for (size_t i = 0; i < idx.columns.size(); ++i) conkey += (i ? "," : "") + std::to_string(t->column_index(idx.columns[i]) + 1);
       conkey += "}";
-      con.v(idx.oid + 1000000).v(name).v(kPublicNs).v(idx.primary ? "p" : "u").v(0).v(0).v(1).v(t->oid).v(0).v(idx.oid)
+      con.v(idx.oid + 1000000).v(sql::split_relation_key(name).second).v(ns_oid(t->schema)).v(idx.primary ? "p" : "u").v(0).v(0).v(1).v(t->oid).v(0).v(idx.oid)
           .v(0).v(conkey).done();
     }
   }
   for (const auto& [name, s] : c.sequences) {
     add_class(s.oid, name, 'S', 3, false);
-    seqs.v("public").v(name).v("postgres").v(s.type).v(s.start).v(s.min_value).v(s.max_value).v(s.increment).v(0).v(1)
+    seqs.v(sql::split_relation_key(name).first).v(sql::split_relation_key(name).second).v("postgres").v(s.type).v(s.start).v(s.min_value).v(s.max_value).v(s.increment).v(0).v(1)
         .null().done();
   }
   return Ok{};
@@ -449,7 +456,7 @@ PgError map_sqlite_error(sqlite3* db, int rc, const sql::Catalog* catalog) {
       std::vector<std::string> cols;
       for (auto part : util::split(rest, ',')) {
         auto p = util::trim(part);
-        auto dot = p.find('.');
+        auto dot = p.rfind('.');
         if (dot == std::string_view::npos) continue;
         table = std::string(p.substr(0, dot));
         cols.emplace_back(p.substr(dot + 1));
@@ -467,19 +474,21 @@ PgError map_sqlite_error(sqlite3* db, int rc, const sql::Catalog* catalog) {
           }
         }
       }
+      index = sql::split_relation_key(index).second;
+      auto [tschema, tbare] = sql::split_relation_key(table);
       PgError e = PgError::make(sqlstate::kUniqueViolation, "duplicate key value violates unique constraint \"" + index + "\"");
       std::string keys;
       for (size_t i = 0; i < cols.size(); ++i) keys += (i ? ", " : "") + sql::pg_quote_ident(cols[i]);
       e.detail = "Key (" + keys + ") already exists.";
-      e.schema_name = "public";
-      e.table_name = table;
+      e.schema_name = tschema;
+      e.table_name = tbare;
       e.constraint_name = index;
       return e;
     }
     if (msg.rfind(notnull_prefix, 0) == 0) {
       std::string rest = msg.substr(notnull_prefix.size());
-      auto dot = rest.find('.');
-      std::string table = rest.substr(0, dot);
+      auto dot = rest.rfind('.');
+      std::string table = sql::split_relation_key(rest.substr(0, dot)).second;
       std::string column = dot == std::string::npos ? rest : rest.substr(dot + 1);
       if (table.rfind("__mg_rebuild_", 0) == 0) {
         table = table.substr(13);

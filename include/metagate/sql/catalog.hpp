@@ -41,11 +41,14 @@ struct Index {
 
 struct Table {
   std::string schema = "public";
+  // The catalog key and SQLite table name: the bare name in schema public, "schema.name" in
+  // any other schema (see relation_key()).
   std::string name;
   std::vector<Column> columns;
   uint32_t oid = 0;
   bool system = false;  // a pg_catalog / information_schema emulation table
 
+  std::string bare_name() const;  // the name without its schema
   const Column* find_column(std::string_view n) const;
   int column_index(std::string_view n) const;  // -1 if absent
 };
@@ -62,8 +65,14 @@ struct Sequence {
   uint32_t oid = 0;
 };
 
+// Key of a relation (table, index, sequence) in the catalog: "name" in public, else "schema.name".
+std::string relation_key(std::string_view schema, std::string_view name);
+// Splits a key back into (schema, bare name).
+std::pair<std::string, std::string> split_relation_key(std::string_view key);
+
 class Catalog {
  public:
+  std::map<std::string, uint32_t> schemas;    // user schemas besides public, with their oids
   uint64_t version = 0;
   uint32_t next_oid = 16384;  // PostgreSQL's FirstNormalObjectId
   std::map<std::string, Table> tables;        // user tables by name (schema public)

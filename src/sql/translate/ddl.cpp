@@ -303,20 +303,22 @@ void add_serial_sequence(Catalog& cat, Column& c, const std::string& table, std:
 PgResult<Plan> create_table(Ctx& ctx, const Node& body) {
   const Node& rel = field(body, "relation");
   std::string schema = rel.value("schemaname", std::string());
-  std::string name = rel.value("relname", std::string());
-  if (!schema.empty() && schema != "public")
+  std::string bare = rel.value("relname", std::string());
+  if (!schema.empty() && schema != "public" && !ctx.cat.schemas.count(schema))
     return unexpected(ctx.error(sqlstate::kInvalidSchemaName, "schema \"" + schema + "\" does not exist", loc_of(rel)));
+  std::string name = relation_key(schema, bare);
   if (rel.value("relpersistence", std::string("p")) == "t") return unexpected(ctx.unsupported("temporary tables", loc_of(rel)));
   if (has(body, "inhRelations")) return unexpected(ctx.unsupported("table inheritance", loc_of(rel)));
   if (has(body, "partspec")) return unexpected(ctx.unsupported("partitioned tables", loc_of(rel)));
   if (relation_exists(ctx.cat, name)) {
     if (body.value("if_not_exists", false))
-      return notice_plan("CREATE TABLE", "relation \"" + name + "\" already exists, skipping");
-    return unexpected(ctx.error(sqlstate::kDuplicateTable, "relation \"" + name + "\" already exists"));
+      return notice_plan("CREATE TABLE", "relation \"" + bare + "\" already exists, skipping");
+    return unexpected(ctx.error(sqlstate::kDuplicateTable, "relation \"" + bare + "\" already exists"));
   }
   auto cat = std::make_shared<Catalog>(ctx.cat);
   Table t;
   t.name = name;
+  t.schema = schema.empty() ? "public" : schema;
   t.oid = cat->allocate_oid();
   std::vector<std::string> sql;
   std::vector<std::string> pk_cols;
@@ -392,9 +394,11 @@ PgResult<Plan> create_table(Ctx& ctx, const Node& body) {
 
 PgResult<Plan> create_index(Ctx& ctx, const Node& body) {
   const Node& rel = field(body, "relation");
-  std::string table = rel.value("relname", std::string());
+  std::string table = relation_key(rel.value("schemaname", std::string()), rel.value("relname", std::string()));
   const Table* t = ctx.cat.find_table(table);
-  if (!t) return unexpected(ctx.error(sqlstate::kUndefinedTable, "relation \"" + table + "\" does not exist", loc_of(rel)));
+  if (!t)
+    return unexpected(ctx.error(sqlstate::kUndefinedTable,
+                                "relation \"" + rel.value("relname", std::string()) + "\" does not exist", loc_of(rel)));
   if (has(body, "whereClause")) return unexpected(ctx.unsupported("partial indexes", -1));
   std::string method = body.value("accessMethod", std::string("btree"));
   if (method != "btree") return unexpected(ctx.unsupported("index access method " + method, -1));
@@ -411,6 +415,7 @@ PgResult<Plan> create_index(Ctx& ctx, const Node& body) {
     idx.descending.push_back(ie.value("ordering", std::string()) == "SORTBY_DESC");
   }
   std::string name = body.value("idxname", std::string());
+  if (!name.empty()) name = relation_key(t->schema, name);
   if (name.empty()) {
     std::string base = table;
     for (const auto& c : idx.columns) base += "_" + c;
@@ -418,9 +423,10 @@ PgResult<Plan> create_index(Ctx& ctx, const Node& body) {
     if (!idx.unique) name = choose_name(ctx.cat, base, "idx");
   }
   if (relation_exists(ctx.cat, name)) {
+    std::string shown = split_relation_key(name).second;
     if (body.value("if_not_exists", false))
-      return notice_plan("CREATE INDEX", "relation \"" + name + "\" already exists, skipping");
-    return unexpected(ctx.error(sqlstate::kDuplicateTable, "relation \"" + name + "\" already exists"));
+      return notice_plan("CREATE INDEX", "relation \"" + shown + "\" already exists, skipping");
+    return unexpected(ctx.error(sqlstate::kDuplicateTable, "relation \"" + shown + "\" already exists"));
   }
   idx.name = name;
   auto cat = std::make_shared<Catalog>(ctx.cat);
@@ -457,10 +463,40 @@ PgResult<Plan> drop(Ctx& ctx, const Node& body) {
     std::vector<std::string> parts;
     if (obj.contains("List")) parts = names_of(field(obj["List"], "items"));
     else parts.push_back(str_of(obj));
+    if (type == "OBJECT_SCHEMA") {
+      tag = "DROP SCHEMA";
+      std::string sname = parts.back();
+      if (sname == "public") return unexpected(ctx.unsupported("dropping schema public", -1));
+      if (!cat->schemas.count(sname)) {
+        if (missing_ok) { notices.push_back("schema \"" + sname + "\" does not exist, skipping"); continue; }
+        return unexpected(ctx.error(sqlstate::kInvalidSchemaName, "schema \"" + sname + "\" does not exist"));
+      }
+      std::vector<std::string> members;
+      for (const auto& [k, t] : cat->tables)
+        if (t.schema == sname) members.push_back(k);
+      if (!members.empty() && body.value("behavior", std::string()) != "DROP_CASCADE")
+        return unexpected(ctx.error(sqlstate::kDependentObjectsStillExist,
+                                    "cannot drop schema " + sname + " because other objects depend on it")
+                              .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+      for (const auto& k : members) drop_table_into(*cat, k, sql);
+      for (auto it = cat->sequences.begin(); it != cat->sequences.end();) {
+        if (split_relation_key(it->first).first == sname) {
+          sql.push_back(seq_delete(it->first));
+          it = cat->sequences.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      cat->schemas.erase(sname);
+      continue;
+    }
     std::string name = parts.back();
     if (parts.size() == 2 && parts[0] != "public") {
-      if (missing_ok) { notices.push_back("schema \"" + parts[0] + "\" does not exist, skipping"); continue; }
-      return unexpected(ctx.error(sqlstate::kInvalidSchemaName, "schema \"" + parts[0] + "\" does not exist"));
+      if (!cat->schemas.count(parts[0])) {
+        if (missing_ok) { notices.push_back("schema \"" + parts[0] + "\" does not exist, skipping"); continue; }
+        return unexpected(ctx.error(sqlstate::kInvalidSchemaName, "schema \"" + parts[0] + "\" does not exist"));
+      }
+      name = relation_key(parts[0], name);
     }
     if (type == "OBJECT_TABLE") {
       tag = "DROP TABLE";
@@ -496,7 +532,9 @@ PgResult<Plan> drop(Ctx& ctx, const Node& body) {
       return unexpected(ctx.unsupported("DROP of this object type", -1));
     }
   }
-  if (tag.empty()) tag = type == "OBJECT_TABLE" ? "DROP TABLE" : type == "OBJECT_INDEX" ? "DROP INDEX" : "DROP SEQUENCE";
+  if (tag.empty())
+    tag = type == "OBJECT_TABLE" ? "DROP TABLE" : type == "OBJECT_INDEX" ? "DROP INDEX"
+        : type == "OBJECT_SCHEMA" ? "DROP SCHEMA" : "DROP SEQUENCE";
   Plan p = ddl_plan(tag, cat, sql);
   p.notices = notices;
   return p;
@@ -504,7 +542,7 @@ PgResult<Plan> drop(Ctx& ctx, const Node& body) {
 
 PgResult<Plan> alter_table(Ctx& ctx, const Node& body) {
   const Node& rel = field(body, "relation");
-  std::string name = rel.value("relname", std::string());
+  std::string name = relation_key(rel.value("schemaname", std::string()), rel.value("relname", std::string()));
   if (body.value("objtype", std::string("OBJECT_TABLE")) == "OBJECT_SEQUENCE")
     return unexpected(ctx.unsupported("ALTER SEQUENCE ... OWNER", -1));
   if (!ctx.cat.find_table(name)) {
@@ -662,9 +700,11 @@ PgResult<Plan> alter_table(Ctx& ctx, const Node& body) {
 
 PgResult<Plan> rename(Ctx& ctx, const Node& body) {
   std::string type = body.value("renameType", std::string());
-  std::string newname = body.value("newname", std::string());
   const Node& rel = field(body, "relation");
-  std::string name = rel.value("relname", std::string());
+  std::string rel_schema = rel.value("schemaname", std::string());
+  std::string name = relation_key(rel_schema, rel.value("relname", std::string()));
+  std::string newname = body.value("newname", std::string());
+  if (type != "OBJECT_COLUMN") newname = relation_key(rel_schema, newname);
   auto cat = std::make_shared<Catalog>(ctx.cat);
   std::vector<std::string> sql;
   if (type == "OBJECT_TABLE") {
@@ -673,6 +713,7 @@ PgResult<Plan> rename(Ctx& ctx, const Node& body) {
     Table t = cat->tables.at(name);
     cat->tables.erase(name);
     t.name = newname;
+    t.schema = split_relation_key(newname).first;
     cat->tables.emplace(newname, t);
     for (auto& [_, ix] : cat->indexes) if (ix.table == name) ix.table = newname;
     for (auto& [_, s] : cat->sequences) if (s.owned_by_table == name) s.owned_by_table = newname;
@@ -790,7 +831,7 @@ PgResult<Plan> truncate(Ctx& ctx, const Node& body) {
   bool restart = body.value("restart_seqs", false);
   for (const auto& r : field(body, "relations")) {
     const Node& rv = field(r, "RangeVar");
-    std::string name = rv.value("relname", std::string());
+    std::string name = relation_key(rv.value("schemaname", std::string()), rv.value("relname", std::string()));
     if (!ctx.cat.find_table(name))
       return unexpected(ctx.error(sqlstate::kUndefinedTable, "relation \"" + name + "\" does not exist", loc_of(rv)));
     sql.push_back("DELETE FROM " + quote_ident(name));
@@ -808,7 +849,24 @@ PgResult<Plan> truncate(Ctx& ctx, const Node& body) {
 
 }  // namespace
 
+PgResult<Plan> create_schema(Ctx& ctx, const Node& body) {
+  std::string name = body.value("schemaname", std::string());
+  if (name == "public" || ctx.cat.schemas.count(name)) {
+    if (body.value("if_not_exists", false))
+      return notice_plan("CREATE SCHEMA", "schema \"" + name + "\" already exists, skipping");
+    return unexpected(ctx.error(sqlstate::kDuplicateSchema, "schema \"" + name + "\" already exists"));
+  }
+  if (name.rfind("pg_", 0) == 0)
+    return unexpected(ctx.error("42939", "unacceptable schema name \"" + name + "\"")
+                          .with_detail("The prefix \"pg_\" is reserved for system schemas."));
+  if (has(body, "schemaElts")) return unexpected(ctx.unsupported("CREATE SCHEMA with schema elements", -1));
+  auto cat = std::make_shared<Catalog>(ctx.cat);
+  cat->schemas[name] = cat->allocate_oid();
+  return ddl_plan("CREATE SCHEMA", cat, {});
+}
+
 PgResult<Plan> translate_ddl(Ctx& ctx, std::string_view tag, const Node& body) {
+  if (tag == "CreateSchemaStmt") return create_schema(ctx, body);
   if (tag == "CreateStmt") return create_table(ctx, body);
   if (tag == "IndexStmt") return create_index(ctx, body);
   if (tag == "DropStmt") return drop(ctx, body);

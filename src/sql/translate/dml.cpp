@@ -15,11 +15,15 @@ namespace {
 PgResult<const Table*> target_table(Ctx& ctx, const Node& relation) {
   std::string schema = relation.value("schemaname", std::string());
   std::string rel = relation.value("relname", std::string());
+  if (schema == "pg_catalog" || schema == "information_schema") {
+    return unexpected(ctx.error(sqlstate::kInsufficientPrivilege, "permission denied for table " + rel, loc_of(relation)));
+  }
   if (!schema.empty() && schema != "public") {
-    if (find_system_relation(schema, rel))
-      return unexpected(ctx.error(sqlstate::kInsufficientPrivilege, "permission denied for table " + rel, loc_of(relation)));
-    return unexpected(ctx.error(sqlstate::kUndefinedTable, "relation \"" + schema + "." + rel + "\" does not exist",
-                                loc_of(relation)));
+    const Table* t = ctx.cat.find_table(relation_key(schema, rel));
+    if (!t)
+      return unexpected(ctx.error(sqlstate::kUndefinedTable, "relation \"" + schema + "." + rel + "\" does not exist",
+                                  loc_of(relation)));
+    return t;
   }
   const Table* t = ctx.cat.find_table(rel);
   if (t == nullptr) {
@@ -117,7 +121,7 @@ PgResult<Plan> translate_insert(Ctx& ctx, const Node& body) {
   if (body.value("override", std::string("OVERRIDING_NOT_SET")) != "OVERRIDING_NOT_SET")
     return unexpected(ctx.unsupported("OVERRIDING", -1));
   const Node& alias = field(relation, "alias");
-  std::string aliasname = alias.is_object() ? alias.value("aliasname", t.name) : t.name;
+  std::string aliasname = alias.is_object() ? alias.value("aliasname", t.bare_name()) : t.bare_name();
 
   // Target columns.
   std::vector<const Column*> targets;
@@ -345,7 +349,7 @@ PgResult<Plan> translate_update(Ctx& ctx, const Node& body) {
   const Table& t = **tr;
   if (has(body, "withClause")) return unexpected(ctx.unsupported("WITH on UPDATE", -1));
   const Node& alias = field(relation, "alias");
-  std::string aliasname = alias.is_object() ? alias.value("aliasname", t.name) : t.name;
+  std::string aliasname = alias.is_object() ? alias.value("aliasname", t.bare_name()) : t.bare_name();
   Scope scope;
   scope.entries.push_back(range_entry_for_table(t, aliasname, aliasname));
   std::string from_sql;
@@ -358,7 +362,7 @@ PgResult<Plan> translate_update(Ctx& ctx, const Node& body) {
       if (tag == "RangeVar") {
         const Node& rv = node_body(item);
         std::string rel = rv.value("relname", std::string());
-        const Table* ft = ctx.cat.find_table(rel);
+        const Table* ft = ctx.cat.find_table(relation_key(rv.value("schemaname", std::string()), rel));
         if (!ft) return unexpected(ctx.error(sqlstate::kUndefinedTable, "relation \"" + rel + "\" does not exist", loc_of(rv)));
         const Node& fa = field(rv, "alias");
         std::string an = fa.is_object() ? fa.value("aliasname", rel) : rel;
@@ -439,7 +443,7 @@ PgResult<Plan> translate_delete(Ctx& ctx, const Node& body) {
   if (has(body, "withClause")) return unexpected(ctx.unsupported("WITH on DELETE", -1));
   if (has(body, "usingClause")) return unexpected(ctx.unsupported("DELETE ... USING", -1));
   const Node& alias = field(relation, "alias");
-  std::string aliasname = alias.is_object() ? alias.value("aliasname", t.name) : t.name;
+  std::string aliasname = alias.is_object() ? alias.value("aliasname", t.bare_name()) : t.bare_name();
   Scope scope;
   scope.entries.push_back(range_entry_for_table(t, aliasname, aliasname));
   // SQLite's DELETE takes no alias: qualify through the table name when an alias is used.

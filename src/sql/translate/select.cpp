@@ -41,8 +41,8 @@ PgResult<FromResult> translate_range_var(Ctx& ctx, const Node& body, Scope& scop
       }
     }
   }
-  if (storage.empty() && (schema.empty() || schema == "public")) {
-    if (const Table* t = ctx.cat.find_table(rel)) {
+  if (storage.empty() && schema != "pg_catalog" && schema != "information_schema") {
+    if (const Table* t = ctx.cat.find_table(relation_key(schema, rel))) {
       entry = range_entry_for_table(*t, aliasname, aliasname);
       storage = t->name;
     }
@@ -63,7 +63,7 @@ PgResult<FromResult> translate_range_var(Ctx& ctx, const Node& body, Scope& scop
   r.sql = quote_ident(storage) + " AS " + quote_ident(aliasname);
   if (!cols.empty()) {
     // SQLite has no column aliases on tables: project under the new names.
-    const Table* t = ctx.cat.find_table(rel);
+    const Table* t = ctx.cat.find_table(relation_key(schema, rel));
     std::string proj = "(SELECT ";
     for (size_t i = 0; i < entry.columns.size(); ++i) {
       std::string orig = t ? t->columns[i].name : entry.columns[i].name;

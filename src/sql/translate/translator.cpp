@@ -41,7 +41,8 @@ PgResult<Plan> translate_impl(const RawStatement& stmt, const Catalog& catalog, 
   } else if (tag == "DeleteStmt") {
     plan = tr::translate_delete(ctx, body);
   } else if (tag == "CreateStmt" || tag == "IndexStmt" || tag == "DropStmt" || tag == "AlterTableStmt" ||
-             tag == "RenameStmt" || tag == "CreateSeqStmt" || tag == "AlterSeqStmt" || tag == "TruncateStmt") {
+             tag == "RenameStmt" || tag == "CreateSeqStmt" || tag == "AlterSeqStmt" || tag == "TruncateStmt" ||
+             tag == "CreateSchemaStmt") {
     plan = tr::translate_ddl(ctx, tag, body);
   } else {
     plan = tr::translate_utility(ctx, tag, body);
