@@ -856,6 +856,10 @@ awaitable<PgStatus> Session::run_statement(const sql::Plan& plan, sql::PlanPtr p
       }
       w.command_complete(plan.tag);
       co_return Ok{};
+    case K::kCopyIn:
+      co_return co_await copy_in(plan, in_block);
+    case K::kCopyOut:
+      co_return co_await copy_out(plan, plan_ptr);
     case K::kDiscardAll:
       if (tx_ != Tx::kIdle)
         co_return unexpected(PgError::make(sqlstate::kActiveSqlTransaction, "DISCARD ALL cannot run inside a transaction block"));
@@ -870,6 +874,169 @@ awaitable<PgStatus> Session::run_statement(const sql::Plan& plan, sql::PlanPtr p
       w.command_complete("DISCARD ALL");
       co_return Ok{};
   }
+  co_return Ok{};
+}
+
+awaitable<std::optional<wire::FrontendMessage>> Session::next_message() {
+  for (;;) {
+    auto fr = wire::next_frame(std::span(in_.data() + in_start_, in_.size() - in_start_), false, limits_);
+    if (fr.status == wire::FrameStatus::kNeedMore) {
+      co_await flush();
+      if (closed_ || !co_await read_more()) co_return std::nullopt;
+      continue;
+    }
+    if (fr.status == wire::FrameStatus::kError) {
+      co_await send_fatal(fr.error);
+      closed_ = true;
+      co_return std::nullopt;
+    }
+    auto msg = wire::parse_frontend(fr.frame);
+    in_start_ += fr.frame.total_size;
+    if (!msg) {
+      co_await send_fatal(msg.error());
+      closed_ = true;
+      co_return std::nullopt;
+    }
+    co_return std::move(*msg);
+  }
+}
+
+awaitable<PgStatus> Session::copy_in(const sql::Plan& plan, bool in_block) {
+  if (auto s = co_await ensure_writer(true); !s) co_return s;
+  wire::Writer w(out_);
+  w.copy_in_response(false, static_cast<int16_t>(plan.columns.size()));
+  co_await flush();
+  types::CopyOptions opts;
+  opts.csv = plan.copy_csv;
+  opts.delimiter = plan.copy_delimiter;
+  opts.null_string = plan.copy_null;
+  opts.header = plan.copy_header;
+  opts.quote = plan.copy_quote;
+  opts.escape = plan.copy_escape;
+  types::CopyReader reader(opts);
+  std::optional<PgError> failure;
+  uint64_t rows = 0;
+  auto& conn = db_->store->writer();
+  auto cat = current_catalog();
+  const sql::Plan& ins = *plan.copy_insert;
+  auto types_ctx = session_types();
+  set_function_context(true);
+  auto insert_row = [&](const std::vector<std::optional<std::string>>& fields) -> PgStatus {
+    if (fields.size() > plan.columns.size())
+      return unexpected(PgError::make("22P04", "extra data after last expected column"));
+    if (fields.size() < plan.columns.size())
+      return unexpected(PgError::make("22P04", "missing data for column \"" + plan.columns[fields.size()].name + "\""));
+    static const std::vector<int16_t> kText;
+    auto params = store::decode_params(ins, kText, fields, types_ctx);
+    if (!params) return unexpected(params.error());
+    auto c = store::Cursor::open(conn, plan.copy_insert, *params, cat.get());
+    if (!c) return unexpected(c.error());
+    std::string sink;
+    wire::Writer none(sink);
+    auto r = c->fetch(none, kText, 0, types_ctx, cat.get());
+    if (!r) return unexpected(r.error());
+    ++rows;
+    return Ok{};
+  };
+  for (;;) {
+    auto msg = co_await next_message();
+    if (!msg) {
+      store::set_function_context(nullptr);
+      co_return unexpected(PgError::make(sqlstate::kConnectionFailure, "connection lost during COPY"));
+    }
+    if (auto* d = std::get_if<wire::CopyData>(&*msg)) {
+      if (failure) continue;
+      reader.feed(d->data);
+      for (;;) {
+        auto row = reader.next_row();
+        if (!row) {
+          failure = row.error();
+          break;
+        }
+        if (!*row) break;
+        if (auto s = insert_row(**row); !s) {
+          failure = s.error();
+          break;
+        }
+      }
+      continue;
+    }
+    if (std::holds_alternative<wire::CopyDone>(*msg)) {
+      if (!failure) {
+        auto row = reader.finish();
+        if (!row) failure = row.error();
+        else if (*row) {
+          if (auto s = insert_row(**row); !s) failure = s.error();
+        }
+      }
+      break;
+    }
+    if (auto* f = std::get_if<wire::CopyFail>(&*msg)) {
+      if (!failure) failure = PgError::make(sqlstate::kQueryCanceled, "COPY from stdin failed: " + f->message);
+      break;
+    }
+    if (std::holds_alternative<wire::Sync>(*msg) || std::holds_alternative<wire::Flush>(*msg)) continue;
+    if (std::holds_alternative<wire::Terminate>(*msg)) {
+      closed_ = true;
+      failure = PgError::make(sqlstate::kConnectionFailure, "connection ended during COPY");
+      break;
+    }
+    if (!failure) failure = PgError::make(sqlstate::kProtocolViolation, "unexpected message type during COPY from stdin");
+    break;
+  }
+  store::set_function_context(nullptr);
+  if (failure) {
+    if (!in_block) {
+      (void)store::exec(conn.db(), "ROLLBACK");
+      writer_held_ = false;
+      db_->write_lock.release();
+    }
+    co_return unexpected(*failure);
+  }
+  if (!in_block) {
+    auto s = store::exec(conn.db(), "COMMIT");
+    writer_held_ = false;
+    db_->write_lock.release();
+    if (!s) co_return s;
+  }
+  w.command_complete("COPY " + std::to_string(rows));
+  co_return Ok{};
+}
+
+awaitable<PgStatus> Session::copy_out(const sql::Plan& plan, sql::PlanPtr plan_ptr) {
+  wire::Writer w(out_);
+  std::optional<store::ReaderHandle> reader;
+  store::Connection* conn;
+  if (writer_held_) {
+    conn = &db_->store->writer();
+  } else {
+    reader = db_->store->acquire_reader();
+    conn = reader->get();
+  }
+  auto cat = current_catalog();
+  static const std::vector<types::Value> kNone;
+  auto c = store::Cursor::open(*conn, plan_ptr, kNone, cat.get());
+  if (!c) co_return unexpected(c.error());
+  w.copy_out_response(false, static_cast<int16_t>(plan.columns.size()));
+  types::CopyOptions opts;
+  opts.csv = plan.copy_csv;
+  opts.delimiter = plan.copy_delimiter;
+  opts.null_string = plan.copy_null;
+  opts.quote = plan.copy_quote;
+  opts.escape = plan.copy_escape;
+  if (plan.copy_header) {
+    std::vector<std::optional<std::string>> names;
+    for (const auto& col : plan.columns) names.emplace_back(col.name);
+    std::string line;
+    types::copy_write_row(opts, names, line);
+    w.copy_data(line);
+  }
+  set_function_context(true);
+  auto r = c->fetch_copy(w, opts, session_types(), cat.get());
+  store::set_function_context(nullptr);
+  if (!r) co_return unexpected(r.error());
+  w.copy_done();
+  w.command_complete("COPY " + std::to_string(c->rows()));
   co_return Ok{};
 }
 

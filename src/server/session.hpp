@@ -82,6 +82,12 @@ class Session : public std::enable_shared_from_this<Session> {
   boost::asio::awaitable<bool> authenticate(const std::string& user, const std::string& database);
   boost::asio::awaitable<std::optional<std::string>> read_password_message();
 
+  // The next frontend message (flushing output before waiting); nullopt when the client is gone
+  // or sent something malformed (a FATAL error has then been sent).
+  boost::asio::awaitable<std::optional<wire::FrontendMessage>> next_message();
+  boost::asio::awaitable<PgStatus> copy_in(const sql::Plan& plan, bool in_block);
+  boost::asio::awaitable<PgStatus> copy_out(const sql::Plan& plan, sql::PlanPtr plan_ptr);
+
   // Query cycle.
   boost::asio::awaitable<bool> handle(wire::FrontendMessage& msg);
   boost::asio::awaitable<void> simple_query(const std::string& sql);

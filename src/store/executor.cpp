@@ -211,8 +211,47 @@ PgResult<bool> Cursor::fetch(wire::Writer& w, const std::vector<int16_t>& result
   }
 }
 
+PgResult<bool> Cursor::fetch_copy(wire::Writer& w, const types::CopyOptions& opts, const types::SessionContext& sc,
+                                  const sql::Catalog* catalog) {
+  const auto& cols = plan_->columns;
+  std::vector<std::optional<std::string>> fields(cols.size());
+  std::string line;
+  for (;;) {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) {
+      for (size_t i = 0; i < cols.size(); ++i) {
+        if (sqlite3_column_type(stmt_, static_cast<int>(i)) == SQLITE_NULL) {
+          fields[i].reset();
+          continue;
+        }
+        ValueRef v = column_ref(stmt_, static_cast<int>(i));
+        Value fixed;
+        if (!fits(cols[i].type, v, fixed)) v = fixed.ref();
+        std::string text;
+        if (auto st = types::encode_text(cols[i].type, v, text, sc); !st) return unexpected(st.error());
+        fields[i] = std::move(text);
+      }
+      line.clear();
+      types::copy_write_row(opts, fields, line);
+      w.copy_data(line);
+      ++rows_;
+      continue;
+    }
+    if (rc == SQLITE_DONE) {
+      done_ = true;
+      close();
+      return true;
+    }
+    PgError e = map_sqlite_error(conn_->db(), rc, catalog);
+    done_ = true;
+    close();
+    return unexpected(std::move(e));
+  }
+}
+
 std::string Cursor::command_tag() const {
   const std::string& tag = plan_->tag;
+  if (tag == "COPY") return "COPY " + std::to_string(rows_);
   if (!plan_->row_count_tag) return tag;
   uint64_t n = plan_->returns_rows ? rows_ : static_cast<uint64_t>(changes_);
   if (tag == "INSERT") return "INSERT 0 " + std::to_string(n);

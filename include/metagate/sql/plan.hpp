@@ -24,6 +24,8 @@ enum class PlanKind {
   kShow,        // SHOW name (one text column named after the setting)
   kNoop,        // accepted and ignored (VACUUM, ANALYZE, CHECKPOINT...): tag only
   kDiscardAll,
+  kCopyIn,      // COPY table FROM STDIN: copy_insert runs once per row
+  kCopyOut,     // COPY table/query TO STDOUT: run sqlite_sql, rows rendered in copy format
 };
 
 // How a result column's SQLite value is turned into the PostgreSQL value.
@@ -60,6 +62,14 @@ struct Plan {
   bool reset = false;
   // kSavepoint etc.
   std::string savepoint;
+  // kCopyIn / kCopyOut:
+  bool copy_csv = false;
+  char copy_delimiter = '\t';
+  std::string copy_null = "\\N";
+  bool copy_header = false;
+  char copy_quote = '"';
+  char copy_escape = '"';
+  std::shared_ptr<const Plan> copy_insert;  // INSERT ... VALUES ($1..$n) for each row
   // Statement-level notices to send (e.g. "relation already exists, skipping").
   std::vector<std::string> notices;
 };

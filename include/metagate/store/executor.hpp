@@ -11,6 +11,7 @@
 
 #include "metagate/sql/plan.hpp"
 #include "metagate/store/sqlite_store.hpp"
+#include "metagate/types/copy_format.hpp"
 #include "metagate/types/value.hpp"
 #include "metagate/wire/backend.hpp"
 
@@ -37,6 +38,9 @@ class Cursor {
   // Appends up to max_rows DataRows (0 = no limit). Returns true once the statement is done.
   PgResult<bool> fetch(wire::Writer& w, const std::vector<int16_t>& result_formats, int32_t max_rows,
                        const types::SessionContext& sc, const sql::Catalog* catalog);
+  // COPY TO: appends every remaining row as one CopyData message in the given format.
+  PgResult<bool> fetch_copy(wire::Writer& w, const types::CopyOptions& opts, const types::SessionContext& sc,
+                            const sql::Catalog* catalog);
   std::string command_tag() const;
   bool done() const { return done_; }
   uint64_t rows() const { return rows_; }

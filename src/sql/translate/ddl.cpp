@@ -310,6 +310,7 @@ PgResult<Plan> create_table(Ctx& ctx, const Node& body) {
   if (rel.value("relpersistence", std::string("p")) == "t") return unexpected(ctx.unsupported("temporary tables", loc_of(rel)));
   if (has(body, "inhRelations")) return unexpected(ctx.unsupported("table inheritance", loc_of(rel)));
   if (has(body, "partspec")) return unexpected(ctx.unsupported("partitioned tables", loc_of(rel)));
+  // Storage parameters (WITH (fillfactor=...)) have no meaning for SQLite; accepted and ignored.
   if (relation_exists(ctx.cat, name)) {
     if (body.value("if_not_exists", false))
       return notice_plan("CREATE TABLE", "relation \"" + bare + "\" already exists, skipping");

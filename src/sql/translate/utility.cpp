@@ -31,6 +31,121 @@ std::string set_value(const Node& args) {
 
 }  // namespace
 
+namespace {
+
+PgResult<Plan> translate_copy(Ctx& ctx, const Node& body) {
+  Plan p;
+  bool from = body.value("is_from", false);
+  if (has(body, "filename")) return unexpected(ctx.unsupported("COPY to or from a file (use STDIN/STDOUT)", -1));
+  if (body.value("is_program", false)) return unexpected(ctx.unsupported("COPY ... PROGRAM", -1));
+  if (has(body, "whereClause")) return unexpected(ctx.unsupported("COPY ... WHERE", -1));
+  for (const auto& o : field(body, "options")) {
+    const Node& d = field(o, "DefElem");
+    std::string name = d.value("defname", std::string());
+    const Node& arg = field(d, "arg");
+    std::string sval = node_tag(arg) == "String" ? node_body(arg).value("sval", std::string()) : "";
+    if (name == "format") {
+      if (sval == "csv") {
+        p.copy_csv = true;
+      } else if (sval == "binary") {
+        return unexpected(ctx.unsupported("COPY in binary format", loc_of(d)));
+      } else if (sval != "text") {
+        return unexpected(ctx.error(sqlstate::kInvalidParameterValue, "COPY format \"" + sval + "\" not recognized", loc_of(d)));
+      }
+    } else if (name == "delimiter") {
+      if (sval.size() != 1)
+        return unexpected(ctx.error(sqlstate::kFeatureNotSupported, "COPY delimiter must be a single one-byte character"));
+      p.copy_delimiter = sval[0];
+    } else if (name == "null") {
+      p.copy_null = sval;
+    } else if (name == "header") {
+      p.copy_header = arg.is_null() || sval == "true" || sval == "on" || node_tag(arg) == "Integer";
+    } else if (name == "quote") {
+      if (sval.size() == 1) p.copy_quote = sval[0];
+    } else if (name == "escape") {
+      if (sval.size() == 1) p.copy_escape = sval[0];
+    } else if (name == "freeze" || name == "encoding") {
+      // FREEZE is a PostgreSQL storage hint; encoding must be UTF8 (checked by the client side).
+    } else {
+      return unexpected(ctx.unsupported("the COPY option " + name, loc_of(d)));
+    }
+  }
+  if (p.copy_csv) {
+    bool explicit_delim = false, explicit_null = false;
+    for (const auto& o : field(body, "options")) {
+      std::string n = field(o, "DefElem").value("defname", std::string());
+      explicit_delim |= n == "delimiter";
+      explicit_null |= n == "null";
+    }
+    if (!explicit_delim) p.copy_delimiter = ',';
+    if (!explicit_null) p.copy_null = "";
+  }
+  if (from) {
+    const Node& rel = field(body, "relation");
+    std::string schema = rel.value("schemaname", std::string());
+    std::string name = rel.value("relname", std::string());
+    const Table* t = ctx.cat.find_table(relation_key(schema, name));
+    if (!t) return unexpected(ctx.error(sqlstate::kUndefinedTable, "relation \"" + name + "\" does not exist", loc_of(rel)));
+    std::vector<std::string> cols = names_of(field(body, "attlist"));
+    if (cols.empty())
+      for (const auto& c : t->columns) cols.push_back(c.name);
+    // Each row is inserted by an ordinary translated INSERT, so defaults, serials and
+    // type checks behave exactly as for INSERT.
+    std::string ins = "INSERT INTO " + util::quote_ident(t->schema) + "." + util::quote_ident(t->bare_name()) + " (";
+    std::string vals;
+    for (size_t i = 0; i < cols.size(); ++i) {
+      ins += (i ? ", " : "") + util::quote_ident(cols[i]);
+      vals += (i ? ", $" : "$") + std::to_string(i + 1);
+    }
+    ins += ") VALUES (" + vals + ")";
+    auto parsed = parse(ins);
+    if (!parsed) return unexpected(parsed.error());
+    TranslateOptions opts;
+    Ctx sub(ctx.cat, opts, ins, 0);
+    auto plan = translate_insert(sub, node_body(parsed->statements[0].tree));
+    if (!plan) return unexpected(plan.error());
+    plan->params = sub.params;
+    p.copy_insert = std::make_shared<const Plan>(std::move(*plan));
+    p.kind = PlanKind::kCopyIn;
+    p.tag = "COPY";
+    p.writes = true;
+    for (const auto& c : cols) {
+      OutputColumn oc;
+      oc.name = c;
+      p.columns.push_back(oc);
+    }
+    return p;
+  }
+  // COPY ... TO STDOUT: a query.
+  QueryResult q;
+  if (has(body, "query")) {
+    auto r = translate_select(ctx, field(field(body, "query"), "SelectStmt"), nullptr);
+    if (!r) return unexpected(r.error());
+    q = std::move(*r);
+  } else {
+    const Node& rel = field(body, "relation");
+    std::string sql = "SELECT ";
+    auto cols = names_of(field(body, "attlist"));
+    if (cols.empty()) sql += "*";
+    for (size_t i = 0; i < cols.size(); ++i) sql += (i ? ", " : "") + util::quote_ident(cols[i]);
+    sql += " FROM " + util::quote_ident(rel.value("schemaname", std::string("public"))) + "." +
+           util::quote_ident(rel.value("relname", std::string()));
+    auto parsed = parse(sql);
+    if (!parsed) return unexpected(parsed.error());
+    auto r = translate_select(ctx, node_body(parsed->statements[0].tree), nullptr);
+    if (!r) return unexpected(r.error());
+    q = std::move(*r);
+  }
+  p.kind = PlanKind::kCopyOut;
+  p.tag = "COPY";
+  p.sqlite_sql = q.sql;
+  p.columns = q.columns;
+  p.returns_rows = true;
+  return p;
+}
+
+}  // namespace
+
 PgResult<Plan> translate_utility(Ctx& ctx, std::string_view tag, const Node& body) {
   Plan p;
   if (tag == "TransactionStmt") {
@@ -118,6 +233,7 @@ PgResult<Plan> translate_utility(Ctx& ctx, std::string_view tag, const Node& bod
     }
     return unexpected(ctx.unsupported("schemas other than public", -1));
   }
+  if (tag == "CopyStmt") return translate_copy(ctx, body);
   if (tag == "ListenStmt" || tag == "NotifyStmt" || tag == "UnlistenStmt")
     return unexpected(ctx.unsupported("LISTEN/NOTIFY", -1));
   if (tag == "ExplainStmt") return unexpected(ctx.unsupported("EXPLAIN", -1));
