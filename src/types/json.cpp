@@ -14,11 +14,18 @@ constexpr size_t kMaxDepth = 6400;  // PG 15 handles 5000-deep jsonb, fails at 2
 
 enum class Tok { LBrace, RBrace, LBracket, RBracket, Colon, Comma, String, Number, True, False, Null, End };
 
+struct JMember;
 struct JNode {
   enum class K { Null, True, False, Number, String, Array, Object } k = K::Null;
   std::string s;  // string value (decoded) or canonical number
   std::vector<JNode> arr;
-  std::vector<std::pair<std::string, JNode>> obj;
+  std::vector<JMember> obj;  // (a named struct: libstdc++ 12's std::pair of an incomplete type breaks clang 14)
+};
+struct JMember {
+  JMember() = default;
+  JMember(std::string k, JNode v) : first(std::move(k)), second(std::move(v)) {}
+  std::string first;
+  JNode second;
 };
 
 PgError json_error(std::string detail) {
@@ -347,7 +354,7 @@ void normalize_object(JNode& n) {
     if (a.first.size() != b.first.size()) return a.first.size() < b.first.size();
     return a.first < b.first;
   });
-  std::vector<std::pair<std::string, JNode>> out;
+  std::vector<JMember> out;
   for (auto& kv : n.obj) {
     if (!out.empty() && out.back().first == kv.first) out.back() = std::move(kv);
     else out.push_back(std::move(kv));
