@@ -112,6 +112,26 @@ FrameResult next_frame(std::span<const uint8_t> buf, bool startup, const Limits&
                                        "\" exceeds the size limit of " + std::to_string(max) + " bytes");
     return r;
   }
+  if (!startup) {
+    // As PostgreSQL 15 (SocketBackend): the type byte is checked before the body is read, and
+    // messages that are always small may not announce a large body — so neither can make the
+    // server wait for bytes that will never come.
+    switch (type) {
+      case 'Q': case 'P': case 'B': case 'F': case 'd': case 'c': case 'f': case 'p':
+        break;
+      case 'E': case 'C': case 'D': case 'H': case 'S': case 'X':
+        if (static_cast<size_t>(len) - 4 > kSmallMessageLimit) {
+          r.status = FrameStatus::kError;
+          r.error = protocol_error("invalid message length");
+          return r;
+        }
+        break;
+      default:
+        r.status = FrameStatus::kError;
+        r.error = protocol_error("invalid frontend message type " + std::to_string(static_cast<int>(static_cast<uint8_t>(type))));
+        return r;
+    }
+  }
   size_t total = static_cast<size_t>(len) + (startup ? 0 : 1);
   if (buf.size() < total) return r;
   r.status = FrameStatus::kFrame;

@@ -23,6 +23,10 @@ inline constexpr int32_t kGssEncRequestCode = 80877104;
 inline constexpr int32_t kCancelRequestCode = 80877102;
 
 // Limits; PostgreSQL itself uses 10000 bytes for a startup packet and 1 GB for others.
+// PostgreSQL's PQ_SMALL_MESSAGE_LIMIT: the largest body of Execute, Close, Describe, Flush,
+// Sync and Terminate.
+inline constexpr size_t kSmallMessageLimit = 10000;
+
 struct Limits {
   size_t max_startup_packet = 10000;
   size_t max_message = 64u * 1024 * 1024;

@@ -119,9 +119,24 @@ TEST(Frontend, ParseDescribeExecuteClose) {
 }
 
 TEST(Frontend, UnknownTypeIsProtocolError) {
-  auto r = decode(msg('z', ""));
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().sqlstate, "08P01");
+  // Refused from the header alone, as PostgreSQL does: the body is never waited for.
+  auto m = msg('z', std::string(1000, 'x'));
+  auto r = next_frame(std::span(m.data(), 5), false, Limits{});
+  ASSERT_EQ(r.status, FrameStatus::kError);
+  EXPECT_EQ(r.error.sqlstate, "08P01");
+  EXPECT_EQ(r.error.message, "invalid frontend message type 122");
+}
+
+TEST(Framing, SmallMessagesCannotAnnounceLargeBodies) {
+  // Sync, Flush, Terminate, Execute, Close, Describe: at most 10000 bytes of body.
+  for (char t : {'S', 'H', 'X', 'E', 'C', 'D'}) {
+    auto big = msg(t, std::string(10001, 'x'));
+    auto r = next_frame(std::span(big.data(), 5), false, Limits{});
+    ASSERT_EQ(r.status, FrameStatus::kError) << t;
+    EXPECT_EQ(r.error.message, "invalid message length");
+    auto ok = msg(t, std::string(10000, 'x'));
+    EXPECT_EQ(next_frame(std::span(ok.data(), 5), false, Limits{}).status, FrameStatus::kNeedMore) << t;
+  }
 }
 
 TEST(Backend, LengthsAreBackPatched) {
