@@ -51,6 +51,9 @@ struct Server::Impl {
     so.readers = cfg->sqlite.readers;
     so.cache_size_kib = static_cast<int>(cfg->sqlite.cache_size_kib);
     so.mmap_size = cfg->sqlite.mmap_size_mib * 1024 * 1024;
+    so.checkpoint_wal_bytes = cfg->sqlite.checkpoint_wal_mib * 1024 * 1024;
+    so.group_commit = cfg->sqlite.group_commit;
+    so.commit_delay_us = cfg->sqlite.group_commit_max_wait_us;
     auto st = store::SqliteStore::open(so);
     if (!st) {
       spdlog::error("cannot open database \"{}\" ({}): {}", std::string(name), *path, st.error().message);
@@ -59,6 +62,13 @@ struct Server::Impl {
     auto db = std::make_shared<Database>();
     db->path = *path;
     db->store = std::move(*st);
+    if (auto* gc = db->store->group_commit()) {
+      std::weak_ptr<Database> weak = db;
+      gc->set_siblings([weak] {
+        auto d = weak.lock();
+        return d ? d->write_lock.waiting() : size_t{0};
+      });
+    }
     databases.emplace(*path, db);
     spdlog::info("opened SQLite store {}", *path);
     return db;

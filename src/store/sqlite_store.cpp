@@ -3,6 +3,7 @@
 #include "metagate/store/sqlite_store.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include "metagate/sql/ident.hpp"
 #include "metagate/sql/system_tables.hpp"
@@ -81,10 +82,32 @@ void Connection::give_back(const std::string& sql, sqlite3_stmt* st) {
   ++cached_;
 }
 
+bool binds_exactly(Connection& conn, const std::string& sql, size_t n) {
+  sqlite3_stmt* st = nullptr;
+  const char* tail = nullptr;
+  if (sqlite3_prepare_v2(conn.db(), sql.c_str(), static_cast<int>(sql.size()), &st, &tail) != SQLITE_OK || !st) {
+    if (st) sqlite3_finalize(st);
+    return false;
+  }
+  bool ok = static_cast<size_t>(sqlite3_bind_parameter_count(st)) == n && tail && *tail == '\0';
+  for (size_t i = 1; ok && i <= n; ++i) ok = sqlite3_bind_parameter_index(st, ("?" + std::to_string(i)).c_str()) > 0;
+  sqlite3_finalize(st);
+  return ok;
+}
+
 SqliteStore::~SqliteStore() {
+  group_commit_.reset();  // pending commits become durable first
   all_readers_.clear();
   if (writer_) sqlite3_exec(writer_->db(), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
 }
+
+namespace {
+bool uses_group_commit(const StoreOptions& o) {
+  std::string s = o.synchronous;
+  for (auto& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return o.group_commit && s == "FULL";
+}
+}  // namespace
 
 PgResult<sqlite3*> SqliteStore::open_connection(bool writer) {
   sqlite3* db = nullptr;
@@ -98,11 +121,20 @@ PgResult<sqlite3*> SqliteStore::open_connection(bool writer) {
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, 5000);
+  // Group commit: the writer appends to the WAL without fsync; GroupCommit syncs it before
+  // any commit is acknowledged.
+  std::string synchronous = opts_.synchronous;
+  if (writer && uses_group_commit(opts_)) synchronous = "NORMAL";
   std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=OFF; PRAGMA case_sensitive_like=ON; "
                         "PRAGMA cache_size=-" + std::to_string(opts_.cache_size_kib) + "; "
-                        "PRAGMA synchronous=" + opts_.synchronous + "; "
+                        "PRAGMA synchronous=" + synchronous + "; "
                         "PRAGMA mmap_size=" + std::to_string(opts_.mmap_size) + ";";
   if (!writer) pragmas += " PRAGMA query_only=ON;";
+  if (writer) {
+    // wal_autocheckpoint counts pages (4 KiB by default).
+    int64_t pages = std::max<int64_t>(1, opts_.checkpoint_wal_bytes / 4096);
+    pragmas += " PRAGMA wal_autocheckpoint=" + std::to_string(pages) + ";";
+  }
   if (auto s = exec(db, pragmas); !s) {
     sqlite3_close_v2(db);
     return unexpected(s.error());
@@ -116,6 +148,12 @@ PgResult<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& opt
   auto w = store->open_connection(true);
   if (!w) return unexpected(w.error());
   store->writer_ = std::make_unique<Connection>(*w);
+  if (uses_group_commit(opts)) {
+    GroupCommit::Options go;
+    go.wal_path = opts.path + "-wal";
+    go.commit_delay = std::chrono::microseconds(opts.commit_delay_us);
+    store->group_commit_ = std::make_unique<GroupCommit>(std::move(go));
+  }
   if (auto s = store->bootstrap(); !s) return unexpected(s.error());
   for (int i = 0; i < opts.readers; ++i) {
     auto r = store->open_connection(false);

@@ -136,7 +136,7 @@ struct SqliteConfig {
   int64_t mmap_size_mib = 0;              // PRAGMA mmap_size; 0 = off
   int64_t checkpoint_wal_mib = 64;        // checkpoint when the WAL grows past this
   bool group_commit = true;               // batch concurrent commits into one fsync
-  int64_t group_commit_max_wait_us = 1000;
+  int64_t group_commit_max_wait_us = 0;    // commit_delay: pause before the fsync while others write
 };
 
 struct LimitsConfig {

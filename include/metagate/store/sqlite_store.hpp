@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "metagate/sql/catalog.hpp"
+#include "metagate/store/group_commit.hpp"
 #include "metagate/util/pg_error.hpp"
 
 namespace metagate::store {
@@ -24,6 +25,11 @@ struct StoreOptions {
   int readers = 4;                   // reader connections kept open (more are opened on demand)
   int cache_size_kib = 65536;
   int64_t mmap_size = 0;
+  int64_t checkpoint_wal_bytes = 64LL << 20;  // auto-checkpoint once the WAL passes this
+  // With synchronous FULL: SQLite's writer runs at NORMAL and commits share fsyncs of the
+  // WAL through GroupCommit (acknowledged commits stay durable). Off: SQLite syncs each commit.
+  bool group_commit = true;
+  int64_t commit_delay_us = 0;
 };
 
 class AdvisoryLocks;
@@ -100,6 +106,9 @@ class SqliteStore {
     seq_cache_.clear();
   }
 
+  // The shared-fsync committer, or nullptr when SQLite syncs each commit itself.
+  GroupCommit* group_commit() const { return group_commit_.get(); }
+
   // Interrupts whatever runs on a connection (CancelRequest).
   static void interrupt(sqlite3* db) { sqlite3_interrupt(db); }
 
@@ -119,8 +128,11 @@ class SqliteStore {
   std::unique_ptr<AdvisoryLocks> locks_;
   std::mutex seq_mu_;
   std::map<std::string, SequenceState> seq_cache_;
+  std::unique_ptr<GroupCommit> group_commit_;
 };
 
+// True when `sql` prepares on `conn` with exactly the parameters ?1..?n.
+bool binds_exactly(Connection& conn, const std::string& sql, size_t n);
 // Runs one SQL statement with no result rows; maps failures to PgError.
 PgStatus exec(sqlite3* db, const std::string& sql);
 // Maps a SQLite failure (after sqlite3_step/prepare) to the PostgreSQL error a client expects.

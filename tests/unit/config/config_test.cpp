@@ -113,7 +113,7 @@ TEST(ConfigDefaults, EmbeddedDefault) {
   EXPECT_EQ(c.sqlite.mmap_size_mib, 0);
   EXPECT_EQ(c.sqlite.checkpoint_wal_mib, 64);
   EXPECT_TRUE(c.sqlite.group_commit);
-  EXPECT_EQ(c.sqlite.group_commit_max_wait_us, 1000);
+  EXPECT_EQ(c.sqlite.group_commit_max_wait_us, 0);
   EXPECT_EQ(c.limits.max_connections, 1000);
   EXPECT_EQ(c.limits.max_message_bytes, 67108864);
   EXPECT_EQ(c.limits.max_startup_packet_bytes, 10000);
