@@ -20,6 +20,7 @@ class PlanCache {
   explicit PlanCache(size_t capacity) : capacity_(capacity) {}
   sql::PlanPtr get(const std::string& key);
   void put(const std::string& key, sql::PlanPtr plan);
+  size_t capacity() const { return capacity_; }
   uint64_t hits() const { return hits_; }
   uint64_t misses() const { return misses_; }
 

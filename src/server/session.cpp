@@ -11,6 +11,7 @@
 #include "metagate/auth/password.hpp"
 #include "metagate/auth/scram.hpp"
 #include "metagate/sql/parser.hpp"
+#include "metagate/sql/shape.hpp"
 #include "metagate/sql/translator.hpp"
 #include "metagate/types/codec.hpp"
 #include "metagate/types/datetime.hpp"
@@ -93,8 +94,40 @@ awaitable<bool> Session::read_more() {
   co_return !ec && n > 0;
 }
 
+void Session::note_commit() {
+  if (auto* gc = db_->store->group_commit()) durable_ticket_ = gc->note_commit();
+}
+
+awaitable<PgStatus> Session::wait_durable(uint64_t ticket) {
+  auto* gc = db_->store->group_commit();
+  if (!gc) co_return Ok{};
+  auto ex = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<decltype(use_awaitable), void(PgStatus)>(
+      [gc, ticket, ex](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        gc->when_durable(ticket, [h, ex](PgStatus s) {
+          asio::post(ex, [h, s = std::move(s)]() mutable { (*h)(std::move(s)); });
+        });
+      },
+      use_awaitable);
+}
+
 awaitable<void> Session::flush() {
   if (out_.empty()) co_return;
+  if (durable_ticket_ != 0) {
+    // Nothing that follows a COMMIT reaches the client before the commit is on disk.
+    auto s = co_await wait_durable(std::exchange(durable_ticket_, 0));
+    if (!s) {
+      spdlog::critical("session {}: {}; the commit may be lost, writes are refused until restart", pid_,
+                       s.error().message);
+      out_.clear();
+      PgError f = s.error();
+      f.severity = "FATAL";
+      wire::Writer w(out_);
+      w.error_response(f);
+      closed_ = true;
+    }
+  }
   boost::system::error_code ec;
   if (tls_) {
     std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(out_), asio::as_tuple(use_awaitable));
@@ -472,7 +505,8 @@ void Session::set_function_context(bool statement_start) {
   fctx_.session_id = session_id_;
   fctx_.user = user_;
   fctx_.database = database_;
-  fctx_.version = "PostgreSQL " + ctx_.config->server.server_version + " (metagate) on x86_64-pc-linux-gnu, 64-bit";
+  if (fctx_.version.empty())
+    fctx_.version = "PostgreSQL " + ctx_.config->server.server_version + " (metagate) on x86_64-pc-linux-gnu, 64-bit";
   fctx_.pid = pid_;
   fctx_.port = ctx_.port;
   if (statement_start) {
@@ -515,6 +549,9 @@ PgResult<sql::PlanPtr> Session::plan_for(const sql::RawStatement& st, const std:
 
 awaitable<PgStatus> Session::ensure_writer(bool for_block) {
   if (writer_held_) co_return Ok{};
+  if (auto* gc = db_->store->group_commit()) {
+    if (auto f = gc->failure()) co_return unexpected(*f);
+  }
   auto timeout = std::chrono::milliseconds(ctx_.config->sqlite.lock_timeout_ms);
   bool ok = co_await db_->write_lock.acquire(timeout);
   if (!ok) co_return unexpected(PgError::make(sqlstate::kLockNotAvailable, "canceling statement due to lock timeout"));
@@ -532,6 +569,7 @@ awaitable<PgStatus> Session::ensure_writer(bool for_block) {
 void Session::release_writer_if_autocommit() {
   if (writer_held_ && tx_ == Tx::kIdle && !implicit_block_) {
     writer_held_ = false;
+    note_commit();  // an autocommit write committed inside SQLite
     db_->write_lock.release();
   }
 }
@@ -545,6 +583,8 @@ awaitable<void> Session::finish_block(bool commit) {
         send_error(s.error());
         (void)store::exec(w, "ROLLBACK");
         commit = false;
+      } else {
+        note_commit();
       }
     } else {
       (void)store::exec(w, "ROLLBACK");
@@ -659,7 +699,8 @@ std::vector<wire::FieldDescription> fields_for(const sql::Plan& plan, const std:
 }  // namespace
 
 awaitable<PgStatus> Session::run_statement(const sql::Plan& plan, sql::PlanPtr plan_ptr, Portal* portal, int32_t max_rows,
-                                           bool describe_rows, bool& suspended) {
+                                           bool describe_rows, bool& suspended,
+                                           const std::vector<types::Value>* literals) {
   suspended = false;
   wire::Writer w(out_);
   using K = sql::PlanKind;
@@ -694,7 +735,8 @@ awaitable<PgStatus> Session::run_statement(const sql::Plan& plan, sql::PlanPtr p
           conn = local_reader->get();
         }
         static const std::vector<types::Value> kNoParams;
-        auto c = store::Cursor::open(*conn, plan_ptr, portal ? portal->params : kNoParams, current_catalog().get());
+        const std::vector<types::Value>& params = portal ? portal->params : literals ? *literals : kNoParams;
+        auto c = store::Cursor::open(*conn, plan_ptr, params, current_catalog().get());
         if (!c) {
           release_writer_if_autocommit();
           co_return unexpected(c.error());
@@ -813,7 +855,10 @@ awaitable<PgStatus> Session::run_statement(const sql::Plan& plan, sql::PlanPtr p
       if (!in_block) {
         auto s = store::exec(wdb, "COMMIT");
         writer_held_ = false;
-        if (s) db_->store->publish_catalog(plan.new_catalog);
+        if (s) {
+          note_commit();
+          db_->store->publish_catalog(plan.new_catalog);
+        }
         else (void)store::exec(wdb, "ROLLBACK");
         db_->write_lock.release();
         if (!s) co_return s;
@@ -996,6 +1041,7 @@ awaitable<PgStatus> Session::copy_in(const sql::Plan& plan, bool in_block) {
   if (!in_block) {
     auto s = store::exec(conn.db(), "COMMIT");
     writer_held_ = false;
+    if (s) note_commit();
     db_->write_lock.release();
     if (!s) co_return s;
   }
@@ -1040,8 +1086,59 @@ awaitable<PgStatus> Session::copy_out(const sql::Plan& plan, sql::PlanPtr plan_p
   co_return Ok{};
 }
 
+namespace {
+// Marks a shape whose translation depends on its literal values.
+const sql::PlanPtr kNotShapeable = std::make_shared<const sql::Plan>();
+
+bool cacheable_tag(std::string_view tag) {
+  return tag == "SelectStmt" || tag == "InsertStmt" || tag == "UpdateStmt" || tag == "DeleteStmt";
+}
+}  // namespace
+
+std::string Session::shape_key(const std::string& shape_text) const {
+  return "S|" + std::to_string(current_catalog()->version) + "|" + shape_text;
+}
+
+awaitable<bool> Session::simple_query_by_shape(const std::string& sql) {
+  if (pending_catalog_ || tx_ == Tx::kFailed || db_->plans.capacity() == 0) co_return false;
+  auto shape = sql::statement_shape(sql);
+  if (!shape) co_return false;
+  auto plan = db_->plans.get(shape_key(shape->key));
+  if (!plan || plan == kNotShapeable) co_return false;
+  std::vector<types::Value> values;
+  values.reserve(shape->literals.size());
+  for (int64_t v : shape->literals) values.push_back(types::Value::integer(v));
+  wire::Writer w(out_);
+  bool suspended = false;
+  auto result = co_await run_statement(*plan, plan, nullptr, 0, true, suspended, &values);
+  if (!result) {
+    send_error(result.error());
+    fail_transaction();
+  }
+  w.ready_for_query(tx_status());
+  co_return true;
+}
+
+void Session::remember_shape(const std::string& sql, const sql::RawStatement& st, const sql::PlanPtr& plan) {
+  if (pending_catalog_ || db_->plans.capacity() == 0 || !cacheable_tag(sql::node_tag(st.tree))) return;
+  auto shape = sql::statement_shape(sql);
+  if (!shape) return;
+  std::string key = shape_key(shape->key);
+  if (db_->plans.get(key)) return;
+  auto templ = sql::make_shape_template(sql, *shape, *plan, *current_catalog());
+  sql::PlanPtr entry = kNotShapeable;
+  if (templ && !shape->literals.empty()) {
+    // SQLite must see exactly the parameters ?1..?k (none hidden in a string, none merged).
+    auto reader = db_->store->acquire_reader();
+    if (!reader || !store::binds_exactly(*reader.get(), templ->sqlite_sql, shape->literals.size())) templ.reset();
+  }
+  if (templ) entry = std::make_shared<const sql::Plan>(std::move(*templ));
+  db_->plans.put(key, entry);
+}
+
 awaitable<void> Session::simple_query(const std::string& sql) {
   wire::Writer w(out_);
+  if (co_await simple_query_by_shape(sql)) co_return;
   auto parsed = sql::parse(sql);
   if (!parsed) {
     send_error(parsed.error());
@@ -1071,6 +1168,7 @@ awaitable<void> Session::simple_query(const std::string& sql) {
         result = unexpected(plan.error());
       }
     } else {
+      if (parsed->statements.size() == 1 && tx_ != Tx::kFailed) remember_shape(sql, st, *plan);
       bool suspended = false;
       result = co_await run_statement(**plan, *plan, nullptr, 0, true, suspended);
     }
@@ -1129,6 +1227,21 @@ awaitable<bool> Session::handle(wire::FrontendMessage& msg) {
     auto ps = std::make_shared<PreparedStatement>();
     ps->sql = p->sql;
     ps->declared_types = p->param_types;
+    // Drivers re-send the same Parse for every execution (lib/pq's unnamed statements,
+    // pgbench -M extended): a text translated before skips the parser.
+    std::string text_key;
+    if (!pending_catalog_ && tx_ != Tx::kFailed && db_->plans.capacity() > 0) {
+      text_key = "T|" + std::to_string(current_catalog()->version) + "|";
+      for (auto t : p->param_types) text_key += std::to_string(t) + ",";
+      text_key += "|" + p->sql;
+      if (auto plan = db_->plans.get(text_key)) {
+        ps->plan = plan;
+        ps->catalog_version = current_catalog()->version;
+        statements_[p->name] = ps;
+        w.parse_complete();
+        co_return true;
+      }
+    }
     auto parsed = sql::parse(p->sql);
     if (!parsed) {
       ext_error(parsed.error());
@@ -1151,6 +1264,8 @@ awaitable<bool> Session::handle(wire::FrontendMessage& msg) {
       }
       ps->plan = *plan;
       ps->catalog_version = current_catalog()->version;
+      if (!text_key.empty() && !pending_catalog_ && cacheable_tag(sql::node_tag(parsed->statements[0].tree)))
+        db_->plans.put(text_key, *plan);
     }
     statements_[p->name] = ps;
     w.parse_complete();

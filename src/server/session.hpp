@@ -75,6 +75,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // I/O.
   boost::asio::awaitable<bool> read_more();
   boost::asio::awaitable<void> flush();
+  // Group commit: remember that a commit must be durable before the next output is sent.
+  void note_commit();
+  boost::asio::awaitable<PgStatus> wait_durable(uint64_t ticket);
   boost::asio::awaitable<void> send_fatal(const PgError& e);
 
   // Startup.
@@ -92,7 +95,13 @@ class Session : public std::enable_shared_from_this<Session> {
   boost::asio::awaitable<bool> handle(wire::FrontendMessage& msg);
   boost::asio::awaitable<void> simple_query(const std::string& sql);
   boost::asio::awaitable<PgStatus> run_statement(const sql::Plan& plan_ref, sql::PlanPtr plan, Portal* portal,
-                                                 int32_t max_rows, bool describe_rows, bool& suspended);
+                                                 int32_t max_rows, bool describe_rows, bool& suspended,
+                                                 const std::vector<types::Value>* literals = nullptr);
+  // Simple Query of one statement whose shape (text up to integer literals) was translated
+  // before: runs the cached template. False when the cache cannot answer.
+  boost::asio::awaitable<bool> simple_query_by_shape(const std::string& sql);
+  std::string shape_key(const std::string& shape_text) const;
+  void remember_shape(const std::string& sql, const sql::RawStatement& st, const sql::PlanPtr& plan);
   boost::asio::awaitable<PgStatus> ensure_writer(bool for_block);
   void release_writer_if_autocommit();
   PgResult<sql::PlanPtr> plan_for(const sql::RawStatement& st, const std::vector<uint32_t>& declared, std::string_view full_text);
@@ -111,7 +120,26 @@ class Session : public std::enable_shared_from_this<Session> {
   ServerContext& ctx_;
   boost::asio::ip::tcp::socket socket_;
   std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
-  std::vector<uint8_t> in_;
+  // Input bytes; grown without zero-filling (each read appends up to 64 KiB).
+  template <class T>
+  struct NoInitAllocator : std::allocator<T> {
+    template <class U>
+    struct rebind {
+      using other = NoInitAllocator<U>;
+    };
+    NoInitAllocator() = default;
+    template <class U>
+    NoInitAllocator(const NoInitAllocator<U>&) noexcept {}
+    template <class U>
+    void construct(U* p) noexcept {
+      ::new (static_cast<void*>(p)) U;
+    }
+    template <class U, class... A>
+    void construct(U* p, A&&... a) {
+      ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+    }
+  };
+  std::vector<uint8_t, NoInitAllocator<uint8_t>> in_;
   size_t in_start_ = 0;
   std::string out_;
   wire::Limits limits_;
@@ -128,6 +156,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Tx tx_ = Tx::kIdle;
   bool implicit_block_ = false;
   bool writer_held_ = false;
+  uint64_t durable_ticket_ = 0;  // a commit not yet acknowledged: flush() waits for its fsync
   std::shared_ptr<sql::Catalog> pending_catalog_;  // DDL inside the current transaction
   std::unordered_map<std::string, std::shared_ptr<PreparedStatement>> statements_;
   std::unordered_map<std::string, Portal> portals_;

@@ -543,7 +543,12 @@ PgResult<QueryResult> translate_select(Ctx& ctx, const Node& body, const Scope* 
       std::string key;
       std::string_view tag = node_tag(item);
       if (tag == "A_Const" && has(node_body(item), "ival")) {
-        key = std::to_string(field(node_body(item), "ival").value("ival", 0));
+        int64_t pos = field(node_body(item), "ival").value("ival", int64_t{0});
+        if (pos < 1 || pos > static_cast<int64_t>(out.columns.size()))
+          return unexpected(ctx.error(sqlstate::kInvalidColumnReference,
+                                      "GROUP BY position " + std::to_string(pos) + " is not in select list",
+                                      loc_of(node_body(item))));
+        key = std::to_string(pos);
       } else if (tag == "ColumnRef" && field(node_body(item), "fields").size() == 1) {
         auto e = translate_expr(ctx, item, scope);
         if (e) {
