@@ -13,6 +13,7 @@
 #include "fuzz_common.hpp"
 #include "metagate/sql/catalog.hpp"
 #include "metagate/sql/parser.hpp"
+#include "metagate/sql/shape.hpp"
 #include "metagate/sql/translator.hpp"
 #include "metagate/types/codec.hpp"
 
@@ -150,6 +151,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!types::validate_utf8(sql)) return 0;
   }
 
+  // The statement-shape lexer sees every simple-protocol text before the parser does.
+  auto shape = statement_shape(sql);
+  if (shape) {
+    FUZZ_CHECK(shape->literals.size() == shape->spans.size(), "shape: %zu literals, %zu spans", shape->literals.size(),
+               shape->spans.size());
+    size_t prev = 0;
+    for (size_t i = 0; i < shape->spans.size(); ++i) {
+      auto [b, e] = shape->spans[i];
+      FUZZ_CHECK(b >= prev && b < e && e <= sql.size(), "shape span %zu out of order", i);
+      prev = e;
+      FUZZ_CHECK(shape->literals[i] >= 0 && shape->literals[i] <= 2147483647, "shape literal out of int4");
+    }
+  }
+
   auto script = parse(sql);
   if (!script) {
     check_error(script.error(), sql);
@@ -178,6 +193,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (plan->kind == PlanKind::kQuery && plan->returns_rows)
       FUZZ_CHECK(!plan->sqlite_sql.empty(), "row-returning query plan without SQLite text");
     if (plan->kind == PlanKind::kDdl && plan->new_catalog) cat = plan->new_catalog;
+    // A shape template (as the session makes for one-statement simple queries) must give back
+    // the original SQLite SQL when its parameters are the original literals.
+    if (shape && script->statements.size() == 1 && nparams == 0 && plan->kind == PlanKind::kQuery &&
+        plan->params.empty()) {
+      if (auto t = make_shape_template(sql, *shape, *plan, *cat)) {
+        std::string back;
+        const std::string& q = t->sqlite_sql;
+        for (size_t i = 0; i < q.size();) {
+          if (q[i] == '?' && i + 1 < q.size() && q[i + 1] >= '0' && q[i + 1] <= '9') {
+            size_t e = i + 1, n = 0;
+            while (e < q.size() && q[e] >= '0' && q[e] <= '9') n = n * 10 + static_cast<size_t>(q[e++] - '0');
+            FUZZ_CHECK(n >= 1 && n <= shape->literals.size(), "template parameter ?%zu of %zu", n, shape->literals.size());
+            back += std::to_string(shape->literals[n - 1]);
+            i = e;
+          } else {
+            back.push_back(q[i++]);
+          }
+        }
+        FUZZ_CHECK(back == plan->sqlite_sql, "shape template does not give back the SQL");
+      }
+    }
   }
   return 0;
 }

@@ -57,6 +57,7 @@ _pg_as_owner() {
 }
 
 # pg_start DIR: initdb DIR/data (if not yet there) and start postgres on a free port.
+# Tests run it with fsync=off; benchmarks set PG_FSYNC=on for durable commits.
 # Exports PG_PORT and PG_DIR. The socket directory is DIR, the log DIR/postgres.log.
 pg_start() {
   local dir=$1
@@ -72,7 +73,7 @@ pg_start() {
   for attempt in 1 2 3; do
     port=$(free_port) || return 1
     if _pg_as_owner "$PG_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-        -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c timezone=UTC -c max_connections=200 -c fsync=off" \
+        -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c timezone=UTC -c max_connections=200 -c fsync=${PG_FSYNC:-off}" \
         start >"$dir/pg_ctl.log" 2>&1; then
       export PG_PORT=$port PG_DIR=$dir
       wait_port "$port" 30 || return 1
