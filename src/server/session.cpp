@@ -905,6 +905,51 @@ awaitable<PgStatus> Session::run_statement(const sql::Plan& plan, sql::PlanPtr p
       co_return co_await copy_in(plan, in_block);
     case K::kCopyOut:
       co_return co_await copy_out(plan, plan_ptr);
+    case K::kPrepare: {
+      if (statements_.count(plan.prepared_name))
+        co_return unexpected(PgError::make(sqlstate::kDuplicatePreparedStatement,
+                                           "prepared statement \"" + plan.prepared_name + "\" already exists"));
+      auto ps = std::make_shared<PreparedStatement>();
+      ps->sql = prepare_text_;
+      ps->declared_types.assign(plan.prepared_types.begin(), plan.prepared_types.end());
+      ps->plan = plan.prepared_plan;
+      ps->catalog_version = current_catalog()->version;
+      statements_[plan.prepared_name] = std::move(ps);
+      w.command_complete("PREPARE");
+      co_return Ok{};
+    }
+    case K::kExecute: {
+      auto it = statements_.find(plan.prepared_name);
+      if (it == statements_.end() || plan.prepared_name.empty())
+        co_return unexpected(PgError::make(sqlstate::kInvalidSqlStatementName,
+                                           "prepared statement \"" + plan.prepared_name + "\" does not exist"));
+      auto ps = it->second;
+      refresh_statement(*ps);
+      if (!ps->plan) {
+        w.empty_query_response();
+        co_return Ok{};
+      }
+      if (plan.execute_params.size() != ps->plan->params.size()) {
+        PgError e = PgError::make(sqlstate::kSyntaxError,
+                                  "wrong number of parameters for prepared statement \"" + plan.prepared_name + "\"");
+        e.detail = "Expected " + std::to_string(ps->plan->params.size()) + " parameters but got " +
+                   std::to_string(plan.execute_params.size()) + ".";
+        co_return unexpected(std::move(e));
+      }
+      auto values = store::decode_params(*ps->plan, {}, plan.execute_params, session_types());
+      if (!values) co_return unexpected(values.error());
+      auto inner = ps->plan;
+      co_return co_await run_statement(*inner, inner, nullptr, 0, describe_rows, suspended, &*values);
+    }
+    case K::kDeallocate:
+      if (plan.prepared_name.empty()) {
+        statements_.clear();
+      } else if (!statements_.erase(plan.prepared_name)) {
+        co_return unexpected(PgError::make(sqlstate::kInvalidSqlStatementName,
+                                           "prepared statement \"" + plan.prepared_name + "\" does not exist"));
+      }
+      w.command_complete(plan.tag);
+      co_return Ok{};
     case K::kDiscardAll:
       if (tx_ != Tx::kIdle)
         co_return unexpected(PgError::make(sqlstate::kActiveSqlTransaction, "DISCARD ALL cannot run inside a transaction block"));
@@ -1169,6 +1214,7 @@ awaitable<void> Session::simple_query(const std::string& sql) {
       }
     } else {
       if (parsed->statements.size() == 1 && tx_ != Tx::kFailed) remember_shape(sql, st, *plan);
+      prepare_text_ = std::string(st.text);
       bool suspended = false;
       result = co_await run_statement(**plan, *plan, nullptr, 0, true, suspended);
     }
@@ -1197,6 +1243,8 @@ void Session::refresh_statement(PreparedStatement& ps) {
   if (!parsed || parsed->statements.size() != 1) return;
   auto plan = plan_for(parsed->statements[0], ps.declared_types, ps.sql);
   if (!plan) return;
+  // A statement made by SQL PREPARE: its text is the PREPARE; the plan is the inner one.
+  if ((*plan)->kind == sql::PlanKind::kPrepare) plan = (*plan)->prepared_plan;
   // Keep the old plan if parameter types would change (the client already described it).
   if ((*plan)->params.size() == ps.plan->params.size()) {
     ps.plan = *plan;
@@ -1397,6 +1445,7 @@ awaitable<bool> Session::handle(wire::FrontendMessage& msg) {
     }
     bool suspended = false;
     auto plan = portal.plan;
+    if (portal.stmt) prepare_text_ = portal.stmt->sql;
     auto r = co_await run_statement(*plan, plan, &portal, e->max_rows, false, suspended);
     if (!r) {
       ext_error(r.error());

@@ -156,7 +156,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Tx tx_ = Tx::kIdle;
   bool implicit_block_ = false;
   bool writer_held_ = false;
-  uint64_t durable_ticket_ = 0;  // a commit not yet acknowledged: flush() waits for its fsync
+  uint64_t durable_ticket_ = 0;
+  std::string prepare_text_;  // the text of the statement being run (kept by SQL PREPARE)  // a commit not yet acknowledged: flush() waits for its fsync
   std::shared_ptr<sql::Catalog> pending_catalog_;  // DDL inside the current transaction
   std::unordered_map<std::string, std::shared_ptr<PreparedStatement>> statements_;
   std::unordered_map<std::string, Portal> portals_;

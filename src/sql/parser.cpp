@@ -3,6 +3,10 @@
 
 #include <pg_query.h>
 
+#include <cctype>
+#include <cstdint>
+#include <optional>
+
 #include "metagate/types/codec.hpp"
 
 namespace metagate::sql {
@@ -18,6 +22,73 @@ int char_position(std::string_view sql, int byte_offset) {
 }
 
 const Node kNull;
+
+// libpg_query 15's JSON output writes an Integer node's value only when it is positive: -4
+// comes out as {"ival":{}} (the same as 0). The value is read back from the source text: at
+// an A_Const's location (where the grammar folded the minus sign in: "-4", "- 4", "-(4)"), or
+// for an Integer argument of a DefElem (INCREMENT BY -1, RESTART WITH -3) after the option's
+// words. Only signs, parentheses, blanks, comments, '=' and words are skipped; anything else
+// leaves the node as it is.
+std::optional<int64_t> integer_at(std::string_view t, size_t i, bool skip_words) {
+  bool negative = false;
+  while (i < t.size()) {
+    char c = t[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '(' || c == '=') {
+      ++i;
+    } else if (c == '-' && i + 1 < t.size() && t[i + 1] == '-') {
+      while (i < t.size() && t[i] != '\n') ++i;
+    } else if (c == '/' && i + 1 < t.size() && t[i + 1] == '*') {
+      size_t e = t.find("*/", i + 2);
+      if (e == std::string_view::npos) return std::nullopt;
+      i = e + 2;
+    } else if (c == '-') {
+      negative = !negative;
+      ++i;
+    } else if (c >= '0' && c <= '9') {
+      int64_t v = 0;
+      while (i < t.size() && t[i] >= '0' && t[i] <= '9') {
+        if (v > (INT64_MAX - 9) / 10) return std::nullopt;
+        v = v * 10 + (t[i] - '0');
+        ++i;
+      }
+      return negative ? -v : v;
+    } else if (skip_words && (std::isalpha(static_cast<unsigned char>(c)) || c == '_')) {
+      while (i < t.size() && (std::isalnum(static_cast<unsigned char>(t[i])) || t[i] == '_')) ++i;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+bool empty_integer(const Node& n) { return n.is_object() && n.empty(); }
+
+void fix_integers(Node& n, std::string_view script) {
+  if (n.is_array()) {
+    for (auto& x : n) fix_integers(x, script);
+    return;
+  }
+  if (!n.is_object()) return;
+  if (auto c = n.find("A_Const"); c != n.end() && c->is_object()) {
+    auto iv = c->find("ival");
+    if (iv != c->end() && empty_integer(*iv) && c->contains("location")) {
+      int loc = (*c)["location"].get<int>();
+      if (loc >= 0)
+        if (auto v = integer_at(script, static_cast<size_t>(loc), false); v && *v != 0) (*iv)["ival"] = *v;
+    }
+    return;
+  }
+  if (auto d = n.find("DefElem"); d != n.end() && d->is_object()) {
+    auto arg = d->find("arg");
+    if (arg != d->end() && arg->is_object() && arg->contains("Integer") && empty_integer((*arg)["Integer"]) &&
+        d->contains("location")) {
+      int loc = (*d)["location"].get<int>();
+      if (loc >= 0)
+        if (auto v = integer_at(script, static_cast<size_t>(loc), true); v && *v != 0) (*arg)["Integer"]["ival"] = *v;
+    }
+  }
+  for (auto& [k, v] : n.items()) fix_integers(v, script);
+}
 
 }  // namespace
 
@@ -47,6 +118,7 @@ PgResult<ParsedScript> parse(std::string_view sql) {
   }
   auto it = doc.find("stmts");
   if (it == doc.end()) return script;
+  fix_integers(*it, sql);
   for (auto& raw : *it) {
     RawStatement st;
     int loc = raw.value("stmt_location", 0);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ enum class PlanKind {
   kDiscardAll,
   kCopyIn,      // COPY table FROM STDIN: copy_insert runs once per row
   kCopyOut,     // COPY table/query TO STDOUT: run sqlite_sql, rows rendered in copy format
+  kPrepare,     // PREPARE name [(types)] AS stmt: prepared_plan under prepared_name
+  kExecute,     // EXECUTE name [(constants)]: execute_params as text-format parameters
+  kDeallocate,  // DEALLOCATE [PREPARE] name | ALL (prepared_name empty)
 };
 
 // How a result column's SQLite value is turned into the PostgreSQL value.
@@ -70,6 +74,11 @@ struct Plan {
   char copy_quote = '"';
   char copy_escape = '"';
   std::shared_ptr<const Plan> copy_insert;  // INSERT ... VALUES ($1..$n) for each row
+  // kPrepare / kExecute / kDeallocate:
+  std::string prepared_name;
+  std::shared_ptr<const Plan> prepared_plan;
+  std::vector<Oid> prepared_types;                        // declared in PREPARE name (types)
+  std::vector<std::optional<std::string>> execute_params;  // text form; nullopt = NULL
   // Statement-level notices to send (e.g. "relation already exists, skipping").
   std::vector<std::string> notices;
 };

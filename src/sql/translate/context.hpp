@@ -130,6 +130,8 @@ PgResult<Plan> translate_update(Ctx& ctx, const Node& body);
 PgResult<Plan> translate_delete(Ctx& ctx, const Node& body);
 PgResult<Plan> translate_ddl(Ctx& ctx, std::string_view tag, const Node& body);
 PgResult<Plan> translate_utility(Ctx& ctx, std::string_view tag, const Node& body);
+// EXECUTE name [(constants)]: the parameters in text form.
+PgResult<Plan> translate_execute(Ctx& ctx, const Node& body);
 
 // Scope construction for a catalog table.
 RangeEntry range_entry_for_table(const Table& t, std::string alias, std::string sql_alias);

@@ -482,9 +482,11 @@ PgResult<Expr> translate_const(Ctx& ctx, const Node& body) {
     std::string v = field(body, "fval").value("fval", std::string("0"));
     // Integers too large for int4 arrive as fval: PostgreSQL types them int8 (or numeric).
     if (v.find_first_of(".eE") == std::string::npos) {
-      if (util::parse_int64(v)) {
+      if (auto iv = util::parse_int64(v)) {
         e.sql = v;
-        e.type = o::kInt8;
+        // As PostgreSQL's make_const: an integer written as a float (-2147483648, after the
+        // grammar folded the sign in) is int4 when it fits, else int8.
+        e.type = (*iv >= INT32_MIN && *iv <= INT32_MAX) ? o::kInt4 : o::kInt8;
         return e;
       }
     }

@@ -44,6 +44,39 @@ PgResult<Plan> translate_impl(const RawStatement& stmt, const Catalog& catalog, 
              tag == "RenameStmt" || tag == "CreateSeqStmt" || tag == "AlterSeqStmt" || tag == "TruncateStmt" ||
              tag == "CreateSchemaStmt") {
     plan = tr::translate_ddl(ctx, tag, body);
+  } else if (tag == "PrepareStmt") {
+    // PREPARE name [(types)] AS statement: the statement is translated now, with the declared
+    // parameter types; the session keeps the plan under the name (one namespace with the
+    // protocol's named statements, as in PostgreSQL).
+    std::vector<Oid> declared;
+    if (tr::has(body, "argtypes")) {
+      for (const auto& tn : tr::field(body, "argtypes")) {
+        auto t = tr::resolve_type_name(ctx, node_body(tn));
+        if (!t) return unexpected(t.error());
+        declared.push_back(t->first);
+      }
+    }
+    RawStatement inner{tr::field(body, "query"), stmt.text, stmt.location};
+    TranslateOptions io = opts;
+    io.declared_param_types = declared;
+    auto q = translate_impl(inner, catalog, io);
+    if (!q) return unexpected(q.error());
+    if (q->kind != PlanKind::kQuery) return unexpected(ctx.unsupported("PREPARE of this statement", -1));
+    Plan p;
+    p.kind = PlanKind::kPrepare;
+    p.tag = "PREPARE";
+    p.prepared_name = body.value("name", std::string());
+    p.prepared_types = std::move(declared);
+    p.prepared_plan = std::make_shared<const Plan>(std::move(*q));
+    return p;
+  } else if (tag == "ExecuteStmt") {
+    return tr::translate_execute(ctx, body);
+  } else if (tag == "DeallocateStmt") {
+    Plan p;
+    p.kind = PlanKind::kDeallocate;
+    p.prepared_name = body.value("name", std::string());
+    p.tag = p.prepared_name.empty() ? "DEALLOCATE ALL" : "DEALLOCATE";
+    return p;
   } else {
     plan = tr::translate_utility(ctx, tag, body);
   }

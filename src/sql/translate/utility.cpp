@@ -248,4 +248,46 @@ PgResult<Plan> translate_utility(Ctx& ctx, std::string_view tag, const Node& bod
   return unexpected(ctx.unsupported("the statement " + std::string(tag), -1));
 }
 
+namespace {
+
+// A constant EXECUTE parameter in text form (what a text-format Bind would carry).
+PgResult<std::optional<std::string>> execute_param_text(Ctx& ctx, const Node& n) {
+  std::string_view tag = node_tag(n);
+  const Node& b = node_body(n);
+  if (tag == "A_Const") {
+    if (b.value("isnull", false)) return std::optional<std::string>{};
+    if (has(b, "ival")) return std::optional<std::string>{std::to_string(field(b, "ival").value("ival", int64_t{0}))};
+    if (has(b, "fval")) return std::optional<std::string>{field(b, "fval").value("fval", std::string("0"))};
+    if (has(b, "sval")) return std::optional<std::string>{field(b, "sval").value("sval", std::string())};
+    if (has(b, "boolval")) return std::optional<std::string>{field(b, "boolval").value("boolval", false) ? "true" : "false"};
+  }
+  if (tag == "TypeCast" && node_tag(field(b, "arg")) == "A_Const") return execute_param_text(ctx, field(b, "arg"));
+  if (tag == "A_Expr" && b.value("kind", std::string()) == "AEXPR_OP" && !has(b, "lexpr")) {
+    const Node& names = field(b, "name");
+    if (names.is_array() && names.size() == 1 && str_of(names[0]) == "-" && node_tag(field(b, "rexpr")) == "A_Const") {
+      auto v = execute_param_text(ctx, field(b, "rexpr"));
+      if (!v) return v;
+      if (*v) return std::optional<std::string>{"-" + **v};
+      return v;
+    }
+  }
+  return unexpected(ctx.unsupported("EXECUTE parameters other than constants", loc_of(b)));
+}
+
+}  // namespace
+
+PgResult<Plan> translate_execute(Ctx& ctx, const Node& body) {
+  Plan p;
+  p.kind = PlanKind::kExecute;
+  p.prepared_name = body.value("name", std::string());
+  if (has(body, "params")) {
+    for (const auto& n : field(body, "params")) {
+      auto v = execute_param_text(ctx, n);
+      if (!v) return unexpected(v.error());
+      p.execute_params.push_back(std::move(*v));
+    }
+  }
+  return p;
+}
+
 }  // namespace metagate::sql::tr
