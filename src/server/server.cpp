@@ -11,6 +11,11 @@
 #include <fstream>
 #include <stdexcept>
 #include <thread>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
 
 #include "database.hpp"
 #include "session.hpp"
@@ -23,8 +28,23 @@ using asio::ip::tcp;
 struct Server::Impl {
   std::shared_ptr<const config::Config> cfg;
   asio::io_context control{1};
-  std::vector<std::unique_ptr<asio::io_context>> workers;
-  std::vector<std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>>> guards;
+  // One io_context and thread per worker. SQLite statements run inline on the worker, so a
+  // worker can be busy for as long as a statement runs; `busy_since_us` lets the acceptor give
+  // new connections (a CancelRequest among them) to a worker that is free. When every worker
+  // has been busy for longer than kBusyMs, an extra worker is started (up to kMaxExtraWorkers):
+  // a long statement never keeps a cancel or a new client waiting.
+  struct Worker {
+    asio::io_context io{1};
+    asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
+    std::atomic<int64_t> busy_since_us{0};
+    std::thread thread;
+  };
+  static constexpr int64_t kBusyMs = 20;
+  static constexpr size_t kMaxExtraWorkers = 64;
+  std::vector<std::unique_ptr<Worker>> workers;  // grown only on the control thread
+  size_t base_workers = 0;
+  std::mutex workers_mu;  // guards `workers` against stop()/run() on other threads
+  bool running = false;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::unique_ptr<asio::ssl::context> tls;
   ServerContext ctx;
@@ -74,23 +94,57 @@ struct Server::Impl {
     return db;
   }
 
+  static int64_t now_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // Round robin over the workers that are not stuck in a statement; a new worker when all are.
+  Worker& pick_worker() {
+    int64_t now = now_us();
+    size_t n = workers.size();
+    for (size_t i = 0; i < n; ++i) {
+      Worker& w = *workers[next_worker++ % n];
+      int64_t since = w.busy_since_us.load(std::memory_order_relaxed);
+      if (since == 0 || now - since < kBusyMs * 1000) return w;
+    }
+    std::lock_guard lk(workers_mu);
+    if (workers.size() >= base_workers + kMaxExtraWorkers || !running) return *workers[next_worker++ % n];
+    auto w = std::make_unique<Worker>();
+    Worker* raw = w.get();
+    raw->thread = std::thread([raw] { raw->io.run(); });
+    workers.push_back(std::move(w));
+    spdlog::warn("all {} io threads are busy running statements; started io thread {}", n, workers.size());
+    return *raw;
+  }
+
   asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
     for (;;) {
-      auto& worker = *workers[next_worker++ % workers.size()];
-      auto [ec, socket] = co_await acceptor.async_accept(worker, asio::as_tuple(asio::use_awaitable));
+      auto [ec, accepted] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (ec == asio::error::operation_aborted) co_return;
         spdlog::warn("accept failed: {}", ec.message());
         continue;
       }
+      // The worker is chosen now, not when the accept was started: it must be free now.
+      Worker& worker = pick_worker();
+      auto protocol = acceptor.local_endpoint().protocol();
+      tcp::socket socket(worker.io);
+      int fd = accepted.release(ec);
+      if (ec) continue;
+      socket.assign(protocol, fd, ec);
+      if (ec) {
+        ::close(fd);
+        continue;
+      }
       socket.set_option(tcp::no_delay(true), ec);
-      auto session = std::make_shared<Session>(ctx, std::move(socket));
+      auto session = std::make_shared<Session>(ctx, std::move(socket), &worker.busy_since_us);
       {
         std::lock_guard lk(sessions_mu);
         live.erase(std::remove_if(live.begin(), live.end(), [](auto& w) { return w.expired(); }), live.end());
         live.push_back(session);
       }
-      asio::co_spawn(worker, [session]() -> asio::awaitable<void> { co_await session->run(); }, asio::detached);
+      asio::co_spawn(worker.io, [session]() -> asio::awaitable<void> { co_await session->run(); }, asio::detached);
     }
   }
 };
@@ -106,11 +160,8 @@ Server::Server(config::Config cfg) : impl_(std::make_unique<Impl>()) {
   }
   unsigned n = impl_->cfg->effective_io_threads();
   if (n == 0) n = 1;
-  for (unsigned i = 0; i < n; ++i) {
-    impl_->workers.push_back(std::make_unique<asio::io_context>(1));
-    impl_->guards.push_back(std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
-        impl_->workers.back()->get_executor()));
-  }
+  for (unsigned i = 0; i < n; ++i) impl_->workers.push_back(std::make_unique<Impl::Worker>());
+  impl_->base_workers = n;
   const auto& tls = impl_->cfg->tls;
   if (tls.enabled()) {
     impl_->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
@@ -153,12 +204,20 @@ void Server::start() {
 }
 
 void Server::run() {
-  std::vector<std::thread> threads;
-  for (auto& w : impl_->workers) {
-    threads.emplace_back([ctx = w.get()] { ctx->run(); });
+  {
+    std::lock_guard lk(impl_->workers_mu);
+    impl_->running = true;
+    for (auto& w : impl_->workers) {
+      Impl::Worker* raw = w.get();
+      raw->thread = std::thread([raw] { raw->io.run(); });
+    }
   }
   impl_->control.run();
-  for (auto& t : threads) t.join();
+  // The control loop has ended (stop()): no worker is added any more.
+  std::lock_guard lk(impl_->workers_mu);
+  impl_->running = false;
+  for (auto& w : impl_->workers)
+    if (w->thread.joinable()) w->thread.join();
 }
 
 void Server::stop() {
@@ -175,7 +234,8 @@ void Server::stop() {
         if (auto s = w.lock()) sessions.push_back(s);
     }
     for (auto& s : sessions) s->close();
-    for (auto& g : impl_->guards) g->reset();
+    std::lock_guard lk(impl_->workers_mu);
+    for (auto& w : impl_->workers) w->guard.reset();
   });
 }
 

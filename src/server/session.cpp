@@ -48,7 +48,8 @@ void ServerContext::cancel(int32_t pid, int32_t secret) {
   if (s) s->cancel(secret);
 }
 
-Session::Session(ServerContext& ctx, tcp::socket socket) : ctx_(ctx), socket_(std::move(socket)) {
+Session::Session(ServerContext& ctx, tcp::socket socket, std::atomic<int64_t>* busy)
+    : ctx_(ctx), socket_(std::move(socket)), busy_(busy) {
   limits_.max_message = static_cast<size_t>(ctx_.config->limits.max_message_bytes);
   limits_.max_startup_packet = static_cast<size_t>(ctx_.config->limits.max_startup_packet_bytes);
   session_id_ = ctx_.next_session_id++;
@@ -751,9 +752,14 @@ awaitable<PgStatus> Session::run_statement(const sql::Plan& plan, sql::PlanPtr p
         std::lock_guard lk(exec_mu_);
         active_db_ = active;
       }
+      if (busy_)
+        busy_->store(std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::steady_clock::now().time_since_epoch()).count() | 1,
+                     std::memory_order_relaxed);
       auto types_ctx = session_types();
       auto cat = current_catalog();
       auto r = cursor->fetch(w, formats, max_rows, types_ctx, cat.get());
+      if (busy_) busy_->store(0, std::memory_order_relaxed);
       {
         std::lock_guard lk(exec_mu_);
         active_db_ = nullptr;

@@ -47,7 +47,9 @@ struct ServerContext {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(ServerContext& ctx, boost::asio::ip::tcp::socket socket);
+  // `busy`: the worker thread's "running SQLite since" clock (microseconds, 0 = idle), set
+  // while a statement executes inline so the acceptor can steer new connections elsewhere.
+  Session(ServerContext& ctx, boost::asio::ip::tcp::socket socket, std::atomic<int64_t>* busy = nullptr);
   ~Session();
   boost::asio::awaitable<void> run();
   // CancelRequest: interrupts the running statement, if any.
@@ -166,6 +168,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::mutex exec_mu_;
   sqlite3* active_db_ = nullptr;
+  std::atomic<int64_t>* busy_ = nullptr;
   std::atomic<bool> cancelled_{false};
   store::FunctionContext fctx_;
   bool closed_ = false;

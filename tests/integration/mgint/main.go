@@ -2,15 +2,18 @@
 //
 //	mgint concurrency --dsn DSN [--clients 50] [--pgx 12] [--duration 15s] [--pid PID]
 //	mgint hostile     --addr HOST:PORT --dsn DSN [--user U] [--seeds 200] [--burst 200] [--pid PID] [--reference]
+//	mgint protocol    --addr HOST:PORT --ca FILE --other-ca FILE --password PW --md5-password PW [--pid PID] [--reference]
 //
 // concurrency: 50 clients (lib/pq through database/sql, and pgx v4) run a Grafana-like
 // mix of reads and writes for a bounded time, then every committed write is checked.
 // hostile: raw TCP clients send malformed protocol input while a healthy lib/pq client
 // keeps querying; every bad connection must end in the PostgreSQL way, never a hang.
+// protocol: TLS (certificate checks, hostssl rules), SCRAM and md5 authentication, and
+// CancelRequest through lib/pq and pgx, against a daemon run with the config run.sh wrote.
 //
 // Both print their figures and end with "N passed, M failed"; exit status 1 on any
 // failure, 2 on usage errors. --pid lets the tool check that the daemon process is still
-// alive (and, for hostile, count its open file descriptors). --reference (hostile) runs
+// alive (and, for hostile, count its open file descriptors). --reference (hostile, protocol) runs
 // against a real PostgreSQL and accepts its documented deviations from metagate's
 // contract (silent close on framing errors), to validate the expectations themselves.
 package main
@@ -140,6 +143,7 @@ func usage() {
 	fmt.Fprintf(os.Stderr, `usage:
   mgint concurrency --dsn DSN [--clients 50] [--pgx 12] [--duration 15s] [--pid PID]
   mgint hostile     --addr HOST:PORT --dsn DSN [--user U] [--seeds 200] [--burst 200] [--pid PID] [--reference]
+  mgint protocol    --addr HOST:PORT --ca FILE --other-ca FILE --password PW --md5-password PW [--pid PID] [--reference]
 `)
 	os.Exit(2)
 }
@@ -179,6 +183,20 @@ func main() {
 			usage()
 		}
 		os.Exit(runHostile(o))
+	case "protocol":
+		var o ProtoOptions
+		fs.StringVar(&o.Addr, "addr", "", "daemon address HOST:PORT (numeric host)")
+		fs.StringVar(&o.CA, "ca", "", "PEM file of the CA that signed the server certificate")
+		fs.StringVar(&o.OtherCA, "other-ca", "", "PEM file of a CA that did not")
+		fs.StringVar(&o.Password, "password", "", "password of the SCRAM users grafana and scrammd5")
+		fs.StringVar(&o.MD5Password, "md5-password", "", "password of the md5 users md5user and md5only")
+		fs.IntVar(&o.PID, "pid", 0, "daemon pid (liveness check)")
+		fs.BoolVar(&o.Reference, "reference", false, "target is a real PostgreSQL 15")
+		_ = fs.Parse(os.Args[2:])
+		if o.Addr == "" || o.CA == "" || o.OtherCA == "" || o.Password == "" || o.MD5Password == "" {
+			usage()
+		}
+		os.Exit(runProtocol(o))
 	default:
 		usage()
 	}
