@@ -82,14 +82,22 @@ for wl in $WORKLOADS; do
 done
 echo
 echo "medians; ratio = side / postgres (tps: higher is better; latency: lower is better):"
-sort -t$'\t' -k1,1 -k2,2 -k3,3 -k5,5n "$R" | awk -F'\t' '
-  { k=$1" "$2; key=k"|"$3; n[key]++; t[key, n[key]]=$5; l[key, n[key]]=$6; f[key]+=$7
-    if (!(k in seen)) { seen[k]=1; order[++m]=k } if (!((k, $3) in hs)) { hs[k, $3]=1; sd[k, ++ns[k]]=$3 } }
-  function med(a, key, c,   h) { h=int((c+1)/2); return a[key, h] }
-  END {
-    for (i=1; i<=m; i++) { k=order[i]; pk=k"|postgres"; pt=med(t, pk, n[pk]);
-      for (j=1; j<=ns[k]; j++) { s=sd[k, j]; key=k"|"s; tt=med(t, key, n[key]);
-        # latency median: sort separately
-        c=0; for (q=1; q<=n[key]; q++) ls[++c]=l[key, q]; asort(ls); lm=ls[int((c+1)/2)]; delete ls
-        c=0; for (q=1; q<=n[pk]; q++) lp[++c]=l[pk, q]; asort(lp); pl=lp[int((c+1)/2)]; delete lp
-        printf "  %-24s %-16s tps %9.1f  x%.2f   latency %7.3f ms  x%.2f   failed %s\n", k, s, tt, (pt>0?tt/pt:0), lm, (pl>0?lm/pl:0), f[key] } } }'
+python3 - "$R" <<'PY'
+import sys, statistics, collections
+runs = collections.defaultdict(list)
+order = []
+for line in open(sys.argv[1]):
+    wl, mode, side, rnd, tps, lat, fail = line.rstrip("\n").split("\t")
+    key = (wl, mode)
+    if key not in order: order.append(key)
+    runs[key + (side,)].append((float(tps), float(lat), fail))
+for key in order:
+    sides = [k[2] for k in runs if k[:2] == key]
+    pt = statistics.median(t for t, _, _ in runs[key + ("postgres",)])
+    pl = statistics.median(l for _, l, _ in runs[key + ("postgres",)])
+    for side in sides:
+        r = runs[key + (side,)]
+        t = statistics.median(x for x, _, _ in r); l = statistics.median(y for _, y, _ in r)
+        fails = ",".join(f for _, _, f in r)
+        print(f"  {key[0]+' '+key[1]:<24} {side:<16} tps {t:9.1f}  x{t/pt:.2f}   latency {l:7.3f} ms  x{l/pl:.2f}   failed {fails}")
+PY

@@ -752,14 +752,20 @@ awaitable<PgStatus> Session::run_statement(const sql::Plan& plan, sql::PlanPtr p
         std::lock_guard lk(exec_mu_);
         active_db_ = active;
       }
+      const auto started = std::chrono::steady_clock::now();
       if (busy_)
-        busy_->store(std::chrono::duration_cast<std::chrono::microseconds>(
-                         std::chrono::steady_clock::now().time_since_epoch()).count() | 1,
+        busy_->store(std::chrono::duration_cast<std::chrono::microseconds>(started.time_since_epoch()).count() | 1,
                      std::memory_order_relaxed);
       auto types_ctx = session_types();
       auto cat = current_catalog();
       auto r = cursor->fetch(w, formats, max_rows, types_ctx, cat.get());
       if (busy_) busy_->store(0, std::memory_order_relaxed);
+      if (int64_t slow = ctx_.config->log.slow_statement_ms; slow >= 0) {
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        // As PostgreSQL's log_min_duration_statement.
+        if (ms >= static_cast<double>(slow))
+          spdlog::info("session {}: duration: {:.3f} ms  statement: {}", pid_, ms, prepare_text_.substr(0, 1000));
+      }
       {
         std::lock_guard lk(exec_mu_);
         active_db_ = nullptr;
@@ -1161,6 +1167,7 @@ awaitable<bool> Session::simple_query_by_shape(const std::string& sql) {
   for (int64_t v : shape->literals) values.push_back(types::Value::integer(v));
   wire::Writer w(out_);
   bool suspended = false;
+  prepare_text_ = sql;
   auto result = co_await run_statement(*plan, plan, nullptr, 0, true, suspended, &values);
   if (!result) {
     send_error(result.error());
