@@ -209,6 +209,8 @@ std::vector<SystemRelation> make_system_relations() {
                    {"attnotnull", o::kBool}, {"atthasdef", o::kBool}, {"attidentity", o::kChar},
                    {"attgenerated", o::kChar}, {"attisdropped", o::kBool}, {"attislocal", o::kBool},
                    {"attcollation", o::kOid}}));
+  v.push_back(rel("pg_catalog", "pg_am",
+                  {{"oid", o::kOid}, {"amname", o::kName}, {"amhandler", o::kText}, {"amtype", o::kChar}}));
   v.push_back(rel("pg_catalog", "pg_attrdef",
                   {{"oid", o::kOid}, {"adrelid", o::kOid}, {"adnum", o::kInt2}, {"adbin", o::kText}}));
   v.push_back(rel("pg_catalog", "pg_type",

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <regex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -656,6 +658,44 @@ void fn_sleep(sqlite3_context* c, int, sqlite3_value** argv) {
   sqlite3_result_text(c, "", 0, SQLITE_STATIC);
 }
 
+// mg_regex(text, pattern, case_insensitive): PostgreSQL's ~ and ~* operators. std::regex's
+// ECMAScript grammar stands in for PostgreSQL's ARE: the same for the patterns catalogs and
+// tools use (anchors, classes, alternation, quantifiers); back-references and ARE-only
+// escapes may differ. Compiled patterns are cached per thread.
+void fn_regex(sqlite3_context* c, int, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL)
+    return sqlite3_result_null(c);
+  const char* t = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  const char* p = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
+  bool icase = sqlite3_value_int(argv[2]) != 0;
+  thread_local std::map<std::pair<std::string, bool>, std::regex> cache;
+  auto key = std::make_pair(std::string(p ? p : ""), icase);
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    try {
+      auto flags = std::regex::ECMAScript | (icase ? std::regex::icase : std::regex::flag_type{});
+      if (cache.size() > 256) cache.clear();
+      it = cache.emplace(key, std::regex(key.first, flags)).first;
+    } catch (const std::regex_error& e) {
+      // PostgreSQL's wording (regerror) for the failures both engines detect.
+      const char* why = e.what();
+      switch (e.code()) {
+        case std::regex_constants::error_paren: why = "parentheses () not balanced"; break;
+        case std::regex_constants::error_brack: why = "brackets [] not balanced"; break;
+        case std::regex_constants::error_brace: why = "braces {} not balanced"; break;
+        case std::regex_constants::error_badbrace: why = "invalid repetition count(s)"; break;
+        case std::regex_constants::error_badrepeat: why = "quantifier operand invalid"; break;
+        case std::regex_constants::error_escape: why = "invalid escape \\ sequence"; break;
+        case std::regex_constants::error_range: why = "invalid character range"; break;
+        case std::regex_constants::error_ctype: why = "invalid character class"; break;
+        default: break;
+      }
+      return fail(c, "2201B", std::string("invalid regular expression: ") + why);
+    }
+  }
+  sqlite3_result_int(c, std::regex_search(t ? t : "", it->second) ? 1 : 0);
+}
+
 void fn_format_type(sqlite3_context* c, int, sqlite3_value** argv) {
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return sqlite3_result_null(c);
   auto oid = static_cast<types::Oid>(sqlite3_value_int64(argv[0]));
@@ -771,6 +811,7 @@ int register_functions(sqlite3* db) {
       {"mg_sleep", 1, fn_sleep, false},     {"mg_format_type", 2, fn_format_type, true},
       {"mg_indexdef", 1, fn_indexdef, false}, {"mg_constraintdef", 1, fn_constraintdef, false},
       {"mg_array_json", 2, fn_array_json, false},
+      {"mg_regex", 3, fn_regex, true},
   };
   for (const auto& f : fns) {
     int flags = SQLITE_UTF8 | (f.deterministic ? SQLITE_DETERMINISTIC : 0);

@@ -227,7 +227,14 @@ PgStatus SqliteStore::bootstrap() {
     if (j.is_discarded())
       return unexpected(PgError::fatal(sqlstate::kDataCorrupted, "the metagate catalog in \"" + opts_.path + "\" is corrupt"));
     catalog_ = std::make_shared<sql::Catalog>(sql::Catalog::from_json(j));
-    return Ok{};
+    // Regenerate the emulated pg_catalog/information_schema rows: a file written by an older
+    // metagate gets the system relations this version adds.
+    if (auto s = exec(writer_->db(), "BEGIN IMMEDIATE"); !s) return s;
+    if (auto s = write_catalog(*catalog_); !s) {
+      (void)exec(writer_->db(), "ROLLBACK");
+      return s;
+    }
+    return exec(writer_->db(), "COMMIT");
   }
   sqlite3_finalize(st);
   auto cat = std::make_shared<sql::Catalog>();
@@ -370,6 +377,17 @@ PgStatus SqliteStore::write_catalog(const sql::Catalog& c) {
   {
     RowInserter db_row(db, base_table(*sql::find_system_relation("pg_catalog", "pg_database")), 9);
     db_row.v(16384).v("").v(10).v(6).v("C.UTF-8").v("C.UTF-8").v(0).v(1).v(-1).done();
+  }
+  {
+    // Access methods as PostgreSQL 15 ships them (pg_class.relam points here).
+    RowInserter am(db, table_for("pg_catalog", "pg_am"), 4);
+    am.v(2).v("heap").v("heap_tableam_handler").v("t").done();
+    am.v(403).v("btree").v("bthandler").v("i").done();
+    am.v(405).v("hash").v("hashhandler").v("i").done();
+    am.v(783).v("gist").v("gisthandler").v("i").done();
+    am.v(2742).v("gin").v("ginhandler").v("i").done();
+    am.v(4000).v("spgist").v("spghandler").v("i").done();
+    am.v(3580).v("brin").v("brinhandler").v("i").done();
   }
   {
     RowInserter roles(db, table_for("pg_catalog", "pg_roles"), 7);

@@ -387,6 +387,15 @@ PgResult<Expr> translate_op(Ctx& ctx, const std::string& op, const Node& body, c
     std::string rhs = ci ? "mg_lower(" + b.sql + ")" : b.sql;
     return make(std::string("(") + lhs + (neg ? " NOT LIKE " : " LIKE ") + rhs + " ESCAPE '\\')", o::kBool);
   }
+  if (op == "~" || op == "!~" || op == "~*" || op == "!~*") {
+    if (auto s = unify(ctx, a, b); !s) return unexpected(s.error());
+    if (category(a.type) != Cat::kString || category(b.type) != Cat::kString)
+      return unexpected(operator_error(ctx, op, a, b, location));
+    bool ci = op.find('*') != std::string::npos;
+    bool neg = op[0] == '!';
+    std::string call = "mg_regex(" + a.sql + ", " + b.sql + ", " + (ci ? "1" : "0") + ")";
+    return make(neg ? "(NOT " + call + ")" : "(" + call + ")", o::kBool);
+  }
   return unexpected(ctx.unsupported("the operator " + op, location));
 }
 

@@ -1,0 +1,14 @@
+-- psql meta-commands through metagate must print what they print against PostgreSQL 15.
+CREATE TABLE "user" (id SERIAL PRIMARY KEY NOT NULL, login VARCHAR(190) NOT NULL, email VARCHAR(190) NOT NULL, is_admin BOOL NOT NULL, created TIMESTAMP NOT NULL, help_flags1 BIGINT NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX "UQE_user_login" ON "user" (login);
+CREATE INDEX "IDX_user_email" ON "user" (email);
+CREATE TABLE dashboard_tag (id BIGSERIAL PRIMARY KEY, dashboard_id BIGINT NOT NULL, term VARCHAR(50) NOT NULL);
+CREATE SEQUENCE standalone_seq;
+\dt
+\di
+\ds
+\dt us*
+\di *login*
+\dt nomatch
+SELECT 'abc' ~ '^a' AS a, 'abc' !~ 'B' AS b, 'abc' ~* 'B' AS c, 'abc' !~* 'B' AS d;
+SELECT 'x' ~ '(';
