@@ -202,7 +202,8 @@ std::vector<SystemRelation> make_system_relations() {
                    {"relhasrules", o::kBool}, {"relhastriggers", o::kBool}, {"relhassubclass", o::kBool},
                    {"relrowsecurity", o::kBool}, {"relforcerowsecurity", o::kBool},
                    {"relispopulated", o::kBool}, {"relreplident", o::kChar}, {"relispartition", o::kBool},
-                   {"relacl", o::kText}, {"reloptions", o::kText}}));
+                   {"relacl", o::kText}, {"reloptions", o::kText}, {"reltoastrelid", o::kOid},
+                   {"reloftype", o::kOid}, {"relpartbound", o::kPgNodeTree}}));
   v.push_back(rel("pg_catalog", "pg_attribute",
                   {{"attrelid", o::kOid}, {"attname", o::kName}, {"atttypid", o::kOid}, {"attlen", o::kInt2},
                    {"attnum", o::kInt2}, {"atttypmod", o::kInt4}, {"attndims", o::kInt2},
@@ -217,7 +218,34 @@ std::vector<SystemRelation> make_system_relations() {
                   {{"oid", o::kOid}, {"typname", o::kName}, {"typnamespace", o::kOid}, {"typlen", o::kInt2},
                    {"typbyval", o::kBool}, {"typtype", o::kChar}, {"typcategory", o::kChar},
                    {"typelem", o::kOid}, {"typarray", o::kOid}, {"typnotnull", o::kBool},
-                   {"typbasetype", o::kOid}, {"typtypmod", o::kInt4}, {"typrelid", o::kOid}}));
+                   {"typbasetype", o::kOid}, {"typtypmod", o::kInt4}, {"typrelid", o::kOid},
+                   {"typcollation", o::kOid}}));
+  // Read by psql's \d and other tools; metagate has no policies, extended statistics,
+  // publications or inheritance, so these stay empty.
+  v.push_back(rel("pg_catalog", "pg_collation",
+                  {{"oid", o::kOid}, {"collname", o::kName}, {"collnamespace", o::kOid}, {"collowner", o::kOid},
+                   {"collprovider", o::kChar}, {"collisdeterministic", o::kBool}, {"collencoding", o::kInt4},
+                   {"collcollate", o::kText}, {"collctype", o::kText}}));
+  v.push_back(rel("pg_catalog", "pg_policy",
+                  {{"oid", o::kOid}, {"polname", o::kName}, {"polrelid", o::kOid}, {"polcmd", o::kChar},
+                   {"polpermissive", o::kBool}, {"polroles", o::kOidArray}, {"polqual", o::kPgNodeTree},
+                   {"polwithcheck", o::kPgNodeTree}}));
+  v.push_back(rel("pg_catalog", "pg_statistic_ext",
+                  {{"oid", o::kOid}, {"stxrelid", o::kOid}, {"stxname", o::kName}, {"stxnamespace", o::kOid},
+                   {"stxowner", o::kOid}, {"stxstattarget", o::kInt4}, {"stxkeys", o::kInt2Vector},
+                   {"stxkind", o::kCharArray}, {"stxexprs", o::kPgNodeTree}}));
+  v.push_back(rel("pg_catalog", "pg_publication",
+                  {{"oid", o::kOid}, {"pubname", o::kName}, {"pubowner", o::kOid}, {"puballtables", o::kBool},
+                   {"pubinsert", o::kBool}, {"pubupdate", o::kBool}, {"pubdelete", o::kBool},
+                   {"pubtruncate", o::kBool}, {"pubviaroot", o::kBool}}));
+  v.push_back(rel("pg_catalog", "pg_publication_namespace",
+                  {{"oid", o::kOid}, {"pnpubid", o::kOid}, {"pnnspid", o::kOid}}));
+  v.push_back(rel("pg_catalog", "pg_publication_rel",
+                  {{"oid", o::kOid}, {"prpubid", o::kOid}, {"prrelid", o::kOid}, {"prqual", o::kPgNodeTree},
+                   {"prattrs", o::kInt2Vector}}));
+  v.push_back(rel("pg_catalog", "pg_inherits",
+                  {{"inhrelid", o::kOid}, {"inhparent", o::kOid}, {"inhseqno", o::kInt4},
+                   {"inhdetachpending", o::kBool}}));
   v.push_back(rel("pg_catalog", "pg_index",
                   {{"indexrelid", o::kOid}, {"indrelid", o::kOid}, {"indnatts", o::kInt2},
                    {"indnkeyatts", o::kInt2}, {"indisunique", o::kBool}, {"indisprimary", o::kBool},

@@ -141,6 +141,8 @@ bool fits(types::Oid t, const ValueRef& v, Value& fixed) {
         fixed = Value::integer(!v.s.empty() && (v.s[0] == 't' || v.s[0] == '1'));
         return false;
       }
+      // regclass/regnamespace computed as names (mg_regclass) are printed as they are.
+      if (v.kind == K::Text && (t == o::kRegclass || t == o::kRegnamespace)) return true;
       if (v.kind == K::Text) { fixed = Value::integer(std::strtoll(std::string(v.s).c_str(), nullptr, 10)); return false; }
       return true;
     case types::StorageClass::Real:

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "metagate/sql/catalog.hpp"
+#include "metagate/sql/ident.hpp"
 #include "metagate/sql/translator.hpp"
 #include "metagate/store/sqlite_store.hpp"
 #include "metagate/types/types.hpp"
@@ -718,6 +719,43 @@ void fn_indexdef(sqlite3_context* c, int, sqlite3_value** argv) {
   sqlite3_result_null(c);
 }
 
+// mg_regclass(oid) / mg_regnamespace(oid): the text of oid::regclass / ::regnamespace — the
+// name (quoted where PostgreSQL quotes it, schema-qualified outside public), or the number
+// when no such object exists.
+void fn_regclass(sqlite3_context* c, int, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return sqlite3_result_null(c);
+  auto oid = static_cast<uint32_t>(sqlite3_value_int64(argv[0]));
+  std::string out = std::to_string(oid);
+  auto* f = function_context();
+  if (f && f->store) {
+    auto cat = f->store->catalog();
+    auto name_of = [](const std::string& key) {
+      auto [schema, bare] = sql::split_relation_key(key);
+      return (schema == "public" ? "" : sql::pg_quote_ident(schema) + ".") + sql::pg_quote_ident(bare);
+    };
+    for (const auto& [k, t] : cat->tables)
+      if (t.oid == oid) out = name_of(k);
+    for (const auto& [k, i] : cat->indexes)
+      if (i.oid == oid) out = name_of(k);
+    for (const auto& [k, q] : cat->sequences)
+      if (q.oid == oid) out = name_of(k);
+  }
+  sqlite3_result_text(c, out.data(), static_cast<int>(out.size()), SQLITE_TRANSIENT);
+}
+
+void fn_regnamespace(sqlite3_context* c, int, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return sqlite3_result_null(c);
+  auto oid = static_cast<uint32_t>(sqlite3_value_int64(argv[0]));
+  std::string out = oid == 11 ? "pg_catalog" : oid == 2200 ? "public" : oid == 13000 ? "information_schema" : std::to_string(oid);
+  auto* f = function_context();
+  if (f && f->store) {
+    auto cat = f->store->catalog();
+    for (const auto& [name, o] : cat->schemas)
+      if (o == oid) out = sql::pg_quote_ident(name);
+  }
+  sqlite3_result_text(c, out.data(), static_cast<int>(out.size()), SQLITE_TRANSIENT);
+}
+
 void fn_constraintdef(sqlite3_context* c, int, sqlite3_value** argv) {
   auto* f = function_context();
   if (!f || !f->store) return sqlite3_result_null(c);
@@ -812,6 +850,7 @@ int register_functions(sqlite3* db) {
       {"mg_indexdef", 1, fn_indexdef, false}, {"mg_constraintdef", 1, fn_constraintdef, false},
       {"mg_array_json", 2, fn_array_json, false},
       {"mg_regex", 3, fn_regex, true},
+      {"mg_regclass", 1, fn_regclass, false}, {"mg_regnamespace", 1, fn_regnamespace, false},
   };
   for (const auto& f : fns) {
     int flags = SQLITE_UTF8 | (f.deterministic ? SQLITE_DETERMINISTIC : 0);

@@ -368,11 +368,18 @@ PgStatus SqliteStore::write_catalog(const sql::Catalog& c) {
     for (const auto& [name, oid] : c.schemas) ns.v(oid).v(name).v(10).null().done();
   }
   {
-    RowInserter ty(db, table_for("pg_catalog", "pg_type"), 13);
+    RowInserter ty(db, table_for("pg_catalog", "pg_type"), 14);
     for (const auto& t : types::all_types()) {
+      int64_t coll = t.oid == o::kName ? 950 : (t.oid == o::kText || t.oid == o::kVarchar || t.oid == o::kBpchar) ? 100 : 0;
       ty.v(t.oid).v(std::string(t.typname)).v(kCatalogNs).v(t.typlen).v(t.typbyval ? 1 : 0).v(std::string(1, t.typtype))
-          .v(std::string(1, t.typcategory)).v(t.typelem).v(t.typarray).v(0).v(0).v(-1).v(0).done();
+          .v(std::string(1, t.typcategory)).v(t.typelem).v(t.typarray).v(0).v(0).v(-1).v(0).v(coll).done();
     }
+  }
+  {
+    RowInserter coll(db, table_for("pg_catalog", "pg_collation"), 9);
+    coll.v(100).v("default").v(kCatalogNs).v(10).v("d").v(1).v(-1).null().null().done();
+    coll.v(950).v("C").v(kCatalogNs).v(10).v("c").v(1).v(-1).v("C").v("C").done();
+    coll.v(951).v("POSIX").v(kCatalogNs).v(10).v("c").v(1).v(-1).v("POSIX").v("POSIX").done();
   }
   {
     RowInserter db_row(db, base_table(*sql::find_system_relation("pg_catalog", "pg_database")), 9);
@@ -395,7 +402,7 @@ PgStatus SqliteStore::write_catalog(const sql::Catalog& c) {
   }
   RowInserter tables(db, table_for("pg_catalog", "pg_tables"), 8);
   RowInserter indexes(db, table_for("pg_catalog", "pg_indexes"), 5);
-  RowInserter cls(db, table_for("pg_catalog", "pg_class"), 26);
+  RowInserter cls(db, table_for("pg_catalog", "pg_class"), 29);
   RowInserter att(db, table_for("pg_catalog", "pg_attribute"), 14);
   RowInserter attrdef(db, table_for("pg_catalog", "pg_attrdef"), 4);
   RowInserter ind(db, table_for("pg_catalog", "pg_index"), 14);
@@ -412,7 +419,7 @@ PgStatus SqliteStore::write_catalog(const sql::Catalog& c) {
     auto [schema, name] = sql::split_relation_key(key);
     cls.v(oid).v(name).v(ns_oid(schema)).v(0).v(10).v(kind == 'i' ? 403 : (kind == 'r' ? 2 : 0)).v(oid).v(0).v(0).v(-1)
         .v(hasindex ? 1 : 0).v(0).v("p").v(std::string(1, kind)).v(natts).v(0).v(0).v(0).v(0).v(0).v(0).v(1).v("d").v(0)
-        .null().null().done();
+        .null().null().v(0).v(0).null().done();
   };
 
   for (const auto& st : sql::kPgSystemTables) {

@@ -278,8 +278,18 @@ PgStatus encode_text(Oid type, const ValueRef& v, std::string& out, const Sessio
     }
     default:
       if (is_oid_like(type)) {
+        // reg* values computed as names (oid::regclass through the catalog) print as they are.
+        if (v.kind == Value::Kind::Text && type != oid::kOid) {
+          out.append(v.s);
+          return Ok{};
+        }
         auto i = storage_int(v);
         if (!i) return corrupt();
+        // regtype prints the type's name, as PostgreSQL's regtypeout.
+        if (type == oid::kRegtype && find_type(static_cast<Oid>(*i))) {
+          out += format_type(static_cast<Oid>(*i), -1);
+          return Ok{};
+        }
         append_uint(out, static_cast<uint32_t>(*i));
         return Ok{};
       }

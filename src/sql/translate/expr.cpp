@@ -736,6 +736,17 @@ namespace {
     Expr e = make(quote_literal(*av->unknown_literal), o::kRegclass, "regclass");
     return e;
   }
+  // oid::regclass / ::regnamespace: the object's name (its text form), through the catalog.
+  // ::regtype keeps the oid; its output prints the type name.
+  if ((tr->first == o::kRegclass || tr->first == o::kRegnamespace || tr->first == o::kRegtype) && !av->unknown_literal &&
+      (av->type == o::kOid || category(av->type) == Cat::kNumeric || av->type == o::kRegclass ||
+       av->type == o::kRegtype || av->type == o::kRegnamespace)) {
+    std::string fn = tr->first == o::kRegclass ? "mg_regclass" : tr->first == o::kRegnamespace ? "mg_regnamespace" : "";
+    Expr e = make(fn.empty() ? av->sql : fn + "(" + av->sql + ")", tr->first,
+                  plain_arg && name != "?column?" ? name : std::string(tr->first == o::kRegclass ? "regclass"
+                                                                : tr->first == o::kRegtype ? "regtype" : "regnamespace"));
+    return e;
+  }
   auto cv = coerce(ctx, *av, tr->first, tr->second, true);
   if (!cv) return cv;
   Expr e = *cv;

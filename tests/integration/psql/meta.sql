@@ -12,3 +12,7 @@ CREATE SEQUENCE standalone_seq;
 \dt nomatch
 SELECT 'abc' ~ '^a' AS a, 'abc' !~ 'B' AS b, 'abc' ~* 'B' AS c, 'abc' !~* 'B' AS d;
 SELECT 'x' ~ '(';
+SELECT c.oid::regclass AS r, c.relnamespace::regnamespace AS n, 23::regtype AS t FROM pg_class c WHERE relname IN ('user', 'UQE_user_login', 'user_id_seq') ORDER BY c.relname;
+SELECT sequencename, data_type FROM pg_sequences ORDER BY 1;
+SELECT collname FROM pg_collation WHERE oid IN (100, 950, 951) ORDER BY oid;
+SELECT count(*) FROM pg_policy, pg_statistic_ext, pg_inherits;
