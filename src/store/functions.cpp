@@ -822,6 +822,31 @@ void fn_array_json(sqlite3_context* c, int, sqlite3_value** argv) {
   sqlite3_result_text(c, out.data(), static_cast<int>(out.size()), SQLITE_TRANSIENT);
 }
 
+// mg_array_from_json(json array of storage values, element type): PostgreSQL's array text.
+void fn_array_from_json(sqlite3_context* c, int, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return sqlite3_result_null(c);
+  auto elem = static_cast<types::Oid>(sqlite3_value_int64(argv[1]));
+  auto j = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])), nullptr, false);
+  if (!j.is_array()) return fail(c, "XX000", "mg_array_from_json: not a JSON array");
+  auto sc = session_ctx();
+  std::vector<std::optional<std::string>> items;
+  for (const auto& x : j) {
+    if (x.is_null()) {
+      items.emplace_back(std::nullopt);
+      continue;
+    }
+    Value v = x.is_number_integer() ? Value::integer(x.get<int64_t>())
+              : x.is_number()       ? Value::real(x.get<double>())
+              : x.is_string()       ? Value::text(x.get<std::string>())
+                                    : Value::text(x.dump());
+    std::string out;
+    if (auto st = types::encode_text(elem, normalise(elem, v.ref()).ref(), out, sc); !st) return fail(c, st.error());
+    items.emplace_back(std::move(out));
+  }
+  std::string s = types::array_text(items);
+  sqlite3_result_text(c, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+}
+
 }  // namespace
 
 int register_functions(sqlite3* db) {
@@ -850,6 +875,7 @@ int register_functions(sqlite3* db) {
       {"mg_indexdef", 1, fn_indexdef, false}, {"mg_constraintdef", 1, fn_constraintdef, false},
       {"mg_array_json", 2, fn_array_json, false},
       {"mg_regex", 3, fn_regex, true},
+      {"mg_array_from_json", 2, fn_array_from_json, false},
       {"mg_regclass", 1, fn_regclass, false}, {"mg_regnamespace", 1, fn_regnamespace, false},
   };
   for (const auto& f : fns) {

@@ -25,6 +25,79 @@ bool is_oid_like(Oid t) {
   }
 }
 
+// A one-dimensional array literal ({1,2}, {"a b",NULL}): each element through the element
+// type's input, stored as the canonical text array_out would print.
+PgResult<Value> array_in(Oid type, Oid elem, std::string_view s, const SessionContext& ctx) {
+  size_t i = 0;
+  auto bad_detail = [&](std::string detail) {
+    PgError e = PgError::make(sqlstate::kInvalidTextRepresentation, "malformed array literal: \"" + std::string(s) + "\"");
+    e.detail = std::move(detail);
+    return unexpected(std::move(e));
+  };
+  // PostgreSQL's DETAIL for where the literal went wrong.
+  auto bad = [&]() {
+    if (i >= s.size()) return bad_detail("Unexpected end of input.");
+    return bad_detail(std::string("Unexpected \"") + s[i] + "\" character.");
+  };
+  (void)type;
+  auto skip_ws = [&] {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+  };
+  skip_ws();
+  if (i >= s.size() || s[i] != '{') return bad_detail("Array value must start with \"{\" or dimension information.");
+  ++i;
+  std::vector<std::optional<std::string>> out;
+  skip_ws();
+  if (i < s.size() && s[i] == '}') {
+    ++i;
+  } else {
+    for (;;) {
+      skip_ws();
+      std::string item;
+      bool quoted = false;
+      if (i < s.size() && s[i] == '"') {
+        quoted = true;
+        ++i;
+        while (i < s.size() && s[i] != '"') {
+          if (s[i] == '\\' && i + 1 < s.size()) ++i;
+          item.push_back(s[i++]);
+        }
+        if (i >= s.size()) return bad();
+        ++i;
+      } else {
+        while (i < s.size() && s[i] != ',' && s[i] != '}') {
+          if (s[i] == '{' || s[i] == '"') return bad();  // nested arrays are not supported
+          item.push_back(s[i++]);
+        }
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.pop_back();
+        if (item.empty()) return bad();
+      }
+      skip_ws();
+      if (!quoted && (item == "NULL" || item == "null" || item == "Null")) {
+        out.emplace_back(std::nullopt);
+      } else {
+        auto v = parse_text(elem, item, -1, ctx);
+        if (!v) return unexpected(v.error());
+        std::string txt;
+        if (auto st = encode_text(elem, v->ref(), txt, ctx); !st) return unexpected(st.error());
+        out.emplace_back(std::move(txt));
+      }
+      if (i < s.size() && s[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (i < s.size() && s[i] == '}') {
+        ++i;
+        break;
+      }
+      return bad();
+    }
+  }
+  skip_ws();
+  if (i != s.size()) return bad_detail("Junk after closing right brace.");
+  return Value::text(array_text(out));
+}
+
 bool is_plain_text(Oid t) {
   return t == oid::kText || t == oid::kUnknown || t == oid::kXml || t == oid::kCstring || t == oid::kPgNodeTree;
 }
@@ -165,8 +238,36 @@ PgResult<Value> parse_text(Oid type, std::string_view s, int32_t typmod, const S
     default:
       if (is_oid_like(type)) return int_in(type, s);
       if (is_plain_text(type)) return Value::text(std::string(s));
+      if (Oid el = element_of(type); el != 0) return array_in(type, el, s, ctx);
       return fail(unsupported(type, "input"));
   }
+}
+
+std::string array_text(const std::vector<std::optional<std::string>>& elements) {
+  std::string out = "{";
+  for (size_t i = 0; i < elements.size(); ++i) {
+    if (i) out += ',';
+    if (!elements[i]) {
+      out += "NULL";
+      continue;
+    }
+    const std::string& e = *elements[i];
+    bool quote = e.empty() || e.size() == 4 && (e[0] == 'N' || e[0] == 'n') && (e == "NULL" || e == "null" || e == "Null");
+    for (char ch : e)
+      if (ch == '{' || ch == '}' || ch == ',' || ch == '"' || ch == '\\' || ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r')
+        quote = true;
+    if (!quote) {
+      out += e;
+      continue;
+    }
+    out += '"';
+    for (char ch : e) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  return out + "}";
 }
 
 PgResult<Value> decode_binary(Oid type, std::string_view bytes, int32_t typmod, const SessionContext& ctx) {

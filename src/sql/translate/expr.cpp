@@ -753,7 +753,9 @@ namespace {
   e.param = 0;
   if (!plain_arg || name == "?column?") {
     const auto* info = types::find_type(tr->first);
-    e.name = info ? std::string(info->typname) : name;
+    // PostgreSQL names the column after the type as written: int[] → int4, oid[] → oid.
+    const auto* shown = info && info->typcategory == 'A' && info->typelem ? types::find_type(info->typelem) : info;
+    e.name = shown ? std::string(shown->typname) : name;
   } else {
     e.name = name;
   }
@@ -771,6 +773,34 @@ namespace {
     return unexpected(ctx.unsupported("the collation \"" + c + "\"", location));
   Expr e = *av;
   e.sql = "(" + e.sql + " COLLATE BINARY)";
+  return e;
+}
+
+// arr[i] on a one-dimensional array (lower bound 1; int2vector and oidvector count from 0).
+[[gnu::noinline]] PgResult<Expr> tx_Indirection(Ctx& ctx, const Node& body, const Scope& scope, int location) {
+  const Node& ind = field(body, "indirection");
+  if (!ind.is_array() || ind.size() != 1 || node_tag(ind[0]) != "A_Indices" || node_body(ind[0]).value("is_slice", false))
+    return unexpected(ctx.unsupported("slices and field selection", location));
+  auto av = translate_expr(ctx, field(body, "arg"), scope);
+  if (!av) return av;
+  Oid arr = av->type;
+  bool vector = arr == o::kInt2Vector || arr == o::kOidVector;
+  Oid el = arr == o::kInt2Vector ? o::kInt2 : arr == o::kOidVector ? o::kOid : types::element_of(arr);
+  if (el == 0) return unexpected(ctx.error(sqlstate::kDatatypeMismatch,
+                                           "cannot subscript type " + type_display(arr) + " because it does not support subscripting",
+                                           location));
+  auto iv = translate_expr(ctx, field(node_body(ind[0]), "uidx"), scope);
+  if (!iv) return iv;
+  Expr idx = *iv;
+  if (idx.type == 0) {
+    auto c = coerce(ctx, idx, o::kInt4, -1, false);
+    if (!c) return c;
+    idx = *c;
+  }
+  std::string list = vector ? "mg_array_json('{' || replace(" + av->sql + ", ' ', ',') || '}', " + std::to_string(types::array_of(el)) + ")"
+                            : "mg_array_json(" + av->sql + ", " + std::to_string(arr) + ")";
+  std::string key = vector ? "(" + idx.sql + ")" : "(" + idx.sql + ") - 1";
+  Expr e = make("(SELECT \"__a\".value FROM json_each(" + list + ") AS \"__a\" WHERE \"__a\".key = " + key + ")", el, av->name);
   return e;
 }
 
@@ -923,7 +953,7 @@ PgResult<Expr> translate_expr(Ctx& ctx, const Node& node, const Scope& scope) {
   if (tag == "SubLink") return translate_sublink(ctx, body, scope);
   if (tag == "A_ArrayExpr") return unexpected(ctx.unsupported("ARRAY[...] expressions", location));
   if (tag == "RowExpr") return unexpected(ctx.unsupported("row constructors", location));
-  if (tag == "A_Indirection") return unexpected(ctx.unsupported("subscripts and field selection", location));
+  if (tag == "A_Indirection") return tx_Indirection(ctx, body, scope, location);
   if (tag == "SetToDefault") return unexpected(ctx.error(sqlstate::kSyntaxError, "DEFAULT is not allowed in this context", location));
   return unexpected(ctx.unsupported("the expression " + std::string(tag), location));
 }
@@ -959,6 +989,18 @@ PgResult<Expr> translate_sublink(Ctx& ctx, const Node& body, const Scope& scope)
       a = *c;
     }
     return make("(" + a.sql + (any ? " IN (" : " NOT IN (") + q->sql + "))", o::kBool);
+  }
+  if (kind == "ARRAY_SUBLINK") {
+    // ARRAY(SELECT x ...): the rows, in the subquery's order, as one array value.
+    if (q->columns.size() != 1)
+      return unexpected(ctx.error(sqlstate::kSyntaxError, "subquery must return only one column", location));
+    Oid el = q->columns[0].type;
+    Oid arr = types::array_of(el);
+    if (arr == 0) return unexpected(ctx.unsupported("arrays of type " + type_display(el), location));
+    std::string col = quote_ident(q->columns[0].name);
+    return make("(SELECT mg_array_from_json(json_group_array(" + col + "), " + std::to_string(el) + ") FROM (" + q->sql +
+                    ") AS \"__mg_array\")",
+                arr, "array");
   }
   return unexpected(ctx.unsupported("the subquery kind " + kind, location));
 }

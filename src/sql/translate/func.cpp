@@ -273,6 +273,30 @@ PgResult<Expr> translate_func(Ctx& ctx, const Node& body, const Scope& scope) {
     if (auto s = coerce_arg(ctx, args[1], o::kInt4); !s) return unexpected(s.error());
     return make("mg_format_type(" + join_sql(args) + ")", o::kText, name);
   }
+  if (name == "array_to_string" && (nargs == 2 || nargs == 3)) {
+    Oid el = types::element_of(args[0].type);
+    if (el == 0) return unexpected(ctx.unsupported("array_to_string of type " + type_display(args[0].type), -1));
+    std::string item = "mg_text(\"__e\".value, " + std::to_string(el) + ")";
+    if (nargs == 3) item = "coalesce(" + item + ", " + args[2].sql + ")";
+    std::string agg = "(SELECT group_concat(" + item + ", " + args[1].sql + ") FROM json_each(mg_array_json(" + args[0].sql +
+                      ", " + std::to_string(args[0].type) + ")) AS \"__e\"" + (nargs == 2 ? " WHERE \"__e\".value IS NOT NULL" : "") + ")";
+    return make("(CASE WHEN " + args[0].sql + " IS NULL OR " + args[1].sql + " IS NULL THEN NULL ELSE coalesce(" + agg + ", '') END)",
+                o::kText, name);
+  }
+  if ((name == "array_upper" || name == "array_length") && nargs == 2) {
+    Oid el = types::element_of(args[0].type);
+    if (el == 0) return unexpected(ctx.unsupported(name + " of type " + type_display(args[0].type), -1));
+    // One-dimensional arrays with lower bound 1: the upper bound is the length; NULL when empty.
+    std::string n = "(SELECT count(*) FROM json_each(mg_array_json(" + args[0].sql + ", " + std::to_string(args[0].type) + ")))";
+    return make("(CASE WHEN " + args[0].sql + " IS NULL OR " + args[1].sql + " IS NOT 1 OR " + n + " = 0 THEN NULL ELSE " + n +
+                    " END)",
+                o::kInt4, name);
+  }
+  if (name == "pg_get_statisticsobjdef_columns" && nargs == 1) return make("CAST(NULL AS TEXT)", o::kText, name);
+  if (name == "pg_relation_is_publishable" && nargs == 1)
+    return make("(EXISTS (SELECT 1 FROM \"pg_catalog.pg_class\" AS \"__c\" WHERE \"__c\".\"oid\" = " + args[0].sql +
+                    " AND \"__c\".\"relkind\" IN ('r', 'p') AND \"__c\".\"relnamespace\" <> 11))",
+                o::kBool, name);
   if (name == "pg_get_indexdef" && nargs >= 1) return make("mg_indexdef(" + args[0].sql + ")", o::kText, name);
   if (name == "pg_get_expr" && (nargs == 2 || nargs == 3)) return make("(" + args[0].sql + ")", o::kText, name);
   if (name == "pg_table_is_visible" && nargs == 1) return make("1", o::kBool, name);

@@ -109,6 +109,59 @@ PgResult<FromResult> translate_subselect(Ctx& ctx, const Node& body, Scope& scop
   return r;
 }
 
+// Functions in FROM: generate_series(start, stop [, step]) over integers, as a recursive CTE
+// (SQLite's own generate_series is an optional extension). Other functions: 0A000.
+PgResult<FromResult> translate_range_function(Ctx& ctx, const Node& body, Scope& scope, const Scope* outer) {
+  if (body.value("lateral", false) || body.value("ordinality", false) || body.value("is_rowsfrom", false))
+    return unexpected(ctx.unsupported("this form of function in FROM", -1));
+  const Node& fns = field(body, "functions");
+  if (!fns.is_array() || fns.size() != 1) return unexpected(ctx.unsupported("functions in FROM", -1));
+  const Node& pair = field(fns[0], "List");
+  const Node& items = field(pair, "items");
+  if (!items.is_array() || items.empty() || node_tag(items[0]) != "FuncCall")
+    return unexpected(ctx.unsupported("functions in FROM", -1));
+  const Node& call = node_body(items[0]);
+  auto names = names_of(field(call, "funcname"));
+  std::string fname = names.empty() ? "" : names.back();
+  const Node& args = field(call, "args");
+  if (fname != "generate_series" || !args.is_array() || args.size() < 2 || args.size() > 3)
+    return unexpected(ctx.unsupported("the function " + fname + " in FROM", loc_of(call)));
+  Scope arg_scope;
+  arg_scope.parent = outer;
+  std::vector<Expr> a;
+  Oid t = o::kInt4;
+  for (const auto& n : args) {
+    auto e = translate_expr(ctx, n, arg_scope);
+    if (!e) return unexpected(e.error());
+    bool integer = e->type == o::kInt2 || e->type == o::kInt4 || e->type == o::kInt8;
+    if (e->type != 0 && e->type != o::kUnknown && !integer)
+      return unexpected(ctx.unsupported("generate_series over " + type_display(e->type), loc_of(call)));
+    if (e->type == o::kInt8) t = o::kInt8;
+    a.push_back(std::move(*e));
+  }
+  const Node& alias = field(body, "alias");
+  std::string aliasname = alias.is_object() ? alias.value("aliasname", std::string()) : "";
+  if (aliasname.empty()) aliasname = "generate_series";
+  auto cols = alias_colnames(alias);
+  std::string colname = cols.empty() ? aliasname : cols[0];
+  std::string step = a.size() == 3 ? a[2].sql : "1";
+  std::string cte = quote_ident("__gs_" + aliasname);
+  FromResult r;
+  r.sql = "(WITH RECURSIVE " + cte + "(v) AS (SELECT " + a[0].sql + " UNION ALL SELECT v + (" + step + ") FROM " + cte +
+          " WHERE (" + step + ") > 0 AND v + (" + step + ") <= " + a[1].sql + " OR (" + step + ") < 0 AND v + (" + step +
+          ") >= " + a[1].sql + ") SELECT v AS " + quote_ident(colname) + " FROM " + cte + " WHERE (" + step + ") > 0 AND v <= " +
+          a[1].sql + " OR (" + step + ") < 0 AND v >= " + a[1].sql + ") AS " + quote_ident(aliasname);
+  RangeEntry entry;
+  entry.alias = aliasname;
+  entry.sql_alias = aliasname;
+  ScopeColumn c;
+  c.name = colname;
+  c.type = t;
+  entry.columns.push_back(c);
+  scope.entries.push_back(std::move(entry));
+  return r;
+}
+
 PgResult<FromResult> translate_join(Ctx& ctx, const Node& body, Scope& scope, const Scope* outer) {
   std::string jt = body.value("jointype", std::string("JOIN_INNER"));
   size_t left_start = scope.entries.size();
@@ -179,7 +232,7 @@ PgResult<FromResult> translate_from_item(Ctx& ctx, const Node& node, Scope& scop
   if (tag == "RangeVar") return translate_range_var(ctx, body, scope);
   if (tag == "RangeSubselect") return translate_subselect(ctx, body, scope, outer);
   if (tag == "JoinExpr") return translate_join(ctx, body, scope, outer);
-  if (tag == "RangeFunction") return unexpected(ctx.unsupported("functions in FROM", -1));
+  if (tag == "RangeFunction") return translate_range_function(ctx, body, scope, outer);
   return unexpected(ctx.unsupported(std::string(tag) + " in FROM", -1));
 }
 

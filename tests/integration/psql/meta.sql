@@ -16,3 +16,12 @@ SELECT c.oid::regclass AS r, c.relnamespace::regnamespace AS n, 23::regtype AS t
 SELECT sequencename, data_type FROM pg_sequences ORDER BY 1;
 SELECT collname FROM pg_collation WHERE oid IN (100, 950, 951) ORDER BY oid;
 SELECT count(*) FROM pg_policy, pg_statistic_ext, pg_inherits;
+\d "user"
+\d dashboard_tag
+\d
+SELECT '{0}'::oid[], '{1, 2 ,NULL}'::int[], '{"a b",c,""}'::text[], array_to_string('{1,NULL,3}'::int[], '-'), array_to_string('{1,NULL,3}'::int[], '-', '*');
+SELECT array_upper('{4,5,6}'::int[], 1), array_upper('{}'::int[], 1), ('{4,5,6}'::int[])[2], 2 = any('{1,2}'::int[]);
+SELECT * FROM generate_series(1,3);
+SELECT s FROM generate_series(5, 1, -2) s;
+SELECT g.x FROM generate_series(1, 2) AS g(x);
+SELECT '{1,2'::int[];
