@@ -1248,6 +1248,14 @@ awaitable<void> Session::simple_query(const std::string& sql) {
   w.ready_for_query(tx_status());
 }
 
+sql::PlanPtr Session::executed_plan(const sql::PlanPtr& plan) {
+  if (!plan || plan->kind != sql::PlanKind::kExecute) return plan;
+  auto it = statements_.find(plan->prepared_name);
+  if (it == statements_.end()) return plan;
+  refresh_statement(*it->second);
+  return it->second->plan;
+}
+
 void Session::refresh_statement(PreparedStatement& ps) {
   if (!ps.plan) return;
   auto cat = current_catalog();
@@ -1402,16 +1410,17 @@ awaitable<bool> Session::handle(wire::FrontendMessage& msg) {
       if (ps.plan)
         for (const auto& p : ps.plan->params) ptypes.push_back(p.type);
       w.parameter_description(ptypes);
-      if (ps.plan && (ps.plan->returns_rows || ps.plan->kind == sql::PlanKind::kShow)) {
-        if (ps.plan->kind == sql::PlanKind::kShow) {
+      auto rows_plan = executed_plan(ps.plan);  // EXECUTE name: the rows of the named statement
+      if (rows_plan && (rows_plan->returns_rows || rows_plan->kind == sql::PlanKind::kShow)) {
+        if (rows_plan->kind == sql::PlanKind::kShow) {
           wire::FieldDescription f;
-          const Guc* g = find_guc(ps.plan->setting);
-          f.name = g ? std::string(g->display_name) : ps.plan->setting;
+          const Guc* g = find_guc(rows_plan->setting);
+          f.name = g ? std::string(g->display_name) : rows_plan->setting;
           f.type_oid = types::oid::kText;
           std::vector<wire::FieldDescription> fs{f};
           w.row_description(fs);
         } else {
-          auto f = fields_for(*ps.plan, {});
+          auto f = fields_for(*rows_plan, {});
           w.row_description(f);
         }
       } else {
@@ -1426,8 +1435,9 @@ awaitable<bool> Session::handle(wire::FrontendMessage& msg) {
     }
     auto& portal = it->second;
     portal.described = true;
-    if (portal.plan && portal.plan->returns_rows && portal.plan->kind != sql::PlanKind::kShow) {
-      auto f = fields_for(*portal.plan, portal.result_formats);
+    if (auto rows_plan = executed_plan(portal.plan);
+        rows_plan && rows_plan->returns_rows && rows_plan->kind != sql::PlanKind::kShow) {
+      auto f = fields_for(*rows_plan, portal.plan->kind == sql::PlanKind::kExecute ? std::vector<int16_t>{} : portal.result_formats);
       w.row_description(f);
     } else if (portal.plan && portal.plan->kind == sql::PlanKind::kShow) {
       wire::FieldDescription f;

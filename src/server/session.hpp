@@ -118,6 +118,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void set_function_context(bool statement_start);
   types::SessionContext session_types() const;
   void refresh_statement(PreparedStatement& ps);
+  // The plan whose rows a statement returns: for EXECUTE name, the named statement's.
+  sql::PlanPtr executed_plan(const sql::PlanPtr& plan);
 
   ServerContext& ctx_;
   boost::asio::ip::tcp::socket socket_;
