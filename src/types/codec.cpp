@@ -236,6 +236,17 @@ PgResult<Value> parse_text(Oid type, std::string_view s, int32_t typmod, const S
     case oid::kTimestamp: case oid::kTimestamptz: return timestamp_in(type, s, typmod, ctx);
     case oid::kInterval: return interval_in(s, typmod);
     default:
+      if (type == oid::kRegtype && !s.empty() && !(s[0] >= '0' && s[0] <= '9')) {
+        // regtype input takes the name regtype output prints (format_type's, or the typname).
+        std::string_view name = s;
+        while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+        while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+        std::string_view bare = name;
+        if (bare.size() >= 2 && bare.front() == '"' && bare.back() == '"') bare = bare.substr(1, bare.size() - 2);
+        for (const auto& t : all_types())
+          if (name == format_type(t.oid, -1) || name == t.typname || bare == t.typname) return Value::integer(t.oid);
+        return fail(PgError::make(sqlstate::kUndefinedObject, "type \"" + std::string(name) + "\" does not exist"));
+      }
       if (is_oid_like(type)) return int_in(type, s);
       if (is_plain_text(type)) return Value::text(std::string(s));
       if (Oid el = element_of(type); el != 0) return array_in(type, el, s, ctx);
