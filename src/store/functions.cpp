@@ -778,45 +778,20 @@ void fn_array_json(sqlite3_context* c, int, sqlite3_value** argv) {
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return sqlite3_result_text(c, "[]", 2, SQLITE_STATIC);
   std::string_view s(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])), static_cast<size_t>(sqlite3_value_bytes(argv[0])));
   auto elem = types::element_of(static_cast<types::Oid>(sqlite3_value_int64(argv[1])));
-  auto bad = [&] { fail(c, "22P02", "malformed array literal: \"" + std::string(s) + "\""); };
-  size_t i = 0;
-  while (i < s.size() && s[i] == ' ') ++i;
-  if (i >= s.size() || s[i] != '{') return bad();
-  ++i;
+  auto items = types::parse_array_literal(elem, s, session_ctx());
+  if (!items) return fail(c, items.error());
   nlohmann::json arr = nlohmann::json::array();
-  auto sc = session_ctx();
-  while (i < s.size()) {
-    while (i < s.size() && s[i] == ' ') ++i;
-    if (i < s.size() && s[i] == '}') break;
-    std::string item;
-    bool quoted = false;
-    if (i < s.size() && s[i] == '"') {
-      quoted = true;
-      ++i;
-      while (i < s.size() && s[i] != '"') {
-        if (s[i] == '\\' && i + 1 < s.size()) ++i;
-        item.push_back(s[i++]);
-      }
-      if (i >= s.size()) return bad();
-      ++i;
-    } else {
-      while (i < s.size() && s[i] != ',' && s[i] != '}') item.push_back(s[i++]);
-      while (!item.empty() && item.back() == ' ') item.pop_back();
-    }
-    if (!quoted && (item == "NULL" || item == "null")) {
+  for (const auto& v : *items) {
+    if (!v) {
       arr.push_back(nullptr);
-    } else {
-      auto v = types::parse_text(elem, item, -1, sc);
-      if (!v) return fail(c, v.error());
-      switch (v->kind) {
-        case Value::Kind::Int: arr.push_back(v->i); break;
-        case Value::Kind::Real: arr.push_back(v->r); break;
-        case Value::Kind::Null: arr.push_back(nullptr); break;
-        default: arr.push_back(v->s); break;
-      }
+      continue;
     }
-    while (i < s.size() && s[i] == ' ') ++i;
-    if (i < s.size() && s[i] == ',') ++i;
+    switch (v->kind) {
+      case Value::Kind::Int: arr.push_back(v->i); break;
+      case Value::Kind::Real: arr.push_back(v->r); break;
+      case Value::Kind::Null: arr.push_back(nullptr); break;
+      default: arr.push_back(v->s); break;
+    }
   }
   std::string out = arr.dump();
   sqlite3_result_text(c, out.data(), static_cast<int>(out.size()), SQLITE_TRANSIENT);

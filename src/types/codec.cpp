@@ -25,76 +25,21 @@ bool is_oid_like(Oid t) {
   }
 }
 
-// A one-dimensional array literal ({1,2}, {"a b",NULL}): each element through the element
-// type's input, stored as the canonical text array_out would print.
-PgResult<Value> array_in(Oid type, Oid elem, std::string_view s, const SessionContext& ctx) {
-  size_t i = 0;
-  auto bad_detail = [&](std::string detail) {
-    PgError e = PgError::make(sqlstate::kInvalidTextRepresentation, "malformed array literal: \"" + std::string(s) + "\"");
-    e.detail = std::move(detail);
-    return unexpected(std::move(e));
-  };
-  // PostgreSQL's DETAIL for where the literal went wrong.
-  auto bad = [&]() {
-    if (i >= s.size()) return bad_detail("Unexpected end of input.");
-    return bad_detail(std::string("Unexpected \"") + s[i] + "\" character.");
-  };
-  (void)type;
-  auto skip_ws = [&] {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
-  };
-  skip_ws();
-  if (i >= s.size() || s[i] != '{') return bad_detail("Array value must start with \"{\" or dimension information.");
-  ++i;
+// A one-dimensional array literal ({1,2}, {"a b",NULL}), stored as the canonical text
+// array_out would print.
+PgResult<Value> array_in(Oid elem, std::string_view s, const SessionContext& ctx) {
+  auto items = parse_array_literal(elem, s, ctx);
+  if (!items) return unexpected(items.error());
   std::vector<std::optional<std::string>> out;
-  skip_ws();
-  if (i < s.size() && s[i] == '}') {
-    ++i;
-  } else {
-    for (;;) {
-      skip_ws();
-      std::string item;
-      bool quoted = false;
-      if (i < s.size() && s[i] == '"') {
-        quoted = true;
-        ++i;
-        while (i < s.size() && s[i] != '"') {
-          if (s[i] == '\\' && i + 1 < s.size()) ++i;
-          item.push_back(s[i++]);
-        }
-        if (i >= s.size()) return bad();
-        ++i;
-      } else {
-        while (i < s.size() && s[i] != ',' && s[i] != '}') {
-          if (s[i] == '{' || s[i] == '"') return bad();  // nested arrays are not supported
-          item.push_back(s[i++]);
-        }
-        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.pop_back();
-        if (item.empty()) return bad();
-      }
-      skip_ws();
-      if (!quoted && (item == "NULL" || item == "null" || item == "Null")) {
-        out.emplace_back(std::nullopt);
-      } else {
-        auto v = parse_text(elem, item, -1, ctx);
-        if (!v) return unexpected(v.error());
-        std::string txt;
-        if (auto st = encode_text(elem, v->ref(), txt, ctx); !st) return unexpected(st.error());
-        out.emplace_back(std::move(txt));
-      }
-      if (i < s.size() && s[i] == ',') {
-        ++i;
-        continue;
-      }
-      if (i < s.size() && s[i] == '}') {
-        ++i;
-        break;
-      }
-      return bad();
+  for (const auto& v : *items) {
+    if (!v) {
+      out.emplace_back(std::nullopt);
+      continue;
     }
+    std::string txt;
+    if (auto st = encode_text(elem, v->ref(), txt, ctx); !st) return unexpected(st.error());
+    out.emplace_back(std::move(txt));
   }
-  skip_ws();
-  if (i != s.size()) return bad_detail("Junk after closing right brace.");
   return Value::text(array_text(out));
 }
 
@@ -249,9 +194,77 @@ PgResult<Value> parse_text(Oid type, std::string_view s, int32_t typmod, const S
       }
       if (is_oid_like(type)) return int_in(type, s);
       if (is_plain_text(type)) return Value::text(std::string(s));
-      if (Oid el = element_of(type); el != 0) return array_in(type, el, s, ctx);
+      if (Oid el = element_of(type); el != 0) return array_in(el, s, ctx);
       return fail(unsupported(type, "input"));
   }
+}
+
+PgResult<std::vector<std::optional<Value>>> parse_array_literal(Oid elem, std::string_view s, const SessionContext& ctx) {
+  size_t i = 0;
+  auto bad_detail = [&](std::string detail) {
+    PgError e = PgError::make(sqlstate::kInvalidTextRepresentation, "malformed array literal: \"" + std::string(s) + "\"");
+    e.detail = std::move(detail);
+    return unexpected(std::move(e));
+  };
+  // PostgreSQL's DETAIL for where the literal went wrong.
+  auto bad = [&]() {
+    if (i >= s.size()) return bad_detail("Unexpected end of input.");
+    return bad_detail(std::string("Unexpected \"") + s[i] + "\" character.");
+  };
+  auto skip_ws = [&] {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+  };
+  skip_ws();
+  if (i >= s.size() || s[i] != '{') return bad_detail("Array value must start with \"{\" or dimension information.");
+  ++i;
+  std::vector<std::optional<Value>> out;
+  skip_ws();
+  if (i < s.size() && s[i] == '}') {
+    ++i;
+  } else {
+    for (;;) {
+      skip_ws();
+      std::string item;
+      bool quoted = false;
+      if (i < s.size() && s[i] == '"') {
+        quoted = true;
+        ++i;
+        while (i < s.size() && s[i] != '"') {
+          if (s[i] == '\\' && i + 1 < s.size()) ++i;
+          item.push_back(s[i++]);
+        }
+        if (i >= s.size()) return bad();
+        ++i;
+      } else {
+        while (i < s.size() && s[i] != ',' && s[i] != '}') {
+          if (s[i] == '{' || s[i] == '"') return bad();  // nested arrays are not supported
+          item.push_back(s[i++]);
+        }
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.pop_back();
+        if (item.empty()) return bad();
+      }
+      skip_ws();
+      if (!quoted && (item == "NULL" || item == "null" || item == "Null")) {
+        out.emplace_back(std::nullopt);
+      } else {
+        auto v = parse_text(elem, item, -1, ctx);
+        if (!v) return unexpected(v.error());
+        out.emplace_back(std::move(*v));
+      }
+      if (i < s.size() && s[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (i < s.size() && s[i] == '}') {
+        ++i;
+        break;
+      }
+      return bad();
+    }
+  }
+  skip_ws();
+  if (i != s.size()) return bad_detail("Junk after closing right brace.");
+  return out;
 }
 
 std::string array_text(const std::vector<std::optional<std::string>>& elements) {

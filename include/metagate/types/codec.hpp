@@ -21,7 +21,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "metagate/types/type_catalog.hpp"
@@ -45,6 +47,11 @@ PgResult<Value> decode_binary_param(Oid type, std::string_view bytes, int32_t ty
 
 // PG's typoutput / typsend; appends to out (no length prefix).
 PgStatus encode_text(Oid type, const ValueRef& v, std::string& out, const SessionContext& ctx);
+// The elements of a one-dimensional array literal ({1,2}, {"a b",NULL}) as stored values of
+// `elem` (nullopt = NULL); 22P02 with PostgreSQL's message and DETAIL when malformed.
+PgResult<std::vector<std::optional<Value>>> parse_array_literal(Oid elem, std::string_view s, const SessionContext& ctx);
+// One-dimensional array text as PostgreSQL's array_out writes it: {a,b,NULL,"x y"}.
+std::string array_text(const std::vector<std::optional<std::string>>& elements);
 PgStatus encode_binary(Oid type, const ValueRef& v, std::string& out, const SessionContext& ctx);
 
 // True when the codec has a binary format for the type (clients may ask for binary results).
