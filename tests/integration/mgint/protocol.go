@@ -767,6 +767,7 @@ func runProtocol(o ProtoOptions) int {
 	step("cancel: pgx context", p.caseCancelPgxContext)
 	step("cancel: pgx CancelRequest", p.caseCancelPgx)
 	step("long statement and other sessions", p.caseBusyWorker)
+	step("every io thread busy", p.caseAllWorkersBusy)
 
 	alive := processAlive(o.PID)
 	v, _, err := p.pqQuery(p.dsn("grafana", o.Password, "require"), `SELECT 1::text`)
@@ -774,4 +775,53 @@ func runProtocol(o ProtoOptions) int {
 		"process alive=%v, SELECT 1 -> %q (%s)", alive, v, errText(err))
 	fmt.Printf("protocol checks took %.1fs\n", time.Since(start).Seconds())
 	return p.checks.Summary()
+}
+
+// caseAllWorkersBusy: as many long statements as the daemon has io threads (the test config
+// pins io_threads to 2), all started, then all cancelled through lib/pq's context deadline.
+// Every cancel must land (57014 within the bound) although no io thread is free when the
+// CancelRequests connect: PostgreSQL forks a backend per connection; metagate must add a thread.
+func (p *proto) caseAllWorkersBusy() {
+	name := "2 long statements on 2 io threads, both cancelled: 57014"
+	db, _, err := p.pqOpen(p.dsn("grafana", p.o.Password, "require"))
+	if err != nil {
+		p.checks.Fail(name, "%v", err)
+		return
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(4)
+	type result struct {
+		err error
+		el  time.Duration
+	}
+	results := make(chan result, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+			defer cancel()
+			t0 := time.Now()
+			var n int64
+			err := db.QueryRowContext(ctx, longQuery).Scan(&n)
+			if err == nil {
+				err = fmt.Errorf("the statement completed: count %d", n)
+			}
+			results <- result{err, time.Since(t0)}
+		}()
+	}
+	ok := true
+	var detail []string
+	for i := 0; i < 2; i++ {
+		r := <-results
+		sev, code, msg, _ := serverError(r.err)
+		good := sev == "ERROR" && code == "57014" && msg == cancelMsg && r.el < cancelBound+600*time.Millisecond
+		ok = ok && good
+		detail = append(detail, fmt.Sprintf("%s after %s", errText(r.err), r.el.Round(time.Millisecond)))
+	}
+	p.checks.Check(name, ok, "%s", strings.Join(detail, "; "))
+	name = "fresh connection answers after both cancels"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var one int
+	err = db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	p.checks.Check(name, err == nil && one == 1, "SELECT 1: %d %s", one, errText(err))
 }
