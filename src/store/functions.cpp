@@ -508,9 +508,19 @@ const sql::Sequence* find_seq(sqlite3_context* c, const std::string& name) {
 
 int64_t step_int(sqlite3* db, const std::string& sql, const std::vector<std::string>& texts, int& rc,
                  bool& found) {
+  // On the store's writer (where nextval/setval run) the prepared statement comes from the
+  // connection's cache: a serial INSERT would otherwise prepare its sequence UPDATE each time.
+  auto* f = function_context();
+  Connection* conn = f && f->store && f->store->writer().db() == db ? &f->store->writer() : nullptr;
   sqlite3_stmt* st = nullptr;
-  rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
   found = false;
+  if (conn) {
+    auto taken = conn->take(sql, nullptr);
+    rc = taken ? SQLITE_OK : SQLITE_ERROR;
+    if (taken) st = *taken;
+  } else {
+    rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
+  }
   if (rc != SQLITE_OK) return 0;
   for (size_t i = 0; i < texts.size(); ++i)
     sqlite3_bind_text(st, static_cast<int>(i + 1), texts[i].data(), static_cast<int>(texts[i].size()), SQLITE_TRANSIENT);
@@ -522,7 +532,8 @@ int64_t step_int(sqlite3* db, const std::string& sql, const std::vector<std::str
     rc = sqlite3_step(st);
   }
   if (rc == SQLITE_DONE) rc = SQLITE_OK;
-  sqlite3_finalize(st);
+  if (conn) conn->give_back(sql, st);
+  else sqlite3_finalize(st);
   return v;
 }
 
@@ -552,8 +563,8 @@ void fn_nextval(sqlite3_context* c, int, sqlite3_value** argv) {
     return fail(c, "2200H", "nextval: reached maximum value of sequence \"" + name + "\" (" + std::to_string(s->max_value) + ")");
   st.last_value = next;
   st.is_called = true;
-  step_int(db, "UPDATE " + tbl + " SET last_value = " + std::to_string(next) + ", is_called = 1 WHERE name = ?1", {name}, rc,
-           found);
+  step_int(db, "UPDATE " + tbl + " SET last_value = CAST(?2 AS INTEGER), is_called = 1 WHERE name = ?1",
+           {name, std::to_string(next)}, rc, found);
   if (rc != SQLITE_OK) return fail(c, "XX000", sqlite3_errmsg(db));
   sqlite3_result_int64(c, next);
 }
