@@ -40,3 +40,13 @@ fuzz: test-deps
 
 clean:
 	rm -rf build
+
+# Installs the daemon, its systemd unit and an example configuration (kept if one exists).
+# `make install PREFIX=/usr DESTDIR=/tmp/pkg` for packaging; the unit's ExecStart follows PREFIX.
+PREFIX ?= /usr/local
+install: build
+	install -D -m 0755 build/bin/metagate $(DESTDIR)$(PREFIX)/bin/metagate
+	install -d $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/metagate
+	sed 's#/usr/local/bin/metagate#$(PREFIX)/bin/metagate#' config/metagate.service > $(DESTDIR)/etc/systemd/system/metagate.service
+	chmod 0644 $(DESTDIR)/etc/systemd/system/metagate.service
+	[ -e $(DESTDIR)/etc/metagate/metagate.json ] || install -m 0640 config/metagate.example.json $(DESTDIR)/etc/metagate/metagate.json

@@ -19,6 +19,7 @@ TEST_PKGS=(
   clang libclang-rt-14-dev
   postgresql-15 postgresql-client-15
   golang-go golang-github-lib-pq-dev golang-github-jackc-pgx-v4-dev
+  systemd python3
 )
 
 pkgs=("${BUILD_PKGS[@]}")

@@ -5,9 +5,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
+#include <unistd.h>
 #include <iostream>
 #include <thread>
 
+#include "sd_notify.hpp"
 #include "metagate/auth/credential.hpp"
 #include "metagate/config/config.hpp"
 #include "metagate/server/server.hpp"
@@ -106,10 +108,13 @@ int main(int argc, char** argv) {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (!ec) {
         spdlog::info("signal {} received, shutting down", sig);
+        app::sd_notify("STOPPING=1\nSTATUS=shutting down");
         srv.stop();
       }
     });
     std::thread sig_thread([&] { sig_ctx.run(); });
+    // Listening sockets are open: under systemd (Type=notify) the unit is now active.
+    app::sd_notify("READY=1\nSTATUS=accepting connections\nMAINPID=" + std::to_string(::getpid()));
     srv.run();
     sig_ctx.stop();
     sig_thread.join();
