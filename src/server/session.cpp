@@ -522,10 +522,20 @@ void Session::set_function_context(bool statement_start) {
   store::set_function_context(&fctx_);
 }
 
+namespace {
+// Statements whose translations are cached (no DDL, no session state).
+// Marks a shape whose translation depends on its literal values.
+const sql::PlanPtr kNotShapeable = std::make_shared<const sql::Plan>();
+
+bool cacheable_tag(std::string_view tag) {
+  return tag == "SelectStmt" || tag == "InsertStmt" || tag == "UpdateStmt" || tag == "DeleteStmt";
+}
+}  // namespace
+
 PgResult<sql::PlanPtr> Session::plan_for(const sql::RawStatement& st, const std::vector<uint32_t>& declared,
                                          std::string_view full_text) {
   std::string_view tag = sql::node_tag(st.tree);
-  bool cacheable = !pending_catalog_ && (tag == "SelectStmt" || tag == "InsertStmt" || tag == "UpdateStmt" || tag == "DeleteStmt");
+  bool cacheable = !pending_catalog_ && cacheable_tag(tag);
   auto cat = current_catalog();
   std::string key;
   if (cacheable) {
@@ -1143,25 +1153,20 @@ awaitable<PgStatus> Session::copy_out(const sql::Plan& plan, sql::PlanPtr plan_p
   co_return Ok{};
 }
 
-namespace {
-// Marks a shape whose translation depends on its literal values.
-const sql::PlanPtr kNotShapeable = std::make_shared<const sql::Plan>();
-
-bool cacheable_tag(std::string_view tag) {
-  return tag == "SelectStmt" || tag == "InsertStmt" || tag == "UpdateStmt" || tag == "DeleteStmt";
-}
-}  // namespace
-
 std::string Session::shape_key(const std::string& shape_text) const {
   return "S|" + std::to_string(current_catalog()->version) + "|" + shape_text;
 }
 
-awaitable<bool> Session::simple_query_by_shape(const std::string& sql) {
+awaitable<bool> Session::simple_query_by_shape(const std::string& sql, std::optional<sql::StatementShape>& shape) {
   if (pending_catalog_ || tx_ == Tx::kFailed || db_->plans.capacity() == 0) co_return false;
-  auto shape = sql::statement_shape(sql);
+  shape = sql::statement_shape(sql);
   if (!shape) co_return false;
   auto plan = db_->plans.get(shape_key(shape->key));
-  if (!plan || plan == kNotShapeable) co_return false;
+  if (!plan) co_return false;  // unknown shape: the caller translates and remembers it
+  if (plan == kNotShapeable) {
+    shape.reset();  // known not to be shapeable: nothing to remember
+    co_return false;
+  }
   std::vector<types::Value> values;
   values.reserve(shape->literals.size());
   for (int64_t v : shape->literals) values.push_back(types::Value::integer(v));
@@ -1177,18 +1182,16 @@ awaitable<bool> Session::simple_query_by_shape(const std::string& sql) {
   co_return true;
 }
 
-void Session::remember_shape(const std::string& sql, const sql::RawStatement& st, const sql::PlanPtr& plan) {
-  if (pending_catalog_ || db_->plans.capacity() == 0 || !cacheable_tag(sql::node_tag(st.tree))) return;
-  auto shape = sql::statement_shape(sql);
-  if (!shape) return;
-  std::string key = shape_key(shape->key);
-  if (db_->plans.get(key)) return;
-  auto templ = sql::make_shape_template(sql, *shape, *plan, *current_catalog());
+void Session::remember_shape(const std::string& sql, const sql::StatementShape& shape, const sql::RawStatement& st,
+                             const sql::PlanPtr& plan) {
+  if (pending_catalog_ || !cacheable_tag(sql::node_tag(st.tree))) return;
+  std::string key = shape_key(shape.key);
+  auto templ = sql::make_shape_template(sql, shape, *plan, *current_catalog());
   sql::PlanPtr entry = kNotShapeable;
-  if (templ && !shape->literals.empty()) {
+  if (templ && !shape.literals.empty()) {
     // SQLite must see exactly the parameters ?1..?k (none hidden in a string, none merged).
     auto reader = db_->store->acquire_reader();
-    if (!reader || !store::binds_exactly(*reader.get(), templ->sqlite_sql, shape->literals.size())) templ.reset();
+    if (!reader || !store::binds_exactly(*reader.get(), templ->sqlite_sql, shape.literals.size())) templ.reset();
   }
   if (templ) entry = std::make_shared<const sql::Plan>(std::move(*templ));
   db_->plans.put(key, entry);
@@ -1196,7 +1199,8 @@ void Session::remember_shape(const std::string& sql, const sql::RawStatement& st
 
 awaitable<void> Session::simple_query(const std::string& sql) {
   wire::Writer w(out_);
-  if (co_await simple_query_by_shape(sql)) co_return;
+  std::optional<sql::StatementShape> shape;  // set when this shape has no cache entry yet
+  if (co_await simple_query_by_shape(sql, shape)) co_return;
   auto parsed = sql::parse(sql);
   if (!parsed) {
     send_error(parsed.error());
@@ -1226,7 +1230,7 @@ awaitable<void> Session::simple_query(const std::string& sql) {
         result = unexpected(plan.error());
       }
     } else {
-      if (parsed->statements.size() == 1 && tx_ != Tx::kFailed) remember_shape(sql, st, *plan);
+      if (shape && parsed->statements.size() == 1 && tx_ != Tx::kFailed) remember_shape(sql, *shape, st, *plan);
       prepare_text_ = std::string(st.text);
       bool suspended = false;
       result = co_await run_statement(**plan, *plan, nullptr, 0, true, suspended);

@@ -18,6 +18,7 @@
 #include "metagate/config/config.hpp"
 #include "metagate/sql/parser.hpp"
 #include "metagate/sql/plan.hpp"
+#include "metagate/sql/shape.hpp"
 #include "metagate/store/executor.hpp"
 #include "metagate/store/functions.hpp"
 #include "metagate/util/pg_error.hpp"
@@ -101,9 +102,11 @@ class Session : public std::enable_shared_from_this<Session> {
                                                  const std::vector<types::Value>* literals = nullptr);
   // Simple Query of one statement whose shape (text up to integer literals) was translated
   // before: runs the cached template. False when the cache cannot answer.
-  boost::asio::awaitable<bool> simple_query_by_shape(const std::string& sql);
+  // `shape` receives the text's shape when the cache has no entry for it yet.
+  boost::asio::awaitable<bool> simple_query_by_shape(const std::string& sql, std::optional<sql::StatementShape>& shape);
   std::string shape_key(const std::string& shape_text) const;
-  void remember_shape(const std::string& sql, const sql::RawStatement& st, const sql::PlanPtr& plan);
+  void remember_shape(const std::string& sql, const sql::StatementShape& shape, const sql::RawStatement& st,
+                      const sql::PlanPtr& plan);
   boost::asio::awaitable<PgStatus> ensure_writer(bool for_block);
   void release_writer_if_autocommit();
   PgResult<sql::PlanPtr> plan_for(const sql::RawStatement& st, const std::vector<uint32_t>& declared, std::string_view full_text);

@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 
 #include "metagate/types/codec.hpp"
@@ -118,7 +119,8 @@ PgResult<ParsedScript> parse(std::string_view sql) {
   }
   auto it = doc.find("stmts");
   if (it == doc.end()) return script;
-  fix_integers(*it, sql);
+  // Only trees where libpg_query wrote an empty Integer need the walk (most have none).
+  if (std::strstr(r.parse_tree, "\"ival\":{}") || std::strstr(r.parse_tree, "\"Integer\":{}")) fix_integers(*it, sql);
   for (auto& raw : *it) {
     RawStatement st;
     int loc = raw.value("stmt_location", 0);

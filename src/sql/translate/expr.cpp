@@ -377,24 +377,23 @@ PgResult<Expr> translate_op(Ctx& ctx, const std::string& op, const Node& body, c
     if (auto s = to_text(b); !s) return unexpected(s.error());
     return make("(" + a.sql + " || " + b.sql + ")", o::kText);
   }
-  if (op == "~~" || op == "!~~" || op == "~~*" || op == "!~~*") {
+  // Pattern matches: LIKE (~~) and regular expressions (~), each negated (!) and/or
+  // case-insensitive (*), on strings.
+  const bool like = op == "~~" || op == "!~~" || op == "~~*" || op == "!~~*";
+  const bool regex = op == "~" || op == "!~" || op == "~*" || op == "!~*";
+  if (like || regex) {
     if (auto s = unify(ctx, a, b); !s) return unexpected(s.error());
     if (category(a.type) != Cat::kString || category(b.type) != Cat::kString)
       return unexpected(operator_error(ctx, op, a, b, location));
     bool ci = op.find('*') != std::string::npos;
     bool neg = op[0] == '!';
+    if (regex) {
+      std::string call = "mg_regex(" + a.sql + ", " + b.sql + ", " + (ci ? "1" : "0") + ")";
+      return make(neg ? "(NOT " + call + ")" : "(" + call + ")", o::kBool);
+    }
     std::string lhs = ci ? "mg_lower(" + a.sql + ")" : a.sql;
     std::string rhs = ci ? "mg_lower(" + b.sql + ")" : b.sql;
     return make(std::string("(") + lhs + (neg ? " NOT LIKE " : " LIKE ") + rhs + " ESCAPE '\\')", o::kBool);
-  }
-  if (op == "~" || op == "!~" || op == "~*" || op == "!~*") {
-    if (auto s = unify(ctx, a, b); !s) return unexpected(s.error());
-    if (category(a.type) != Cat::kString || category(b.type) != Cat::kString)
-      return unexpected(operator_error(ctx, op, a, b, location));
-    bool ci = op.find('*') != std::string::npos;
-    bool neg = op[0] == '!';
-    std::string call = "mg_regex(" + a.sql + ", " + b.sql + ", " + (ci ? "1" : "0") + ")";
-    return make(neg ? "(NOT " + call + ")" : "(" + call + ")", o::kBool);
   }
   return unexpected(ctx.unsupported("the operator " + op, location));
 }
