@@ -13,13 +13,14 @@ BUILD_PKGS=(
   libspdlog-dev libfmt-dev
   libcli11-dev
   libssl-dev openssl
+  prometheus-cpp-dev
 )
 TEST_PKGS=(
   libgtest-dev libgmock-dev
   clang libclang-rt-14-dev
   postgresql-15 postgresql-client-15
   golang-go golang-github-lib-pq-dev golang-github-jackc-pgx-v4-dev
-  systemd python3
+  systemd python3 python3-yaml curl
 )
 
 pkgs=("${BUILD_PKGS[@]}")

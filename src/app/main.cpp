@@ -1,15 +1,19 @@
-// metagate: the command line — serve, check-config, passwd.
+// metagate: the command line — serve, status, check-config, passwd.
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
+#include <ctime>
 #include <unistd.h>
 #include <iostream>
 #include <thread>
 
 #include "sd_notify.hpp"
+#include "status.hpp"
 #include "metagate/auth/credential.hpp"
 #include "metagate/config/config.hpp"
 #include "metagate/server/server.hpp"
@@ -18,23 +22,12 @@ using namespace metagate;
 
 namespace {
 
-int load(const std::string& file, const std::vector<std::string>& listen, const std::string& sqlite,
-         config::Config& out) {
+config::ConfigResult<config::Config> load(const std::string& file, const config::CommandLineOverrides& o) {
   config::ConfigResult<config::Config> cfg = file.empty() ? config::ConfigResult<config::Config>(config::default_config())
                                                           : config::load_config_file(file);
-  if (!cfg) {
-    std::cerr << cfg.error().to_string() << "\n";
-    return 1;
-  }
-  config::CommandLineOverrides o;
-  o.listen = listen;
-  if (!sqlite.empty()) o.sqlite = sqlite;
-  if (auto s = config::apply_overrides(*cfg, o); !s) {
-    std::cerr << s.error().to_string() << "\n";
-    return 1;
-  }
-  out = std::move(*cfg);
-  return 0;
+  if (!cfg) return cfg;
+  if (auto s = config::apply_overrides(*cfg, o); !s) return unexpected(s.error());
+  return cfg;
 }
 
 spdlog::level::level_enum level_of(config::LogLevel l) {
@@ -49,18 +42,67 @@ spdlog::level::level_enum level_of(config::LogLevel l) {
   }
 }
 
+// %* in a pattern: the message as a JSON string body (quotes, backslashes and control
+// characters escaped), for log.format = "json".
+class JsonMessage : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    static const char* hex = "0123456789abcdef";
+    for (char ch : std::string_view(msg.payload.data(), msg.payload.size())) {
+      auto c = static_cast<unsigned char>(ch);
+      if (c == '"' || c == '\\') {
+        dest.push_back('\\');
+        dest.push_back(ch);
+      } else if (c < 0x20) {
+        const char esc[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        dest.append(esc, esc + 6);
+      } else {
+        dest.push_back(ch);
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessage>(); }
+};
+
+void setup_logging(const config::LogConfig& log) {
+  spdlog::set_level(level_of(log.level));
+  if (log.format == config::LogFormat::kJson) {
+    auto f = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc, "\n");
+    f->add_flag<JsonMessage>('*').set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","pid":%P,"msg":"%*"})");
+    spdlog::set_formatter(std::move(f));
+  } else {
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %l [%P] %v");
+  }
+  spdlog::flush_on(spdlog::level::info);
+}
+
+int64_t monotonic_usec() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"metagate — PostgreSQL wire-protocol host for Grafana's metadata database"};
   app.require_subcommand(1);
 
-  std::string config_file, sqlite_path;
-  std::vector<std::string> listen;
+  std::string config_file;
+  config::CommandLineOverrides overrides;
+  std::string sqlite_path, metrics_addr;
   auto* serve = app.add_subcommand("serve", "serve PostgreSQL clients");
   serve->add_option("--config", config_file, "JSON configuration file");
-  serve->add_option("--listen", listen, "HOST:PORT to listen on (repeatable; overrides the config)");
+  serve->add_option("--listen", overrides.listen, "HOST:PORT to listen on (repeatable; overrides the config)");
   serve->add_option("--sqlite", sqlite_path, "serve every database name from this SQLite file");
+  serve->add_option("--metrics", metrics_addr, "HOST:PORT for /metrics, /healthz, /readyz (\"off\" to disable)");
+
+  app::StatusOptions st;
+  auto* status = app.add_subcommand("status", "print the overview of a running metagate (its admin console)");
+  status->add_option("--host", st.host, "host of the running metagate (default 127.0.0.1, or --config's first listen)");
+  status->add_option("--port", st.port, "its port (default 5432, or --config's first listen)");
+  status->add_option("--user", st.user, "an admin user (password from PGPASSWORD or ~/.pgpass)");
+  status->add_option("--config", st.config_file, "the instance's configuration file (for its address)");
 
   std::string check_file;
   auto* check = app.add_subcommand("check-config", "validate a configuration file");
@@ -93,25 +135,65 @@ int main(int argc, char** argv) {
     std::cout << v->to_string() << "\n";
     return 0;
   }
+  if (*status) return app::print_status(st, std::cout, std::cerr);
 
-  config::Config cfg;
-  if (int rc = load(config_file, listen, sqlite_path, cfg); rc != 0) return rc;
-  spdlog::set_level(level_of(cfg.log.level));
+  if (!sqlite_path.empty()) overrides.sqlite = sqlite_path;
+  if (!metrics_addr.empty()) overrides.metrics = metrics_addr;
+  auto loaded = load(config_file, overrides);
+  if (!loaded) {
+    std::cerr << loaded.error().to_string() << "\n";
+    return 1;
+  }
+  config::Config cfg = std::move(*loaded);
+  setup_logging(cfg.log);
   for (const auto& w : cfg.warnings) spdlog::warn("config: {}", w.to_string());
   std::signal(SIGPIPE, SIG_IGN);
   try {
-    server::Server srv(std::move(cfg));
+    server::Server::ConfigSource source;
+    if (!config_file.empty()) source = [config_file, overrides] { return load(config_file, overrides); };
+    server::Server srv(std::move(cfg), source);
+    srv.on_reload([](bool starting) {
+      if (starting) {
+        app::sd_notify("RELOADING=1\nSTATUS=reloading the configuration\nMONOTONIC_USEC=" + std::to_string(monotonic_usec()));
+      } else {
+        app::sd_notify("READY=1\nSTATUS=accepting connections");
+      }
+    });
     srv.start();
     // Signals are handled on their own io_context so a busy worker never delays shutdown.
     boost::asio::io_context sig_ctx;
-    boost::asio::signal_set signals(sig_ctx, SIGINT, SIGTERM);
-    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-      if (!ec) {
+    boost::asio::signal_set signals(sig_ctx, SIGINT, SIGTERM, SIGHUP);
+    std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        spdlog::info("SIGHUP received: reloading the configuration");
+        (void)srv.reload();
+      } else {
         spdlog::info("signal {} received, shutting down", sig);
         app::sd_notify("STOPPING=1\nSTATUS=shutting down");
-        srv.stop();
+        srv.shutdown();
       }
-    });
+      signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
+    // The systemd watchdog: WATCHDOG=1 at half the interval systemd asked for.
+    boost::asio::steady_timer watchdog(sig_ctx);
+    std::function<void(const boost::system::error_code&)> on_watchdog;
+    if (const char* w = std::getenv("WATCHDOG_USEC")) {
+      const char* wpid = std::getenv("WATCHDOG_PID");
+      long usec = std::atol(w);
+      if (usec > 0 && (!wpid || std::atol(wpid) == static_cast<long>(::getpid()))) {
+        auto period = std::chrono::microseconds(usec / 2);
+        on_watchdog = [&, period](const boost::system::error_code& ec) {
+          if (ec) return;
+          app::sd_notify("WATCHDOG=1");
+          watchdog.expires_after(period);
+          watchdog.async_wait(on_watchdog);
+        };
+        watchdog.expires_after(std::chrono::microseconds(0));
+        watchdog.async_wait(on_watchdog);
+      }
+    }
     std::thread sig_thread([&] { sig_ctx.run(); });
     // Listening sockets are open: under systemd (Type=notify) the unit is now active.
     app::sd_notify("READY=1\nSTATUS=accepting connections\nMAINPID=" + std::to_string(::getpid()));
@@ -122,5 +204,6 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", e.what());
     return 1;
   }
+  spdlog::info("stopped");
   return 0;
 }

@@ -38,6 +38,14 @@ constexpr IntRange kIntRanges[] = {
      [](const Config& c) { return c.limits.statement_cache_entries; }},
     {"limits.idle_session_timeout_ms", 0, 2147483647,
      [](const Config& c) { return c.limits.idle_session_timeout_ms; }},
+    {"limits.max_connections_per_user", 0, 1'000'000, [](const Config& c) { return c.limits.max_connections_per_user; }},
+    {"limits.idle_in_transaction_timeout_ms", 0, 2147483647,
+     [](const Config& c) { return c.limits.idle_in_transaction_timeout_ms; }},
+    {"limits.statement_timeout_ms", 0, 2147483647, [](const Config& c) { return c.limits.statement_timeout_ms; }},
+    {"limits.startup_timeout_ms", 100, 600'000, [](const Config& c) { return c.limits.startup_timeout_ms; }},
+    {"limits.auth_failure_delay_ms", 0, 60'000, [](const Config& c) { return c.limits.auth_failure_delay_ms; }},
+    {"limits.auth_failure_delay_max_ms", 0, 600'000, [](const Config& c) { return c.limits.auth_failure_delay_max_ms; }},
+    {"server.drain_timeout_ms", 0, 86'400'000, [](const Config& c) { return c.server.drain_timeout_ms; }},
     {"log.slow_statement_ms", -1, 2147483647, [](const Config& c) { return c.log.slow_statement_ms; }},
 };
 }  // namespace

@@ -323,6 +323,12 @@ void read_limits(const json& v, std::string_view key, LimitsConfig& l, Issues& i
   r.integer("max_startup_packet_bytes", l.max_startup_packet_bytes);
   r.integer("statement_cache_entries", l.statement_cache_entries);
   r.integer("idle_session_timeout_ms", l.idle_session_timeout_ms);
+  r.integer("max_connections_per_user", l.max_connections_per_user);
+  r.integer("idle_in_transaction_timeout_ms", l.idle_in_transaction_timeout_ms);
+  r.integer("statement_timeout_ms", l.statement_timeout_ms);
+  r.integer("startup_timeout_ms", l.startup_timeout_ms);
+  r.integer("auth_failure_delay_ms", l.auth_failure_delay_ms);
+  r.integer("auth_failure_delay_max_ms", l.auth_failure_delay_max_ms);
   r.finish();
 }
 
@@ -331,6 +337,7 @@ void read_server(const json& v, std::string_view key, ServerConfig& s, Issues& i
   r.string("server_version", s.server_version);
   r.string("timezone", s.timezone);
   r.string("application_name_default", s.application_name_default);
+  r.integer("drain_timeout_ms", s.drain_timeout_ms);
   r.finish();
 }
 
@@ -339,6 +346,22 @@ void read_log(const json& v, std::string_view key, LogConfig& l, Issues& issues)
   r.choice("level", l.level, detail::kLogLevels);
   r.choice("format", l.format, detail::kLogFormats);
   r.integer("slow_statement_ms", l.slow_statement_ms);
+  r.finish();
+}
+
+void read_metrics(const json& v, std::string_view key, MetricsConfig& m, Issues& issues) {
+  ObjectReader r(v, std::string(key), issues);
+  if (const json* l = r.field("listen")) {
+    if (l->is_null()) {
+      m.listen.reset();
+    } else if (!l->is_string()) {
+      r.type_error("listen", "a string \"HOST:PORT\" or null", *l);
+    } else if (auto a = parse_listen_address(l->get<std::string>())) {
+      m.listen = *a;
+    } else {
+      r.error("listen", a.error());
+    }
+  }
   r.finish();
 }
 
@@ -353,6 +376,7 @@ void read_root(const json& root, Config& c, Issues& issues) {
   if (const json* v = r.object("limits")) read_limits(*v, "limits", c.limits, issues);
   if (const json* v = r.object("server")) read_server(*v, "server", c.server, issues);
   if (const json* v = r.object("log")) read_log(*v, "log", c.log, issues);
+  if (const json* v = r.object("metrics")) read_metrics(*v, "metrics", c.metrics, issues);
   r.finish();
 }
 

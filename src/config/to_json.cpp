@@ -67,13 +67,21 @@ ordered_json to_json(const Config& c, Redact redact) {
                  {"max_message_bytes", l.max_message_bytes},
                  {"max_startup_packet_bytes", l.max_startup_packet_bytes},
                  {"statement_cache_entries", l.statement_cache_entries},
-                 {"idle_session_timeout_ms", l.idle_session_timeout_ms}};
+                 {"idle_session_timeout_ms", l.idle_session_timeout_ms},
+                 {"max_connections_per_user", l.max_connections_per_user},
+                 {"idle_in_transaction_timeout_ms", l.idle_in_transaction_timeout_ms},
+                 {"statement_timeout_ms", l.statement_timeout_ms},
+                 {"startup_timeout_ms", l.startup_timeout_ms},
+                 {"auth_failure_delay_ms", l.auth_failure_delay_ms},
+                 {"auth_failure_delay_max_ms", l.auth_failure_delay_max_ms}};
   j["server"] = {{"server_version", c.server.server_version},
                  {"timezone", c.server.timezone},
-                 {"application_name_default", c.server.application_name_default}};
+                 {"application_name_default", c.server.application_name_default},
+                 {"drain_timeout_ms", c.server.drain_timeout_ms}};
   j["log"] = {{"level", to_string(c.log.level)},
               {"format", to_string(c.log.format)},
               {"slow_statement_ms", c.log.slow_statement_ms}};
+  j["metrics"] = {{"listen", c.metrics.listen ? ordered_json(c.metrics.listen->to_string()) : ordered_json(nullptr)}};
   return j;
 }
 
@@ -92,9 +100,36 @@ std::vector<std::string> changed_keys(const Config& before, const Config& after)
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> flat_settings(const Config& c, Redact redact) {
+  std::map<std::string, ordered_json> flat;
+  flatten(to_json(c, redact), "", flat);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [k, v] : flat) out.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+  return out;
+}
+
 bool is_reloadable(std::string_view key) {
-  return key == "log.level" || key_under(key, "auth.users") || key_under(key, "auth.rules") ||
-         key_under(key, "limits");
+  if (key == "limits.statement_cache_entries") return false;  // sized when a database opens
+  return key == "log.level" || key == "log.slow_statement_ms" || key == "server.drain_timeout_ms" ||
+         key_under(key, "auth.users") || key_under(key, "auth.rules") || key_under(key, "limits");
+}
+
+Config merge_reloadable(const Config& running, const Config& fresh, std::vector<std::string>& restart_needed) {
+  restart_needed.clear();
+  for (const std::string& k : changed_keys(running, fresh))
+    if (!is_reloadable(k)) restart_needed.push_back(k);
+  Config out = running;
+  out.auth.users = fresh.auth.users;
+  out.auth.rules = fresh.auth.rules;
+  out.auth.rule_lines = fresh.auth.rule_lines;
+  int64_t cache_entries = out.limits.statement_cache_entries;
+  out.limits = fresh.limits;
+  out.limits.statement_cache_entries = cache_entries;
+  out.log.level = fresh.log.level;
+  out.log.slow_statement_ms = fresh.log.slow_statement_ms;
+  out.server.drain_timeout_ms = fresh.server.drain_timeout_ms;
+  out.warnings = fresh.warnings;
+  return out;
 }
 
 }  // namespace metagate::config

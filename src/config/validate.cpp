@@ -77,6 +77,18 @@ void check_listen(const Config& c, Issues& errors) {
   }
 }
 
+void check_metrics(const Config& c, Issues& errors, Issues& warnings) {
+  if (!c.metrics.listen || c.metrics.listen->port == 0) return;
+  const ListenAddress& m = *c.metrics.listen;
+  for (size_t i = 0; i < c.listen.size(); ++i) {
+    const ListenAddress& a = c.listen[i];
+    if (a.port == m.port && a.ipv6 == m.ipv6 && (a.host == m.host || a.is_unspecified() || m.is_unspecified()))
+      errors.push_back({"metrics.listen", m.to_string() + " is also a client address (" + index_key("listen", i) + ")"});
+  }
+  if (!m.is_loopback())
+    warnings.push_back({"metrics.listen", m.to_string() + " is not a loopback address: /metrics has no authentication"});
+}
+
 void check_tls(const Config& c, const ParseOptions& options, Issues& errors, Issues& warnings) {
   const TlsConfig& t = c.tls;
   if (t.enabled()) {
@@ -181,6 +193,7 @@ Expected<std::vector<ConfigIssue>, std::vector<ConfigIssue>> validate(const Conf
   check_listen(config, errors);
   check_values(config, errors);
   check_tls(config, options, errors, warnings);
+  check_metrics(config, errors, warnings);
   check_auth(config, options, errors, warnings);
   check_databases(config, errors);
   if (skip_sections) {
@@ -219,6 +232,15 @@ Expected<Ok, ConfigError> apply_overrides(Config& config, const CommandLineOverr
       config.databases.emplace(std::string(kWildcardDatabase), DatabaseConfig{Backend::kSqlite, *overrides.sqlite});
     }
   }
+  if (overrides.metrics) {
+    if (*overrides.metrics == "off") {
+      config.metrics.listen.reset();
+    } else if (auto addr = parse_listen_address(*overrides.metrics)) {
+      config.metrics.listen = *addr;
+    } else {
+      errors.push_back({"--metrics", "invalid address " + json_quote(*overrides.metrics) + ": " + addr.error()});
+    }
+  }
   if (!errors.empty()) return unexpected(ConfigError{"", std::move(errors)});
   auto checked = detail::validate(config, options);
   if (!checked) {
@@ -226,6 +248,7 @@ Expected<Ok, ConfigError> apply_overrides(Config& config, const CommandLineOverr
       std::string_view section = detail::section_of(i.key);
       if (section == "listen" && !overrides.listen.empty()) i.key = "--listen";
       if (section == "databases" && overrides.sqlite) i.key = "--sqlite";
+      if (section == "metrics" && overrides.metrics) i.key = "--metrics";
     }
     return unexpected(ConfigError{"", std::move(checked).error()});
   }

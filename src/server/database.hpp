@@ -8,6 +8,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "metagate/metrics/metrics.hpp"
 #include "metagate/sql/plan.hpp"
 #include "metagate/store/sqlite_store.hpp"
 #include "write_lock.hpp"
@@ -23,6 +24,10 @@ class PlanCache {
   size_t capacity() const { return capacity_; }
   uint64_t hits() const { return hits_; }
   uint64_t misses() const { return misses_; }
+  size_t size() {
+    std::lock_guard lk(mu_);
+    return map_.size();
+  }
 
  private:
   std::mutex mu_;
@@ -37,6 +42,7 @@ struct Database {
   std::unique_ptr<store::SqliteStore> store;
   WriteLock write_lock;
   PlanCache plans{4096};
+  metrics::Metrics::SqliteSeries series;  // writer wait and checkpoint histograms for this file
 };
 
 }  // namespace metagate::server

@@ -17,7 +17,11 @@
 #include <chrono>
 #include <mutex>
 
+#include "admin.hpp"
 #include "database.hpp"
+#include "http_endpoint.hpp"
+#include "metagate/metrics/metrics.hpp"
+#include "metagate/types/type_catalog.hpp"
 #include "session.hpp"
 
 namespace metagate::server {
@@ -25,9 +29,31 @@ namespace metagate::server {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-struct Server::Impl {
-  std::shared_ptr<const config::Config> cfg;
+namespace {
+int64_t steady_now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+std::string format_unix_us(int64_t us) {
+  std::time_t t = static_cast<std::time_t>(us / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return std::string(buf) + "+00";
+}
+}  // namespace
+
+struct Server::Impl : AdminControl {
+  std::shared_ptr<const config::Config> cfg;  // as started (non-reloadable keys never change)
+  ConfigSource reload_source;
+  std::function<void(bool)> reload_hook;
+  std::mutex reload_mu;
+  metrics::Metrics metrics{METAGATE_VERSION};
+  const int64_t started_us = steady_now_us();
+  std::atomic<bool> stopping{false};
   asio::io_context control{1};
+  std::unique_ptr<HttpEndpoint> http;  // after `control`: destroyed before it
   // One io_context and thread per worker. SQLite statements run inline on the worker, so a
   // worker can be busy for as long as a statement runs; `busy_since_us` lets the acceptor give
   // new connections (a CancelRequest among them) to a worker that is free. When every worker
@@ -55,7 +81,7 @@ struct Server::Impl {
   std::vector<std::weak_ptr<Session>> live;
 
   PgResult<std::shared_ptr<Database>> open_database(std::string_view name) {
-    auto path = config::database_route(*cfg, name);
+    auto path = config::database_route(*ctx.current_config(), name);
     if (!path) return unexpected(path.error());
     std::lock_guard lk(db_mu);
     auto it = databases.find(*path);
@@ -74,6 +100,8 @@ struct Server::Impl {
     so.checkpoint_wal_bytes = cfg->sqlite.checkpoint_wal_mib * 1024 * 1024;
     so.group_commit = cfg->sqlite.group_commit;
     so.commit_delay_us = cfg->sqlite.group_commit_max_wait_us;
+    auto series = metrics.sqlite_series(*path);
+    so.on_checkpoint = [h = series.checkpoint](double s) { h->Observe(s); };
     auto st = store::SqliteStore::open(so);
     if (!st) {
       spdlog::error("cannot open database \"{}\" ({}): {}", std::string(name), *path, st.error().message);
@@ -82,6 +110,7 @@ struct Server::Impl {
     auto db = std::make_shared<Database>();
     db->path = *path;
     db->store = std::move(*st);
+    db->series = series;
     if (auto* gc = db->store->group_commit()) {
       std::weak_ptr<Database> weak = db;
       gc->set_siblings([weak] {
@@ -94,10 +123,7 @@ struct Server::Impl {
     return db;
   }
 
-  static int64_t now_us() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
+  static int64_t now_us() { return steady_now_us(); }
 
   // Round robin over the workers that are not stuck in a statement; a new worker when all are.
   Worker& pick_worker() {
@@ -126,6 +152,7 @@ struct Server::Impl {
         spdlog::warn("accept failed: {}", ec.message());
         continue;
       }
+      metrics.connection_accepted();
       // The worker is chosen now, not when the accept was started: it must be free now.
       Worker& worker = pick_worker();
       auto protocol = acceptor.local_endpoint().protocol();
@@ -147,11 +174,349 @@ struct Server::Impl {
       asio::co_spawn(worker.io, [session]() -> asio::awaitable<void> { co_await session->run(); }, asio::detached);
     }
   }
+
+  std::vector<std::shared_ptr<Session>> sessions() {
+    std::vector<std::shared_ptr<Session>> out;
+    std::lock_guard lk(sessions_mu);
+    for (auto& w : live)
+      if (auto s = w.lock()) out.push_back(std::move(s));
+    return out;
+  }
+
+  std::vector<std::shared_ptr<Database>> open_databases() {
+    std::vector<std::shared_ptr<Database>> out;
+    std::lock_guard lk(db_mu);
+    for (auto& [p, d] : databases) out.push_back(d);
+    return out;
+  }
+
+  // ---- timeouts: one janitor on the control thread ----
+  asio::awaitable<void> janitor() {
+    asio::steady_timer t(control);
+    while (!stopping) {
+      t.expires_after(std::chrono::milliseconds(20));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      int64_t now = steady_now_us();
+      auto c = ctx.current_config();
+      for (auto& s : sessions()) s->check_timeouts(now, c->limits.startup_timeout_ms);
+    }
+  }
+
+  // ---- lifecycle ----
+  void close_listeners() {
+    for (auto& a : acceptors) {
+      boost::system::error_code ec;
+      a->close(ec);
+    }
+  }
+
+  // Everything has ended (or must end now): close what is left and let run() return.
+  asio::awaitable<void> finish(bool immediate) {
+    if (stopping.exchange(true)) co_return;
+    close_listeners();
+    ctx.draining = true;
+    for (auto& s : sessions()) s->terminate(metrics::CloseReason::kShutdown);
+    // The sessions send their FATAL and end; a client that does not read is cut off.
+    asio::steady_timer t(control);
+    for (int i = 0; i < (immediate ? 25 : 100) && ctx.connections > 0; ++i) {
+      t.expires_after(std::chrono::milliseconds(20));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    for (auto& s : sessions()) s->close();
+    if (http) http->stop();
+    {
+      std::lock_guard lk(workers_mu);
+      for (auto& w : workers) w->guard.reset();
+    }
+    spdlog::info("all sessions ended; stopping");
+    control.stop();
+  }
+
+  asio::awaitable<void> drain() {
+    auto c = ctx.current_config();
+    spdlog::info("shutting down: no new connections; waiting up to {} ms for {} session(s) to finish their transactions",
+                 c->server.drain_timeout_ms, ctx.connections.load());
+    for (auto& s : sessions()) s->terminate_if_idle(metrics::CloseReason::kShutdown);
+    const int64_t deadline = steady_now_us() + c->server.drain_timeout_ms * 1000;
+    asio::steady_timer t(control);
+    while (ctx.connections > 0 && steady_now_us() < deadline && !stopping) {
+      t.expires_after(std::chrono::milliseconds(20));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (stopping) co_return;
+    if (ctx.connections > 0)
+      spdlog::warn("drain timeout: terminating {} session(s) still in a transaction", ctx.connections.load());
+    co_await finish(false);
+  }
+
+  // ---- readiness ----
+  std::optional<std::string> not_ready_why() {
+    if (ctx.draining) return "shutting down";
+    if (ctx.paused) return "paused by the admin console";
+    bool listening = false;
+    for (auto& a : acceptors) listening |= a->is_open();
+    if (!listening) return "not listening";
+    for (auto& d : open_databases())
+      if (auto s = d->store->check_health(); !s) return "SQLite store " + d->path + ": " + s.error().message;
+    return std::nullopt;
+  }
+
+  // ---- metrics from their sources, at scrape time ----
+  void collect(std::vector<prometheus::MetricFamily>& out) {
+    using prometheus::MetricType;
+    using metrics::add_sample;
+    auto c = ctx.current_config();
+    // Families are filled as locals and appended at the end (references into `out` would
+    // not survive its growth).
+    auto fam = [](const char* name, const char* help, MetricType t) { return metrics::make_family(name, help, t); };
+    auto up = fam("metagate_uptime_seconds", "Seconds since the process started", MetricType::Gauge);
+    add_sample(up, static_cast<double>(steady_now_us() - started_us) / 1e6);
+    std::array<double, metrics::kClientStates> by_state{};
+    for (auto& s : sessions()) by_state[static_cast<size_t>(s->state())] += 1;
+    auto conns = fam("metagate_client_connections", "Client connections by state", MetricType::Gauge);
+    for (size_t i = 0; i < metrics::kClientStates; ++i)
+      add_sample(conns, by_state[i], {{"state", std::string(metrics::to_string(static_cast<metrics::ClientState>(i)))}});
+    auto maxc = fam("metagate_client_connections_max", "limits.max_connections", MetricType::Gauge);
+    add_sample(maxc, static_cast<double>(c->limits.max_connections));
+    auto io = fam("metagate_io_threads", "I/O threads running (configured plus extra ones started while all were busy)",
+                  MetricType::Gauge);
+    {
+      std::lock_guard lk(workers_mu);
+      add_sample(io, static_cast<double>(workers.size()));
+    }
+    auto paused = fam("metagate_paused", "1 while PAUSE (admin console) holds new transactions", MetricType::Gauge);
+    add_sample(paused, ctx.paused ? 1 : 0);
+    auto ps = metrics::read_process_stats();
+    auto rss = fam("metagate_process_resident_memory_bytes", "Resident memory of the process", MetricType::Gauge);
+    add_sample(rss, ps.resident_bytes);
+    auto fds = fam("metagate_process_open_fds", "Open file descriptors", MetricType::Gauge);
+    add_sample(fds, ps.open_fds);
+    auto max_fds = fam("metagate_process_max_fds", "Limit on open file descriptors (RLIMIT_NOFILE)", MetricType::Gauge);
+    add_sample(max_fds, ps.max_fds);
+    auto cpu = fam("metagate_process_cpu_seconds_total", "User and system CPU time", MetricType::Counter);
+    add_sample(cpu, ps.cpu_seconds);
+
+    auto hits = fam("metagate_translation_cache_hits_total", "Statements whose translation came from the cache", MetricType::Counter);
+    auto misses = fam("metagate_translation_cache_misses_total", "Statements translated because the cache had no entry",
+                      MetricType::Counter);
+    auto entries = fam("metagate_translation_cache_entries", "Translations in the cache", MetricType::Gauge);
+    auto queue = fam("metagate_sqlite_writer_queue_length", "Sessions waiting for the SQLite file's writer", MetricType::Gauge);
+    auto wal = fam("metagate_sqlite_wal_bytes", "Size of the SQLite WAL file", MetricType::Gauge);
+    auto ckpt = fam("metagate_sqlite_checkpoints_total", "WAL checkpoints", MetricType::Counter);
+    auto commits = fam("metagate_sqlite_commits_total", "Commits acknowledged through group commit", MetricType::Counter);
+    auto syncs = fam("metagate_sqlite_wal_syncs_total", "fdatasync calls on the WAL (each covers every commit since the last)",
+                     MetricType::Counter);
+    auto sync_fail = fam("metagate_sqlite_wal_sync_failures_total", "Failed WAL syncs (writes are refused after one)",
+                         MetricType::Counter);
+    for (auto& d : open_databases()) {
+      std::vector<std::pair<std::string, std::string>> l = {{"path", d->path}};
+      add_sample(hits, static_cast<double>(d->plans.hits()), l);
+      add_sample(misses, static_cast<double>(d->plans.misses()), l);
+      add_sample(entries, static_cast<double>(d->plans.size()), l);
+      add_sample(queue, static_cast<double>(d->write_lock.waiting()), l);
+      add_sample(wal, static_cast<double>(d->store->wal_bytes()), l);
+      add_sample(ckpt, static_cast<double>(d->store->checkpoints()), l);
+      store::GroupCommit::Stats gs;
+      if (auto* gc = d->store->group_commit()) gs = gc->stats();
+      add_sample(commits, static_cast<double>(gs.commits), l);
+      add_sample(syncs, static_cast<double>(gs.syncs), l);
+      add_sample(sync_fail, static_cast<double>(gs.failed_syncs), l);
+    }
+    for (auto* f : {&up, &conns, &maxc, &io, &paused, &rss, &fds, &max_fds, &cpu, &hits, &misses, &entries, &queue, &wal,
+                    &ckpt, &commits, &syncs, &sync_fail})
+      out.push_back(std::move(*f));
+  }
+
+  // ---- AdminControl ----
+  static AdminResult table(std::vector<std::string> cols, std::vector<uint32_t> types) {
+    AdminResult r;
+    r.columns = std::move(cols);
+    r.types = std::move(types);
+    r.tag = "SHOW";
+    return r;
+  }
+
+  AdminResult show_clients() override {
+    using namespace types::oid;
+    auto r = table({"id", "user", "database", "state", "addr", "port", "tls", "application_name", "connect_time", "state_seconds"},
+                   {kInt4, kText, kText, kText, kText, kInt4, kBool, kText, kText, kFloat8});
+    int64_t now = steady_now_us();
+    for (auto& s : sessions()) {
+      auto i = s->info();
+      if (i.id == 0) continue;  // still starting up
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%.3f", static_cast<double>(now - i.state_change_us) / 1e6);
+      r.rows.push_back({std::to_string(i.id), i.user, i.database, std::string(metrics::to_string(i.state)), i.address,
+                        std::to_string(i.port), std::string(i.tls ? "t" : "f"), i.application_name,
+                        format_unix_us(i.connect_time_us), std::string(secs)});
+    }
+    std::sort(r.rows.begin(), r.rows.end(), [](const auto& a, const auto& b) { return std::stoi(*a[0]) < std::stoi(*b[0]); });
+    return r;
+  }
+
+  AdminResult show_stats() override {
+    using namespace types::oid;
+    auto r = table({"metric", "labels", "value"}, {kText, kText, kFloat8});
+    for (const auto& f : metrics.collect()) {
+      for (const auto& m : f.metric) {
+        std::string labels;
+        for (const auto& l : m.label) labels += (labels.empty() ? "" : ",") + l.name + "=" + l.value;
+        auto num = [](double v) {
+          char b[64];
+          std::snprintf(b, sizeof b, "%.15g", v);
+          return std::string(b);
+        };
+        switch (f.type) {
+          case prometheus::MetricType::Counter: r.rows.push_back({f.name, labels, num(m.counter.value)}); break;
+          case prometheus::MetricType::Gauge: r.rows.push_back({f.name, labels, num(m.gauge.value)}); break;
+          case prometheus::MetricType::Histogram:
+            r.rows.push_back({f.name + "_count", labels, num(static_cast<double>(m.histogram.sample_count))});
+            r.rows.push_back({f.name + "_sum", labels, num(m.histogram.sample_sum)});
+            break;
+          default: break;
+        }
+      }
+    }
+    return r;
+  }
+
+  AdminResult show_config() override {
+    using namespace types::oid;
+    auto r = table({"key", "value", "reloadable"}, {kText, kText, kBool});
+    for (auto& [k, v] : config::flat_settings(*ctx.current_config()))
+      r.rows.push_back({k, v, std::string(config::is_reloadable(k) ? "t" : "f")});
+    return r;
+  }
+
+  AdminResult show_databases() override {
+    using namespace types::oid;
+    auto r = table({"name", "backend", "path", "open", "clients", "wal_bytes", "checkpoints", "cache_entries"},
+                   {kText, kText, kText, kBool, kInt8, kInt8, kInt8, kInt8});
+    auto c = ctx.current_config();
+    std::map<std::string, int64_t> clients;  // by path
+    for (auto& s : sessions()) {
+      auto i = s->info();
+      if (i.id == 0 || i.admin_console) continue;
+      if (auto p = config::database_route(*c, i.database)) clients[*p]++;
+    }
+    std::map<std::string, std::shared_ptr<Database>> open;
+    for (auto& d : open_databases()) open[d->path] = d;
+    auto row = [&](const std::string& name, const std::string& path) {
+      auto it = open.find(path);
+      Database* d = it == open.end() ? nullptr : it->second.get();
+      auto n = [](auto v) { return std::optional<std::string>(std::to_string(v)); };
+      r.rows.push_back({name, std::string(config::to_string(config::Backend::kSqlite)), path, std::string(d ? "t" : "f"),
+                        n(clients[path]), d ? n(d->store->wal_bytes()) : std::nullopt,
+                        d ? n(d->store->checkpoints()) : std::nullopt, d ? n(d->plans.size()) : std::nullopt});
+      if (d) open.erase(it);
+    };
+    for (const auto& [name, db] : c->databases)
+      if (name != config::kWildcardDatabase) row(name, db.path);
+    // What the "*" entry opened (each path once), or the pattern when nothing is open yet.
+    auto wild = c->databases.find(config::kWildcardDatabase);
+    if (wild != c->databases.end()) {
+      if (open.empty()) row("*", wild->second.path);
+      std::vector<std::string> rest;
+      for (auto& [p, d] : open) rest.push_back(p);
+      for (auto& p : rest) row("*", p);
+    }
+    return r;
+  }
+
+  PgResult<std::vector<std::string>> reload() override {
+    std::lock_guard lk(reload_mu);
+    if (reload_hook) reload_hook(true);
+    auto done = [&](bool ok) {
+      metrics.reload(ok);
+      if (reload_hook) reload_hook(false);
+    };
+    std::vector<std::string> notes;
+    if (!reload_source) {
+      done(true);
+      notes.push_back("no configuration file: nothing to reload");
+      return notes;
+    }
+    auto fresh = reload_source();
+    if (!fresh) {
+      spdlog::error("reload refused, the running configuration stays: {}", fresh.error().to_string());
+      done(false);
+      return unexpected(PgError::make(sqlstate::kConfigFileError,
+                                      "configuration not reloaded: " + fresh.error().to_string()));
+    }
+    auto running = ctx.current_config();
+    std::vector<std::string> restart;
+    auto merged = config::merge_reloadable(*running, *fresh, restart);
+    for (const auto& k : config::changed_keys(*running, merged)) notes.push_back(k + " changed");
+    for (const auto& k : restart) {
+      notes.push_back(k + " changed but takes effect only after a restart");
+      spdlog::warn("reload: {} changed but takes effect only after a restart", k);
+    }
+    for (const auto& w : merged.warnings) spdlog::warn("config: {}", w.to_string());
+    spdlog::set_level(level_of(merged.log.level));
+    ctx.install_config(std::make_shared<const config::Config>(std::move(merged)));
+    spdlog::info("configuration reloaded ({} change(s) applied)", notes.size() - restart.size());
+    done(true);
+    return notes;
+  }
+
+  bool kill_client(int32_t id) override {
+    std::shared_ptr<Session> s;
+    {
+      std::lock_guard lk(ctx.mu);
+      auto it = ctx.sessions.find(id);
+      if (it != ctx.sessions.end()) s = it->second.lock();
+    }
+    if (!s) return false;
+    spdlog::info("session {}: killed from the admin console", id);
+    s->terminate(metrics::CloseReason::kAdminKill);
+    return true;
+  }
+
+  void pause() override {
+    spdlog::info("PAUSE: new transactions wait until RESUME");
+    ctx.paused = true;
+  }
+  void resume() override {
+    spdlog::info("RESUME");
+    ctx.paused = false;
+  }
+  void shutdown() override;
+
+  static spdlog::level::level_enum level_of(config::LogLevel l) {
+    switch (l) {
+      case config::LogLevel::kTrace: return spdlog::level::trace;
+      case config::LogLevel::kDebug: return spdlog::level::debug;
+      case config::LogLevel::kInfo: return spdlog::level::info;
+      case config::LogLevel::kWarn: return spdlog::level::warn;
+      case config::LogLevel::kError: return spdlog::level::err;
+      case config::LogLevel::kCritical: return spdlog::level::critical;
+      default: return spdlog::level::off;
+    }
+  }
+
+  std::atomic<int> shutdown_requests{0};
 };
 
-Server::Server(config::Config cfg) : impl_(std::make_unique<Impl>()) {
+void Server::Impl::shutdown() {
+  asio::post(control, [this] {
+    if (shutdown_requests++ == 0) {
+      ctx.draining = true;
+      close_listeners();
+      asio::co_spawn(control, drain(), asio::detached);
+    } else {
+      spdlog::info("second shutdown request: stopping now");
+      asio::co_spawn(control, finish(true), asio::detached);
+    }
+  });
+}
+
+Server::Server(config::Config cfg, ConfigSource reload_source) : impl_(std::make_unique<Impl>()) {
   impl_->cfg = std::make_shared<const config::Config>(std::move(cfg));
+  impl_->reload_source = std::move(reload_source);
   impl_->ctx.config = impl_->cfg;
+  impl_->ctx.metrics = &impl_->metrics;
+  impl_->ctx.admin = impl_.get();
+  impl_->metrics.set_collector([impl = impl_.get()](auto& out) { impl->collect(out); });
   impl_->ctx.open_database = [this](std::string_view n) { return impl_->open_database(n); };
   RAND_bytes(impl_->ctx.mock_secret.data(), static_cast<int>(impl_->ctx.mock_secret.size()));
   if (!impl_->cfg->auth.mock_secret_file.empty()) {
@@ -201,6 +566,14 @@ void Server::start() {
   for (auto& acc : impl_->acceptors) {
     asio::co_spawn(impl_->control, impl_->accept_loop(*acc), asio::detached);
   }
+  if (impl_->cfg->metrics.listen) {
+    HttpEndpoint::Handlers h;
+    h.metrics = [impl = impl_.get()] { return impl->metrics.serialize(); };
+    h.not_ready_why = [impl = impl_.get()] { return impl->not_ready_why(); };
+    impl_->http = std::make_unique<HttpEndpoint>(impl_->control, std::move(h));
+    impl_->http->start(*impl_->cfg->metrics.listen);
+  }
+  asio::co_spawn(impl_->control, impl_->janitor(), asio::detached);
 }
 
 void Server::run() {
@@ -222,22 +595,16 @@ void Server::run() {
 
 void Server::stop() {
   if (!impl_) return;
-  asio::post(impl_->control, [this] {
-    for (auto& a : impl_->acceptors) {
-      boost::system::error_code ec;
-      a->close(ec);
-    }
-    std::vector<std::shared_ptr<Session>> sessions;
-    {
-      std::lock_guard lk(impl_->sessions_mu);
-      for (auto& w : impl_->live)
-        if (auto s = w.lock()) sessions.push_back(s);
-    }
-    for (auto& s : sessions) s->close();
-    std::lock_guard lk(impl_->workers_mu);
-    for (auto& w : impl_->workers) w->guard.reset();
-  });
+  asio::co_spawn(impl_->control, impl_->finish(true), asio::detached);
 }
+
+void Server::shutdown() { impl_->shutdown(); }
+
+PgResult<std::vector<std::string>> Server::reload() { return impl_->reload(); }
+
+void Server::on_reload(std::function<void(bool)> f) { impl_->reload_hook = std::move(f); }
+
+uint16_t Server::metrics_port() const { return impl_->http ? impl_->http->port() : 0; }
 
 std::vector<uint16_t> Server::ports() const {
   std::vector<uint16_t> out;

@@ -17,6 +17,7 @@
 #include "metagate/types/datetime.hpp"
 #include "metagate/types/type_catalog.hpp"
 #include "metagate/util/strings.hpp"
+#include "admin.hpp"
 #include "settings.hpp"
 
 namespace metagate::server {
@@ -36,7 +37,42 @@ int64_t now_pg_us() {
 
 const std::string kEmpty;
 
+int64_t steady_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+using metrics::CloseReason;
+using metrics::ClientState;
+
 }  // namespace
+
+int64_t AuthThrottle::failure(const std::string& address, int64_t base_ms, int64_t max_ms, int64_t now_us) {
+  if (base_ms <= 0) return 0;
+  std::lock_guard lk(mu_);
+  if (entries_.size() >= kMaxEntries) {
+    // Forget addresses that have been quiet; if all are recent, start over (bounded memory).
+    int64_t quiet_us = 2 * max_ms * 1000;
+    std::erase_if(entries_, [&](const auto& e) { return now_us - e.second.last_us > quiet_us; });
+    if (entries_.size() >= kMaxEntries) entries_.clear();
+  }
+  Entry& e = entries_[address];
+  if (e.failures > 0 && now_us - e.last_us > 2 * max_ms * 1000) e.failures = 0;
+  e.failures = std::min(e.failures + 1, 30);
+  e.last_us = now_us;
+  int64_t delay = base_ms;
+  for (int i = 1; i < e.failures && delay < max_ms; ++i) delay *= 2;
+  return std::min(delay, std::max(max_ms, base_ms));
+}
+
+void AuthThrottle::success(const std::string& address) {
+  std::lock_guard lk(mu_);
+  entries_.erase(address);
+}
+
+size_t AuthThrottle::size() const {
+  std::lock_guard lk(mu_);
+  return entries_.size();
+}
 
 void ServerContext::cancel(int32_t pid, int32_t secret) {
   std::shared_ptr<Session> s;
@@ -50,13 +86,137 @@ void ServerContext::cancel(int32_t pid, int32_t secret) {
 
 Session::Session(ServerContext& ctx, tcp::socket socket, std::atomic<int64_t>* busy)
     : ctx_(ctx), socket_(std::move(socket)), busy_(busy) {
-  limits_.max_message = static_cast<size_t>(ctx_.config->limits.max_message_bytes);
-  limits_.max_startup_packet = static_cast<size_t>(ctx_.config->limits.max_startup_packet_bytes);
+  refresh_config();
   session_id_ = ctx_.next_session_id++;
   ctx_.connections++;
+  state_since_us_ = steady_us();
+  boost::system::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  info_.connect_time_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count();
+  info_.state_change_us = state_since_us_;
+  if (!ec) {
+    info_.address = ep.address().to_string();
+    info_.port = ep.port();
+  }
 }
 
-Session::~Session() { ctx_.connections--; }
+Session::~Session() {
+  ctx_.connections--;
+  if (ctx_.metrics) ctx_.metrics->connection_closed(close_reason_);
+  if (ready_) {
+    std::lock_guard lk(ctx_.mu);
+    auto it = ctx_.user_sessions.find(user_);
+    if (it != ctx_.user_sessions.end() && --it->second <= 0) ctx_.user_sessions.erase(it);
+  }
+}
+
+void Session::refresh_config() {
+  cfg_generation_ = ctx_.config_generation.load(std::memory_order_acquire);
+  cfg_ = ctx_.current_config();
+  limits_.max_message = static_cast<size_t>(cfg_->limits.max_message_bytes);
+  limits_.max_startup_packet = static_cast<size_t>(cfg_->limits.max_startup_packet_bytes);
+}
+
+void Session::set_state(ClientState st) {
+  if (state_.load(std::memory_order_relaxed) == static_cast<uint8_t>(st)) return;
+  state_.store(static_cast<uint8_t>(st), std::memory_order_relaxed);
+  state_since_us_.store(steady_us(), std::memory_order_relaxed);
+}
+
+Session::Info Session::info() const {
+  std::lock_guard lk(info_mu_);
+  Info i = info_;
+  i.id = pid_;
+  i.state = state();
+  i.state_change_us = state_since_us_.load(std::memory_order_relaxed);
+  return i;
+}
+
+PgError Session::termination_error(CloseReason r) const {
+  switch (r) {
+    case CloseReason::kIdleTimeout:
+      return PgError::fatal("57P05", "terminating connection due to idle-session timeout");
+    case CloseReason::kIdleInTransactionTimeout:
+      return PgError::fatal("25P03", "terminating connection due to idle-in-transaction timeout");
+    case CloseReason::kStartupTimeout:
+      return PgError::fatal(sqlstate::kQueryCanceled, "canceling authentication due to timeout");
+    default:
+      return PgError::fatal("57P01", "terminating connection due to administrator command");
+  }
+}
+
+void Session::terminate(CloseReason reason) {
+  uint8_t none = kNoTermination;
+  terminate_reason_.compare_exchange_strong(none, static_cast<uint8_t>(reason));
+  {
+    std::lock_guard lk(exec_mu_);
+    if (active_db_) sqlite3_interrupt(active_db_);
+  }
+  // Wake a pending read: shutting down the receive side ends it with EOF, while writes (the
+  // FATAL message) still work.
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    boost::system::error_code ec;
+    if (self->waiting_input_ || !self->ready_) self->socket_.shutdown(tcp::socket::shutdown_receive, ec);
+  });
+}
+
+void Session::terminate_if_idle(CloseReason reason) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), reason] {
+    if (!self->ready_ || !self->waiting_input_ || self->tx_ != Tx::kIdle) return;
+    uint8_t none = kNoTermination;
+    self->terminate_reason_.compare_exchange_strong(none, static_cast<uint8_t>(reason));
+    boost::system::error_code ec;
+    self->socket_.shutdown(tcp::socket::shutdown_receive, ec);
+  });
+}
+
+void Session::check_timeouts(int64_t now, int64_t startup_timeout_ms) {
+  auto st = state();
+  int64_t since = state_since_us_.load(std::memory_order_relaxed);
+  if (st == ClientState::kStartup) {
+    if (now - since > startup_timeout_ms * 1000) terminate(CloseReason::kStartupTimeout);
+    return;
+  }
+  if (int64_t started = statement_started_us_.load(std::memory_order_relaxed); started != 0) {
+    int64_t t = statement_timeout_ms_.load(std::memory_order_relaxed);
+    if (t > 0 && now - started > t * 1000 && !timed_out_.exchange(true)) {
+      std::lock_guard lk(exec_mu_);
+      if (active_db_) sqlite3_interrupt(active_db_);
+      cancelled_ = true;
+    }
+    return;
+  }
+  int64_t limit = 0;
+  CloseReason why = CloseReason::kIdleTimeout;
+  if (st == ClientState::kIdle) {
+    limit = idle_timeout_ms_.load(std::memory_order_relaxed);
+  } else if (st == ClientState::kIdleInTransaction || st == ClientState::kIdleInTransactionAborted) {
+    limit = idle_in_tx_timeout_ms_.load(std::memory_order_relaxed);
+    why = CloseReason::kIdleInTransactionTimeout;
+  }
+  if (limit <= 0 || now - since <= limit * 1000) return;
+  // Re-checked on the session's thread: the client may have sent a query meanwhile.
+  asio::post(socket_.get_executor(), [self = shared_from_this(), st, why, limit] {
+    if (!self->waiting_input_ || self->state() != st) return;
+    if (steady_us() - self->state_since_us_.load(std::memory_order_relaxed) <= limit * 1000) return;
+    uint8_t none = kNoTermination;
+    self->terminate_reason_.compare_exchange_strong(none, static_cast<uint8_t>(why));
+    boost::system::error_code ec;
+    self->socket_.shutdown(tcp::socket::shutdown_receive, ec);
+  });
+}
+
+void Session::refresh_timeouts() {
+  auto ms = [&](const char* name) -> int64_t {
+    auto it = settings_.find(name);
+    if (it == settings_.end()) return 0;
+    return parse_duration_ms(it->second).value_or(0);
+  };
+  statement_timeout_ms_ = ms("statement_timeout");
+  idle_timeout_ms_ = ms("idle_session_timeout");
+  idle_in_tx_timeout_ms_ = ms("idle_in_transaction_session_timeout");
+}
 
 void Session::cancel(int32_t secret) {
   if (secret != secret_) return;
@@ -92,6 +252,7 @@ awaitable<bool> Session::read_more() {
     std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(in_.data() + old, 65536), asio::as_tuple(use_awaitable));
   }
   in_.resize(old + (ec ? 0 : n));
+  if (!ec && ctx_.metrics) ctx_.metrics->received(n);
   co_return !ec && n > 0;
 }
 
@@ -126,17 +287,23 @@ awaitable<void> Session::flush() {
       f.severity = "FATAL";
       wire::Writer w(out_);
       w.error_response(f);
+      if (ctx_.metrics) ctx_.metrics->error(f.sqlstate);
+      close_reason_ = CloseReason::kServerError;
       closed_ = true;
     }
   }
   boost::system::error_code ec;
+  if (ctx_.metrics) ctx_.metrics->sent(out_.size());
   if (tls_) {
     std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(out_), asio::as_tuple(use_awaitable));
   } else {
     std::tie(ec, std::ignore) = co_await asio::async_write(socket_, asio::buffer(out_), asio::as_tuple(use_awaitable));
   }
   out_.clear();
-  if (ec) closed_ = true;
+  if (ec) {
+    if (ready_ && close_reason_ == CloseReason::kClientClosed) close_reason_ = CloseReason::kNetworkError;
+    closed_ = true;
+  }
 }
 
 awaitable<void> Session::send_fatal(const PgError& e) {
@@ -144,12 +311,16 @@ awaitable<void> Session::send_fatal(const PgError& e) {
   PgError f = e;
   f.severity = "FATAL";
   w.error_response(f);
+  if (ctx_.metrics) ctx_.metrics->error(f.sqlstate);
+  if (ready_) spdlog::info("session {}: FATAL {}: {}", pid_, f.sqlstate, f.message);
   co_await flush();
 }
 
 void Session::send_error(const PgError& e) {
   wire::Writer w(out_);
   w.error_response(e);
+  if (ctx_.metrics) ctx_.metrics->error(e.sqlstate);
+  spdlog::debug("session {}: ERROR {}: {}", pid_, e.sqlstate, e.message);
 }
 
 void Session::send_notice(const std::string& message, std::string_view code, std::string severity) {
@@ -185,7 +356,23 @@ awaitable<std::optional<std::string>> Session::read_password_message() {
 }
 
 awaitable<bool> Session::authenticate(const std::string& user, const std::string& database) {
-  const auto& cfg = *ctx_.config;
+  const auto& cfg = *cfg_;
+  // A failed authentication: counted, logged (never the password), answered after the
+  // address's back-off delay.
+  auto failed = [&](metrics::AuthFailure how, const PgError& e, CloseReason why) -> awaitable<bool> {
+    if (ctx_.metrics) ctx_.metrics->auth_failure(how);
+    close_reason_ = why;
+    int64_t delay = ctx_.auth_throttle.failure(info_.address, cfg.limits.auth_failure_delay_ms,
+                                               cfg.limits.auth_failure_delay_max_ms, steady_us());
+    spdlog::info("connection from {}:{} refused: user={} database={} reason={} ({})", info_.address, info_.port, user,
+                 database, metrics::to_string(why), e.message);
+    if (delay > 0) {
+      asio::steady_timer t(socket_.get_executor(), std::chrono::milliseconds(delay));
+      co_await t.async_wait(asio::as_tuple(use_awaitable));
+    }
+    co_await send_fatal(e);
+    co_return false;
+  };
   boost::system::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   auth::IpAddress ip;
@@ -200,28 +387,22 @@ awaitable<bool> Session::authenticate(const std::string& user, const std::string
   }
   auth::HbaConnection conn{ip, tls_ != nullptr, database, user};
   const auth::HbaRule* rule = auth::match_hba(cfg.auth.rules, conn);
-  if (!rule) {
-    co_await send_fatal(auth::no_hba_entry_error(conn).to_pg_error());
-    co_return false;
-  }
+  if (!rule) co_return co_await failed(metrics::AuthFailure::kNoHbaEntry, auth::no_hba_entry_error(conn).to_pg_error(), CloseReason::kHba);
   const config::UserConfig* uc = cfg.auth.find_user(user);
   const auth::Credential* cred = uc ? &uc->credential : nullptr;
   wire::Writer w(out_);
   switch (auth::challenge_for(rule->method, cred)) {
     case auth::Challenge::kNone: co_return true;
     case auth::Challenge::kReject:
-      co_await send_fatal(auth::hba_reject_error(conn).to_pg_error());
-      co_return false;
+      co_return co_await failed(metrics::AuthFailure::kReject, auth::hba_reject_error(conn).to_pg_error(), CloseReason::kHba);
     case auth::Challenge::kCleartext: {
       w.auth_cleartext();
       auto pw = co_await read_password_message();
       if (!pw) co_return false;
       std::string p = *pw;
       if (!p.empty() && p.back() == '\0') p.pop_back();
-      if (auto s = auth::check_cleartext(cred, user, p); !s) {
-        co_await send_fatal(s.error().to_pg_error());
-        co_return false;
-      }
+      if (auto s = auth::check_cleartext(cred, user, p); !s)
+        co_return co_await failed(metrics::AuthFailure::kPassword, s.error().to_pg_error(), CloseReason::kAuthFailed);
       co_return true;
     }
     case auth::Challenge::kMd5: {
@@ -231,10 +412,8 @@ awaitable<bool> Session::authenticate(const std::string& user, const std::string
       if (!pw) co_return false;
       std::string p = *pw;
       if (!p.empty() && p.back() == '\0') p.pop_back();
-      if (auto s = auth::check_md5_response(cred, user, salt, p); !s) {
-        co_await send_fatal(s.error().to_pg_error());
-        co_return false;
-      }
+      if (auto s = auth::check_md5_response(cred, user, salt, p); !s)
+        co_return co_await failed(metrics::AuthFailure::kMd5, s.error().to_pg_error(), CloseReason::kAuthFailed);
       co_return true;
     }
     case auth::Challenge::kScram: {
@@ -273,8 +452,7 @@ awaitable<bool> Session::authenticate(const std::string& user, const std::string
       auto server_final = exchange.on_client_final(*client_final);
       if (!server_final) {
         if (!server_final.error().log_detail.empty()) spdlog::info("authentication failed: {}", server_final.error().log_detail);
-        co_await send_fatal(server_final.error().to_pg_error());
-        co_return false;
+        co_return co_await failed(metrics::AuthFailure::kScram, server_final.error().to_pg_error(), CloseReason::kAuthFailed);
       }
       w.auth_sasl_final(*server_final);
       co_return true;
@@ -284,7 +462,7 @@ awaitable<bool> Session::authenticate(const std::string& user, const std::string
 }
 
 awaitable<bool> Session::startup() {
-  const auto& cfg = *ctx_.config;
+  const auto& cfg = *cfg_;
   for (;;) {
     auto fr = wire::next_frame(std::span(in_.data() + in_start_, in_.size() - in_start_), true, limits_);
     if (fr.status == wire::FrameStatus::kNeedMore) {
@@ -292,17 +470,20 @@ awaitable<bool> Session::startup() {
       continue;
     }
     if (fr.status == wire::FrameStatus::kError) {
+      close_reason_ = CloseReason::kStartupProtocolError;
       co_await send_fatal(fr.error);
       co_return false;
     }
     in_start_ += fr.frame.total_size;
     auto pkt = wire::parse_startup_packet(fr.frame.body);
     if (!pkt) {
+      close_reason_ = CloseReason::kStartupProtocolError;
       co_await send_fatal(pkt.error());
       co_return false;
     }
     if (std::holds_alternative<wire::CancelRequest>(*pkt)) {
       auto c = std::get<wire::CancelRequest>(*pkt);
+      close_reason_ = CloseReason::kCancelRequest;
       ctx_.cancel(c.pid, c.secret);
       co_return false;
     }
@@ -318,6 +499,7 @@ awaitable<bool> Session::startup() {
         continue;
       }
       if (in_start_ != in_.size()) {
+        close_reason_ = CloseReason::kStartupProtocolError;
         co_await send_fatal(PgError::fatal(sqlstate::kProtocolViolation, "received unencrypted data after SSL request"));
         co_return false;
       }
@@ -326,20 +508,25 @@ awaitable<bool> Session::startup() {
       tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *ctx_.tls);
       auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, asio::as_tuple(use_awaitable));
       if (ec) {
-        spdlog::info("TLS handshake failed: {}", ec.message());
+        spdlog::info("connection from {}:{}: TLS handshake failed: {}", info_.address, info_.port, ec.message());
+        close_reason_ = CloseReason::kTlsFailed;
         co_return false;
       }
+      std::lock_guard lk(info_mu_);
+      info_.tls = true;
       continue;
     }
     auto& sm = std::get<wire::StartupMessage>(*pkt);
     int major = sm.protocol >> 16, minor = sm.protocol & 0xffff;
     if (major != 3) {
+      close_reason_ = CloseReason::kStartupProtocolError;
       co_await send_fatal(PgError::fatal(sqlstate::kFeatureNotSupported,
                                          "unsupported frontend protocol " + std::to_string(major) + "." +
                                              std::to_string(minor) + ": server supports 3.0 to 3.0"));
       co_return false;
     }
     if (cfg.tls.mode == config::TlsMode::kRequire && !tls_) {
+      close_reason_ = CloseReason::kHba;
       boost::system::error_code ec;
       auto ep = socket_.remote_endpoint(ec);
       const std::string* u = sm.find("user");
@@ -352,6 +539,7 @@ awaitable<bool> Session::startup() {
     }
     const std::string* user = sm.find("user");
     if (!user || user->empty()) {
+      close_reason_ = CloseReason::kStartupProtocolError;
       co_await send_fatal(PgError::fatal(sqlstate::kInvalidAuthorizationSpecification,
                                          "no PostgreSQL user name specified in startup packet"));
       co_return false;
@@ -367,6 +555,9 @@ awaitable<bool> Session::startup() {
     settings_["timezone"] = cfg.server.timezone;
     settings_["session_authorization"] = user_;
     settings_["application_name"] = cfg.server.application_name_default;
+    settings_["statement_timeout"] = format_duration_ms(cfg.limits.statement_timeout_ms);
+    settings_["idle_session_timeout"] = format_duration_ms(cfg.limits.idle_session_timeout_ms);
+    settings_["idle_in_transaction_session_timeout"] = format_duration_ms(cfg.limits.idle_in_transaction_timeout_ms);
     std::vector<std::pair<std::string, std::string>> options;
     for (const auto& [k, v] : sm.params) {
       if (k == "user" || k == "database" || k == "replication") continue;
@@ -375,6 +566,7 @@ awaitable<bool> Session::startup() {
       options.emplace_back(util::ascii_lower(k), v);
     }
     for (const auto& [k, v] : options) {
+      close_reason_ = CloseReason::kStartupProtocolError;  // for the refusals below
       if (k == "client_encoding" && !util::iequals(v, "UTF8") && !util::iequals(v, "UTF-8") && !util::iequals(v, "unicode")) {
         co_await send_fatal(PgError::fatal(sqlstate::kFeatureNotSupported,
                                            "metagate supports only the UTF8 client encoding, not \"" + v + "\""));
@@ -399,20 +591,61 @@ awaitable<bool> Session::startup() {
       }
     }
 
+    close_reason_ = CloseReason::kStartupClientGone;
     if (!co_await authenticate(user_, database_)) co_return false;
+    ctx_.auth_throttle.success(info_.address);
+    auto refuse = [&](CloseReason why, PgError e) -> awaitable<bool> {
+      close_reason_ = why;
+      spdlog::info("connection from {}:{} refused: user={} database={} reason={} ({})", info_.address, info_.port, user_,
+                   database_, metrics::to_string(why), e.message);
+      co_await send_fatal(e);
+      co_return false;
+    };
+    if (ctx_.draining)
+      co_return co_await refuse(CloseReason::kShuttingDown, PgError::fatal("57P03", "the database system is shutting down"));
 
-    auto dbr = ctx_.open_database(database_);
-    if (!dbr) {
-      co_await send_fatal(dbr.error());
-      co_return false;
+    if (database_ == kAdminDatabase) {
+      if (!is_admin(cfg, user_, info_.address))
+        co_return co_await refuse(CloseReason::kHba, PgError::fatal(sqlstate::kInsufficientPrivilege,
+                                                                    "permission denied to use the admin console"));
+      admin_console_ = true;
+    } else {
+      auto dbr = ctx_.open_database(database_);
+      if (!dbr) co_return co_await refuse(CloseReason::kUnknownDatabase, dbr.error());
+      db_ = *dbr;
     }
-    db_ = *dbr;
-    if (ctx_.connections > cfg.limits.max_connections) {
-      co_await send_fatal(PgError::fatal(sqlstate::kTooManyConnections, "sorry, too many clients already"));
-      co_return false;
+    if (ctx_.connections > cfg.limits.max_connections)
+      co_return co_await refuse(CloseReason::kMaxConnections,
+                                PgError::fatal(sqlstate::kTooManyConnections, "sorry, too many clients already"));
+    bool over_user_limit = false;
+    {
+      std::lock_guard lk(ctx_.mu);
+      int64_t& n = ctx_.user_sessions[user_];
+      over_user_limit = cfg.limits.max_connections_per_user > 0 && n >= cfg.limits.max_connections_per_user && !admin_console_;
+      if (!over_user_limit) {
+        ++n;
+        ready_ = true;  // counted in user_sessions from here on (the destructor takes it back)
+      } else if (n == 0) {
+        ctx_.user_sessions.erase(user_);
+      }
     }
+    if (over_user_limit)
+      co_return co_await refuse(CloseReason::kUserLimit, PgError::fatal(sqlstate::kTooManyConnections,
+                                                                       "too many connections for role \"" + user_ + "\""));
+    {
+      std::lock_guard lk(info_mu_);
+      info_.user = user_;
+      info_.database = database_;
+      info_.admin_console = admin_console_;
+      auto app = settings_.find("application_name");
+      if (app != settings_.end()) info_.application_name = app->second;
+    }
+    refresh_timeouts();
+    close_reason_ = CloseReason::kClientClosed;
 
     pid_ = ctx_.next_pid++;
+    spdlog::info("session {}: connection authorized: host={} port={} user={} database={} tls={}", pid_, info_.address,
+                 info_.port, user_, database_, tls_ ? "on" : "off");
     RAND_bytes(reinterpret_cast<unsigned char*>(&secret_), sizeof secret_);
     {
       std::lock_guard lk(ctx_.mu);
@@ -434,33 +667,72 @@ awaitable<bool> Session::startup() {
 // Session loop
 
 awaitable<void> Session::run() {
+  auto terminating = [&] { return terminate_reason_.load(std::memory_order_relaxed) != kNoTermination; };
   try {
-    if (co_await startup()) {
+    bool started = co_await startup();
+    if (!started && terminating()) {
+      close_reason_ = static_cast<CloseReason>(terminate_reason_.load());
+      if (close_reason_ == CloseReason::kStartupTimeout) {
+        spdlog::info("connection from {}:{} refused: reason=startup_timeout", info_.address, info_.port);
+        co_await send_fatal(termination_error(close_reason_));
+      }
+    }
+    if (started) {
       for (;;) {
         if (closed_) break;
+        if (terminating()) {
+          close_reason_ = static_cast<CloseReason>(terminate_reason_.load());
+          co_await send_fatal(termination_error(close_reason_));
+          break;
+        }
+        if (ctx_.config_generation.load(std::memory_order_relaxed) != cfg_generation_) refresh_config();
         auto fr = wire::next_frame(std::span(in_.data() + in_start_, in_.size() - in_start_), false, limits_);
         if (fr.status == wire::FrameStatus::kNeedMore) {
+          bool idle = tx_ == Tx::kIdle && !implicit_block_;
+          if (idle && ctx_.draining) {
+            // Shutdown: a session outside a transaction ends now.
+            uint8_t none = kNoTermination;
+            terminate_reason_.compare_exchange_strong(none, static_cast<uint8_t>(CloseReason::kShutdown));
+            continue;
+          }
+          set_state(idle ? ClientState::kIdle
+                         : tx_ == Tx::kFailed ? ClientState::kIdleInTransactionAborted : ClientState::kIdleInTransaction);
           co_await flush();
-          if (closed_ || !co_await read_more()) break;
+          if (closed_) break;
+          waiting_input_ = true;
+          bool got = co_await read_more();
+          waiting_input_ = false;
+          if (!got) {
+            if (terminating()) continue;  // the FATAL is sent at the top of the loop
+            break;
+          }
+          set_state(ClientState::kActive);
           continue;
         }
         if (fr.status == wire::FrameStatus::kError) {
+          close_reason_ = CloseReason::kProtocolError;
           co_await send_fatal(fr.error);
           break;
         }
         auto msg = wire::parse_frontend(fr.frame);
         in_start_ += fr.frame.total_size;
         if (!msg) {
+          close_reason_ = CloseReason::kProtocolError;
           co_await send_fatal(msg.error());
           break;
         }
+        if (ctx_.paused && tx_ == Tx::kIdle && !std::holds_alternative<wire::Terminate>(*msg)) co_await pause_gate();
         if (!co_await handle(*msg)) break;
         if (out_.size() > 256 * 1024) co_await flush();
       }
     }
   } catch (const std::exception& e) {
     spdlog::error("session {}: {}", pid_, e.what());
+    close_reason_ = CloseReason::kServerError;
   }
+  if (ready_)
+    spdlog::info("session {}: disconnection: user={} database={} host={} port={} reason={}", pid_, user_, database_,
+                 info_.address, info_.port, metrics::to_string(close_reason_));
   // Clean up: roll back an open transaction, release locks, forget prepared state.
   portals_.clear();
   if (db_) {
@@ -507,14 +779,14 @@ void Session::set_function_context(bool statement_start) {
   fctx_.user = user_;
   fctx_.database = database_;
   if (fctx_.version.empty())
-    fctx_.version = "PostgreSQL " + ctx_.config->server.server_version + " (metagate) on x86_64-pc-linux-gnu, 64-bit";
+    fctx_.version = "PostgreSQL " + cfg_->server.server_version + " (metagate) on x86_64-pc-linux-gnu, 64-bit";
   fctx_.pid = pid_;
   fctx_.port = ctx_.port;
   if (statement_start) {
     fctx_.statement_ts = now_pg_us();
     fctx_.transaction_ts = tx_ == Tx::kIdle && !implicit_block_ ? fctx_.statement_ts : txn_start_us_;
   }
-  fctx_.lock_timeout_ms = static_cast<int>(ctx_.config->sqlite.lock_timeout_ms);
+  fctx_.lock_timeout_ms = static_cast<int>(cfg_->sqlite.lock_timeout_ms);
   fctx_.locks = &db_->store->advisory_locks();
   fctx_.settings = &settings_;
   fctx_.store = db_->store.get();
@@ -563,8 +835,10 @@ awaitable<PgStatus> Session::ensure_writer(bool for_block) {
   if (auto* gc = db_->store->group_commit()) {
     if (auto f = gc->failure()) co_return unexpected(*f);
   }
-  auto timeout = std::chrono::milliseconds(ctx_.config->sqlite.lock_timeout_ms);
+  auto timeout = std::chrono::milliseconds(cfg_->sqlite.lock_timeout_ms);
+  const int64_t t0 = steady_us();
   bool ok = co_await db_->write_lock.acquire(timeout);
+  if (db_->series.writer_wait) db_->series.writer_wait->Observe(static_cast<double>(steady_us() - t0) / 1e6);
   if (!ok) co_return unexpected(PgError::make(sqlstate::kLockNotAvailable, "canceling statement due to lock timeout"));
   writer_held_ = true;
   if (for_block) {
@@ -609,8 +883,11 @@ awaitable<void> Session::finish_block(bool commit) {
   }
   pending_catalog_.reset();
   db_->store->advisory_locks().release_xact(session_id_);
-  for (auto& [k, v] : tx_settings_backup_) settings_[k] = v;
-  tx_settings_backup_.clear();
+  if (!tx_settings_backup_.empty()) {
+    for (auto& [k, v] : tx_settings_backup_) settings_[k] = v;
+    tx_settings_backup_.clear();
+    refresh_timeouts();
+  }
   tx_ = Tx::kIdle;
   implicit_block_ = false;
   // Portals do not outlive their transaction.
@@ -647,13 +924,27 @@ PgStatus Session::apply_set(const sql::Plan& plan) {
     std::string value;
     if (plan.reset) {
       value = g ? std::string(g->default_value) : "";
-      if (name == "timezone") value = ctx_.config->server.timezone;
-      if (name == "application_name") value = ctx_.config->server.application_name_default;
+      if (name == "timezone") value = cfg_->server.timezone;
+      if (name == "application_name") value = cfg_->server.application_name_default;
+      if (name == "statement_timeout") value = format_duration_ms(cfg_->limits.statement_timeout_ms);
+      if (name == "idle_session_timeout") value = format_duration_ms(cfg_->limits.idle_session_timeout_ms);
+      if (name == "idle_in_transaction_session_timeout")
+        value = format_duration_ms(cfg_->limits.idle_in_transaction_timeout_ms);
     } else {
       value = plan.value;
+      if (name == "statement_timeout" || name == "idle_session_timeout" || name == "idle_in_transaction_session_timeout") {
+        auto ms = parse_duration_ms(value);
+        if (!ms || *ms > 2147483647) {
+          PgError e = PgError::make(sqlstate::kInvalidParameterValue,
+                                    "invalid value for parameter \"" + name + "\": \"" + value + "\"");
+          if (!ms) e.hint = "Valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\".";
+          return unexpected(std::move(e));
+        }
+        value = format_duration_ms(*ms);
+      }
     }
     if (name == "timezone" && !plan.reset) {
-      if (util::iequals(value, "local") || util::iequals(value, "default")) value = ctx_.config->server.timezone;
+      if (util::iequals(value, "local") || util::iequals(value, "default")) value = cfg_->server.timezone;
       if (!types::datetime::session_timezone_offset(value))
         return unexpected(PgError::make(sqlstate::kInvalidParameterValue, "invalid value for parameter \"TimeZone\": \"" + value + "\""));
     }
@@ -675,11 +966,16 @@ PgStatus Session::apply_set(const sql::Plan& plan) {
       if (!tx_settings_backup_.count(name)) tx_settings_backup_[name] = settings_[name];
     }
     settings_[name] = value;
+    if (name == "application_name") {
+      std::lock_guard lk(info_mu_);
+      info_.application_name = value;
+    }
     if (g && g->report) {
       wire::Writer w(out_);
       w.parameter_status(g->display_name, value);
     }
   }
+  refresh_timeouts();
   return Ok{};
 }
 
@@ -708,6 +1004,31 @@ std::vector<wire::FieldDescription> fields_for(const sql::Plan& plan, const std:
 }
 
 }  // namespace
+
+awaitable<PgStatus> Session::execute(const sql::Plan& plan, sql::PlanPtr plan_ptr, Portal* portal, int32_t max_rows,
+                                     bool describe_rows, bool& suspended, const std::vector<types::Value>* literals) {
+  const int64_t t0 = steady_us();
+  statement_started_us_.store(t0, std::memory_order_relaxed);
+  auto r = co_await run_statement(plan, std::move(plan_ptr), portal, max_rows, describe_rows, suspended, literals);
+  const int64_t t1 = steady_us();
+  statement_started_us_.store(0, std::memory_order_relaxed);
+  if (timed_out_.exchange(false, std::memory_order_relaxed) && !r && r.error().sqlstate == sqlstate::kQueryCanceled)
+    r.error().message = "canceling statement due to statement timeout";
+  const double seconds = static_cast<double>(t1 - t0) / 1e6;
+  if (ctx_.metrics) {
+    const sql::Plan& counted = plan.kind == sql::PlanKind::kExecute && statements_.count(plan.prepared_name) &&
+                                       statements_[plan.prepared_name]->plan
+                                   ? *statements_[plan.prepared_name]->plan
+                                   : plan;
+    ctx_.metrics->statement(metrics::Backend::kSqlite,
+                            metrics::kind_of_tag(counted.tag, counted.kind == sql::PlanKind::kDdl), seconds);
+  }
+  // As PostgreSQL's log_min_duration_statement, with the values taken out of the text.
+  if (int64_t slow = cfg_->log.slow_statement_ms; slow >= 0 && seconds * 1000 >= static_cast<double>(slow))
+    spdlog::info("session {}: duration: {:.3f} ms  statement: {}", pid_, seconds * 1000,
+                 sql::redact_literals(prepare_text_).substr(0, 4000));
+  co_return r;
+}
 
 awaitable<PgStatus> Session::run_statement(const sql::Plan& plan, sql::PlanPtr plan_ptr, Portal* portal, int32_t max_rows,
                                            bool describe_rows, bool& suspended,
@@ -770,12 +1091,6 @@ awaitable<PgStatus> Session::run_statement(const sql::Plan& plan, sql::PlanPtr p
       auto cat = current_catalog();
       auto r = cursor->fetch(w, formats, max_rows, types_ctx, cat.get());
       if (busy_) busy_->store(0, std::memory_order_relaxed);
-      if (int64_t slow = ctx_.config->log.slow_statement_ms; slow >= 0) {
-        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-        // As PostgreSQL's log_min_duration_statement.
-        if (ms >= static_cast<double>(slow))
-          spdlog::info("session {}: duration: {:.3f} ms  statement: {}", pid_, ms, prepare_text_.substr(0, 1000));
-      }
       {
         std::lock_guard lk(exec_mu_);
         active_db_ = nullptr;
@@ -982,7 +1297,11 @@ awaitable<PgStatus> Session::run_statement(const sql::Plan& plan, sql::PlanPtr p
         if (n == "server_version" || n == "server_version_num" || n == "session_authorization") continue;
         settings_[std::string(n)] = std::string(g.default_value);
       }
-      settings_["timezone"] = ctx_.config->server.timezone;
+      settings_["timezone"] = cfg_->server.timezone;
+      settings_["statement_timeout"] = format_duration_ms(cfg_->limits.statement_timeout_ms);
+      settings_["idle_session_timeout"] = format_duration_ms(cfg_->limits.idle_session_timeout_ms);
+      settings_["idle_in_transaction_session_timeout"] = format_duration_ms(cfg_->limits.idle_in_transaction_timeout_ms);
+      refresh_timeouts();
       w.command_complete("DISCARD ALL");
       co_return Ok{};
   }
@@ -1173,7 +1492,7 @@ awaitable<bool> Session::simple_query_by_shape(const std::string& sql, std::opti
   wire::Writer w(out_);
   bool suspended = false;
   prepare_text_ = sql;
-  auto result = co_await run_statement(*plan, plan, nullptr, 0, true, suspended, &values);
+  auto result = co_await execute(*plan, plan, nullptr, 0, true, suspended, &values);
   if (!result) {
     send_error(result.error());
     fail_transaction();
@@ -1233,7 +1552,7 @@ awaitable<void> Session::simple_query(const std::string& sql) {
       if (shape && parsed->statements.size() == 1 && tx_ != Tx::kFailed) remember_shape(sql, *shape, st, *plan);
       prepare_text_ = std::string(st.text);
       bool suspended = false;
-      result = co_await run_statement(**plan, *plan, nullptr, 0, true, suspended);
+      result = co_await execute(**plan, *plan, nullptr, 0, true, suspended);
     }
     if (!result) {
       send_error(result.error());
@@ -1287,6 +1606,17 @@ awaitable<bool> Session::handle(wire::FrontendMessage& msg) {
     fail_transaction();
     skip_until_sync_ = true;
   };
+  if (admin_console_) {
+    if (auto* q = std::get_if<wire::Query>(&msg)) {
+      co_await admin_query(q->sql);
+    } else if (std::holds_alternative<wire::Sync>(msg)) {
+      skip_until_sync_ = false;
+      w.ready_for_query(wire::TxStatus::kIdle);
+    } else if (!std::holds_alternative<wire::Flush>(msg)) {
+      ext_error(PgError::make(sqlstate::kFeatureNotSupported, "the admin console supports only the simple query protocol"));
+    }
+    co_return true;
+  }
 
   if (auto* q = std::get_if<wire::Query>(&msg)) {
     co_await simple_query(q->sql);
@@ -1473,7 +1803,7 @@ awaitable<bool> Session::handle(wire::FrontendMessage& msg) {
     bool suspended = false;
     auto plan = portal.plan;
     if (portal.stmt) prepare_text_ = portal.stmt->sql;
-    auto r = co_await run_statement(*plan, plan, &portal, e->max_rows, false, suspended);
+    auto r = co_await execute(*plan, plan, &portal, e->max_rows, false, suspended);
     if (!r) {
       ext_error(r.error());
     }
@@ -1507,6 +1837,122 @@ awaitable<bool> Session::handle(wire::FrontendMessage& msg) {
   }
   co_await send_fatal(PgError::fatal(sqlstate::kProtocolViolation, "unexpected password message"));
   co_return false;
+}
+
+// ---------------------------------------------------------------------------------------
+// Admin console and PAUSE
+
+awaitable<void> Session::pause_gate() {
+  // PAUSE holds new transactions (not the ones in progress) until RESUME or shutdown.
+  asio::steady_timer t(socket_.get_executor());
+  while (ctx_.paused && !ctx_.draining && terminate_reason_.load(std::memory_order_relaxed) == kNoTermination) {
+    t.expires_after(std::chrono::milliseconds(20));
+    co_await t.async_wait(asio::as_tuple(use_awaitable));
+  }
+}
+
+awaitable<void> Session::admin_query(const std::string& text) {
+  wire::Writer w(out_);
+  auto cmd = parse_admin_command(text);
+  auto finish = [&] { w.ready_for_query(wire::TxStatus::kIdle); };
+  if (!cmd) {
+    send_error(cmd.error());
+    finish();
+    co_return;
+  }
+  if (!*cmd) {
+    w.empty_query_response();
+    finish();
+    co_return;
+  }
+  AdminResult result;
+  auto* admin = ctx_.admin;
+  const AdminCommand& c = **cmd;
+  spdlog::info("session {}: admin console: {}", pid_, text.substr(0, 200));
+  switch (c.verb) {
+    case AdminVerb::kShowClients: result = admin->show_clients(); break;
+    case AdminVerb::kShowStats: result = admin->show_stats(); break;
+    case AdminVerb::kShowConfig: result = admin->show_config(); break;
+    case AdminVerb::kShowDatabases: result = admin->show_databases(); break;
+    case AdminVerb::kShowVersion:
+      result.columns = {"version"};
+      result.types = {types::oid::kText};
+      result.rows.push_back({std::string("metagate ") + METAGATE_VERSION + " (PostgreSQL " + cfg_->server.server_version +
+                             " wire protocol, SQLite " + sqlite3_libversion() + ")"});
+      result.tag = "SHOW";
+      break;
+    case AdminVerb::kReload: {
+      auto r = admin->reload();
+      if (!r) {
+        send_error(r.error());
+        finish();
+        co_return;
+      }
+      for (const auto& n : *r) send_notice(n);
+      result.tag = "RELOAD";
+      break;
+    }
+    case AdminVerb::kKillClient:
+      if (!admin->kill_client(c.client_id)) {
+        send_error(PgError::make(sqlstate::kUndefinedObject, "no client with id " + std::to_string(c.client_id)));
+        finish();
+        co_return;
+      }
+      result.tag = "KILL";
+      break;
+    case AdminVerb::kPause: {
+      admin->pause();
+      // Returns once no session (but this one) is inside a transaction: the store is quiet.
+      asio::steady_timer t(socket_.get_executor());
+      for (;;) {
+        auto clients = admin->show_clients();
+        bool busy = false;
+        for (const auto& row : clients.rows) {
+          const auto& st = row[3];
+          if (st && (*st == "active" || *st == "idle_in_transaction" || *st == "idle_in_transaction_aborted") &&
+              row[0] != std::optional<std::string>(std::to_string(pid_)))
+            busy = true;
+        }
+        if (!busy || !ctx_.paused) break;
+        t.expires_after(std::chrono::milliseconds(20));
+        co_await t.async_wait(asio::as_tuple(use_awaitable));
+      }
+      result.tag = "PAUSE";
+      break;
+    }
+    case AdminVerb::kResume:
+      admin->resume();
+      result.tag = "RESUME";
+      break;
+    case AdminVerb::kShutdown:
+      admin->shutdown();
+      result.tag = "SHUTDOWN";
+      break;
+  }
+  if (!result.columns.empty()) {
+    std::vector<wire::FieldDescription> fields;
+    for (size_t i = 0; i < result.columns.size(); ++i) {
+      wire::FieldDescription f;
+      f.name = result.columns[i];
+      f.type_oid = result.types[i];
+      const auto* info = types::find_type(f.type_oid);
+      f.type_size = info ? info->typlen : -1;
+      fields.push_back(std::move(f));
+    }
+    w.row_description(fields);
+    for (const auto& row : result.rows) {
+      w.begin_data_row(static_cast<int16_t>(row.size()));
+      for (const auto& v : row) {
+        if (v) w.field(*v);
+        else w.null_field();
+      }
+      w.end_data_row();
+    }
+    w.command_complete("SHOW");
+  } else {
+    w.command_complete(result.tag);
+  }
+  finish();
 }
 
 }  // namespace metagate::server

@@ -16,6 +16,7 @@
 
 #include "database.hpp"
 #include "metagate/config/config.hpp"
+#include "metagate/metrics/metrics.hpp"
 #include "metagate/sql/parser.hpp"
 #include "metagate/sql/plan.hpp"
 #include "metagate/sql/shape.hpp"
@@ -28,10 +29,53 @@
 namespace metagate::server {
 
 class Session;
+class AdminControl;
 
-// What sessions share: configuration, databases, the cancel registry.
+// Failed authentications per client address: each further failure is answered later
+// (limits.auth_failure_delay_ms, doubling up to limits.auth_failure_delay_max_ms). An address
+// is forgotten after a success or once it has been quiet for twice the maximum delay.
+class AuthThrottle {
+ public:
+  // Records a failure; returns how long to wait before answering it (ms).
+  int64_t failure(const std::string& address, int64_t base_ms, int64_t max_ms, int64_t now_us);
+  void success(const std::string& address);
+  size_t size() const;
+
+ private:
+  struct Entry {
+    int failures = 0;
+    int64_t last_us = 0;
+  };
+  static constexpr size_t kMaxEntries = 10000;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+// What sessions share: configuration, databases, the cancel registry, metrics, lifecycle.
 struct ServerContext {
+  // The configuration in force; replaced by a reload. Sessions keep a snapshot and refresh it
+  // when `config_generation` moves (one relaxed load per message).
   std::shared_ptr<const config::Config> config;
+  std::atomic<uint64_t> config_generation{0};
+  std::mutex config_mu;
+  std::shared_ptr<const config::Config> current_config() {
+    std::lock_guard lk(config_mu);
+    return config;
+  }
+  void install_config(std::shared_ptr<const config::Config> c) {
+    {
+      std::lock_guard lk(config_mu);
+      config = std::move(c);
+    }
+    config_generation.fetch_add(1, std::memory_order_release);
+  }
+  metrics::Metrics* metrics = nullptr;
+  // Shutdown has begun: sessions end (57P01) as soon as they are outside a transaction.
+  std::atomic<bool> draining{false};
+  // PAUSE: sessions wait before starting a new transaction until RESUME.
+  std::atomic<bool> paused{false};
+  // Admin console commands that act on the server (RELOAD, KILL, PAUSE, SHUTDOWN, SHOW ...).
+  class AdminControl* admin = nullptr;
   boost::asio::ssl::context* tls = nullptr;  // null when TLS is disabled
   std::function<PgResult<std::shared_ptr<Database>>(std::string_view dbname)> open_database;
   std::array<uint8_t, 32> mock_secret{};
@@ -42,6 +86,9 @@ struct ServerContext {
   std::atomic<int32_t> next_pid{1000};
   std::atomic<uint64_t> next_session_id{1};
   std::atomic<int64_t> connections{0};
+  AuthThrottle auth_throttle;
+  // Established sessions per user (for limits.max_connections_per_user).
+  std::map<std::string, int64_t, std::less<>> user_sessions;  // guarded by mu
 
   void cancel(int32_t pid, int32_t secret);
 };
@@ -56,6 +103,28 @@ class Session : public std::enable_shared_from_this<Session> {
   // CancelRequest: interrupts the running statement, if any.
   void cancel(int32_t secret);
   void close();
+
+  // Ends the session from any thread: FATAL with the reason's SQLSTATE and message; a running
+  // statement is interrupted (its transaction rolls back).
+  void terminate(metrics::CloseReason reason);
+  // Ends the session only if it is waiting for a query outside a transaction (shutdown drain).
+  void terminate_if_idle(metrics::CloseReason reason);
+  // The janitor's check (control thread): idle, idle-in-transaction and statement timeouts.
+  void check_timeouts(int64_t now_us, int64_t startup_timeout_ms);
+
+  // For SHOW CLIENTS and metrics (any thread).
+  struct Info {
+    int32_t id = 0;
+    std::string user, database, application_name, address;
+    uint16_t port = 0;
+    bool tls = false;
+    bool admin_console = false;
+    metrics::ClientState state = metrics::ClientState::kStartup;
+    int64_t connect_time_us = 0;  // system clock, Unix epoch
+    int64_t state_change_us = 0;  // steady clock
+  };
+  Info info() const;
+  metrics::ClientState state() const { return static_cast<metrics::ClientState>(state_.load(std::memory_order_relaxed)); }
 
  private:
   struct PreparedStatement {
@@ -96,6 +165,18 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Query cycle.
   boost::asio::awaitable<bool> handle(wire::FrontendMessage& msg);
+  // run_statement, timed and counted (metrics, slow-statement log, statement timeout).
+  boost::asio::awaitable<PgStatus> execute(const sql::Plan& plan_ref, sql::PlanPtr plan, Portal* portal, int32_t max_rows,
+                                           bool describe_rows, bool& suspended,
+                                           const std::vector<types::Value>* literals = nullptr);
+  // The admin console (database "metagate"): one simple-protocol Query.
+  boost::asio::awaitable<void> admin_query(const std::string& sql);
+  void set_state(metrics::ClientState s);
+  void refresh_config();
+  // Timeouts from the session settings (statement_timeout, idle_*_timeout), in ms.
+  void refresh_timeouts();
+  PgError termination_error(metrics::CloseReason r) const;
+  boost::asio::awaitable<void> pause_gate();
   boost::asio::awaitable<void> simple_query(const std::string& sql);
   boost::asio::awaitable<PgStatus> run_statement(const sql::Plan& plan_ref, sql::PlanPtr plan, Portal* portal,
                                                  int32_t max_rows, bool describe_rows, bool& suspended,
@@ -125,6 +206,8 @@ class Session : public std::enable_shared_from_this<Session> {
   sql::PlanPtr executed_plan(const sql::PlanPtr& plan);
 
   ServerContext& ctx_;
+  std::shared_ptr<const config::Config> cfg_;
+  uint64_t cfg_generation_ = 0;
   boost::asio::ip::tcp::socket socket_;
   std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
   // Input bytes; grown without zero-filling (each read appends up to 64 KiB).
@@ -177,6 +260,23 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<bool> cancelled_{false};
   store::FunctionContext fctx_;
   bool closed_ = false;
+
+  // Lifecycle and observation.
+  static constexpr uint8_t kNoTermination = 0xff;
+  std::atomic<uint8_t> terminate_reason_{kNoTermination};
+  metrics::CloseReason close_reason_ = metrics::CloseReason::kStartupClientGone;
+  bool ready_ = false;           // startup finished (counted as established)
+  bool waiting_input_ = false;   // blocked reading the next query (session thread only)
+  bool admin_console_ = false;   // connected to the database "metagate"
+  std::atomic<uint8_t> state_{0};
+  std::atomic<int64_t> state_since_us_{0};
+  std::atomic<int64_t> statement_started_us_{0};  // 0 when no statement runs
+  std::atomic<int64_t> statement_timeout_ms_{0};
+  std::atomic<int64_t> idle_timeout_ms_{0};
+  std::atomic<int64_t> idle_in_tx_timeout_ms_{0};
+  std::atomic<bool> timed_out_{false};
+  mutable std::mutex info_mu_;
+  Info info_;
 };
 
 }  // namespace metagate::server

@@ -147,4 +147,14 @@ const Node& node_body(const Node& n) {
   return n.begin().value();
 }
 
+std::string redact_literals(std::string_view sql) {
+  std::string text(sql);
+  PgQueryNormalizeResult r = pg_query_normalize(text.c_str());
+  std::string out;
+  if (r.error || !r.normalized_query) out = "<unparsable statement, " + std::to_string(sql.size()) + " bytes>";
+  else out = r.normalized_query;
+  pg_query_free_normalize_result(r);
+  return out;
+}
+
 }  // namespace metagate::sql

@@ -2,6 +2,11 @@
 // catalog kept in the file, the emulated system catalogs, and SQLite → PostgreSQL errors.
 #include "metagate/store/sqlite_store.hpp"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
 #include <cctype>
 
@@ -98,7 +103,49 @@ bool binds_exactly(Connection& conn, const std::string& sql, size_t n) {
 SqliteStore::~SqliteStore() {
   group_commit_.reset();  // pending commits become durable first
   all_readers_.clear();
-  if (writer_) sqlite3_exec(writer_->db(), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+  if (writer_) {
+    // A clean stop leaves everything in the main file and an empty WAL.
+    auto t0 = std::chrono::steady_clock::now();
+    sqlite3_wal_hook(writer_->db(), nullptr, nullptr);
+    int rc = sqlite3_wal_checkpoint_v2(writer_->db(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    if (rc == SQLITE_OK) {
+      ++checkpoints_;
+      if (opts_.on_checkpoint) opts_.on_checkpoint(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+  }
+}
+
+int SqliteStore::wal_hook(void* self, sqlite3* db, const char* name, int pages) {
+  auto* s = static_cast<SqliteStore*>(self);
+  if (pages < s->checkpoint_pages_) return SQLITE_OK;
+  // What SQLite's own auto-checkpoint does (a PASSIVE checkpoint), timed and counted.
+  auto t0 = std::chrono::steady_clock::now();
+  int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc == SQLITE_OK) {
+    s->checkpoints_.fetch_add(1, std::memory_order_relaxed);
+    if (s->opts_.on_checkpoint) s->opts_.on_checkpoint(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return SQLITE_OK;  // as SQLite's default hook: a busy checkpoint is retried on a later commit
+}
+
+int64_t SqliteStore::wal_bytes() const {
+  struct stat st {};
+  if (::stat((opts_.path + "-wal").c_str(), &st) != 0) return 0;
+  return static_cast<int64_t>(st.st_size);
+}
+
+PgStatus SqliteStore::check_health() {
+  struct stat st {};
+  if (::stat(opts_.path.c_str(), &st) != 0)
+    return unexpected(PgError::make(sqlstate::kConnectionFailure, "database file " + opts_.path + " is gone: " + std::strerror(errno)));
+  if (static_cast<uint64_t>(st.st_ino) != file_ino_ || static_cast<uint64_t>(st.st_dev) != file_dev_)
+    return unexpected(PgError::make(sqlstate::kConnectionFailure, "database file " + opts_.path + " was replaced since it was opened"));
+  if (group_commit_) {
+    if (auto f = group_commit_->failure()) return unexpected(*f);
+  }
+  auto r = acquire_reader();
+  if (!r) return unexpected(PgError::make(sqlstate::kConnectionFailure, "could not open a reader connection"));
+  return exec(r.get()->db(), "SELECT count(*) FROM sqlite_schema");
 }
 
 namespace {
@@ -130,14 +177,20 @@ PgResult<sqlite3*> SqliteStore::open_connection(bool writer) {
                         "PRAGMA synchronous=" + synchronous + "; "
                         "PRAGMA mmap_size=" + std::to_string(opts_.mmap_size) + ";";
   if (!writer) pragmas += " PRAGMA query_only=ON;";
-  if (writer) {
-    // wal_autocheckpoint counts pages (4 KiB by default).
-    int64_t pages = std::max<int64_t>(1, opts_.checkpoint_wal_bytes / 4096);
-    pragmas += " PRAGMA wal_autocheckpoint=" + std::to_string(pages) + ";";
-  }
   if (auto s = exec(db, pragmas); !s) {
     sqlite3_close_v2(db);
     return unexpected(s.error());
+  }
+  if (writer) {
+    // Checkpoints as SQLite's wal_autocheckpoint would run them, counted and timed. The hook
+    // counts WAL pages (4 KiB by default).
+    checkpoint_pages_ = std::max<int64_t>(1, opts_.checkpoint_wal_bytes / 4096);
+    sqlite3_wal_hook(db, &SqliteStore::wal_hook, this);
+    struct stat st {};
+    if (::stat(opts_.path.c_str(), &st) == 0) {
+      file_ino_ = static_cast<uint64_t>(st.st_ino);
+      file_dev_ = static_cast<uint64_t>(st.st_dev);
+    }
   }
   register_functions(db);
   return db;

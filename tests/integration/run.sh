@@ -190,7 +190,7 @@ elif [ "$test" = protocol ]; then
   : >"$log"
   for attempt in 1 2 3; do
     port=$(free_port) || break
-    "$metagate" serve --listen "127.0.0.1:$port" --config "$proto_cfg" >>"$log" 2>&1 &
+    "$metagate" serve --listen "127.0.0.1:$port" --metrics 127.0.0.1:0 --config "$proto_cfg" >>"$log" 2>&1 &
     pid=$!
     if wait_port "$port" 30 "$pid"; then
       export MG_PORT=$port MG_PID=$pid MG_LOG=$log

@@ -115,7 +115,10 @@ metagate_start() {
   local log=${MG_LOG:-$db.log} attempt port
   for attempt in 1 2 3; do
     port=$(free_port) || return 1
-    "$bin" serve --listen "127.0.0.1:$port" --sqlite "$db" "$@" >>"$log" 2>&1 &
+    # Metrics on an ephemeral port unless the caller chose (9187 would collide in parallel runs).
+    local metrics=(--metrics 127.0.0.1:0) a
+    for a in "$@"; do [ "$a" = --metrics ] && metrics=(); done
+    "$bin" serve --listen "127.0.0.1:$port" "${metrics[@]}" --sqlite "$db" "$@" >>"$log" 2>&1 &
     local pid=$!
     if wait_port "$port" 30 "$pid"; then
       export MG_PORT=$port MG_PID=$pid MG_LOG=$log

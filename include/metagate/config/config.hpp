@@ -145,12 +145,23 @@ struct LimitsConfig {
   int64_t max_startup_packet_bytes = 10000;  // PostgreSQL's MAX_STARTUP_PACKET_LENGTH
   int64_t statement_cache_entries = 4096;    // translated statements kept per database; 0 = off
   int64_t idle_session_timeout_ms = 0;       // 0 = never
+  int64_t max_connections_per_user = 0;      // 0 = no per-user limit
+  int64_t idle_in_transaction_timeout_ms = 0;  // 0 = never; else 25P03 and the connection closes
+  int64_t statement_timeout_ms = 0;          // the statement_timeout sessions start with; 0 = none
+  int64_t startup_timeout_ms = 60000;        // startup + authentication must finish in this time
+  // Per client IP: after a failed authentication, the next failure's answer is delayed by
+  // auth_failure_delay_ms, doubling with each further failure up to the max; 0 = off.
+  int64_t auth_failure_delay_ms = 100;
+  int64_t auth_failure_delay_max_ms = 10000;
 };
 
 struct ServerConfig {
   std::string server_version = "15.8";  // reported in ParameterStatus / version()
   std::string timezone = "UTC";         // the TimeZone sessions start with
   std::string application_name_default;
+  // SIGTERM: how long running statements and open transactions may take to finish before
+  // their sessions are closed with 57P01.
+  int64_t drain_timeout_ms = 30000;
 
   int server_version_num() const;  // "15.8" -> 150008
 };
@@ -162,6 +173,13 @@ struct LogConfig {
   LogLevel level = LogLevel::kInfo;
   LogFormat format = LogFormat::kPlain;
   int64_t slow_statement_ms = 1000;  // log statements slower than this; 0 = all; -1 = none
+};
+
+inline constexpr uint16_t kDefaultMetricsPort = 9187;
+
+struct MetricsConfig {
+  // HTTP for /metrics, /healthz and /readyz; nullopt = off.
+  std::optional<ListenAddress> listen = ListenAddress{"127.0.0.1", kDefaultMetricsPort, false};
 };
 
 struct Config {
@@ -176,6 +194,7 @@ struct Config {
   LimitsConfig limits;
   ServerConfig server;
   LogConfig log;
+  MetricsConfig metrics;
 
   // Not configuration: things that are allowed but probably wrong (hostssl rules with TLS
   // disabled, trust for non-loopback clients, ...). check-config prints them; serve logs them.
@@ -209,6 +228,7 @@ ConfigResult<std::vector<ConfigIssue>> validate_config(const Config& config, con
 struct CommandLineOverrides {
   std::vector<std::string> listen;    // --listen HOST:PORT (repeatable): replaces "listen"
   std::optional<std::string> sqlite;  // --sqlite PATH: every database name served from PATH
+  std::optional<std::string> metrics;  // --metrics HOST:PORT (or "off")
 };
 
 // Applies the overrides, re-validates and refreshes config.warnings. Errors name the option
@@ -232,10 +252,17 @@ enum class Redact { kSecrets, kNothing };
 // With Redact::kNothing, parse_config(to_json(c).dump()) gives back an equal configuration.
 nlohmann::ordered_json to_json(const Config& config, Redact redact = Redact::kSecrets);
 
+// Every leaf key with its value as text (strings bare, other values as JSON), sorted by key.
+std::vector<std::pair<std::string, std::string>> flat_settings(const Config& config, Redact redact = Redact::kSecrets);
+
 // Keys (leaf paths as in error messages) whose values differ between two configurations.
 std::vector<std::string> changed_keys(const Config& before, const Config& after);
-// Whether a key can change on SIGHUP: log.level, auth.users.*, auth.rules, limits.*.
+// Whether a key can change on SIGHUP: log.level, log.slow_statement_ms, auth.users.*,
+// auth.rules, limits.* (but statement_cache_entries), server.drain_timeout_ms.
 bool is_reloadable(std::string_view key);
+// What a reload installs: `running` with the reloadable keys taken from `fresh`. The keys that
+// changed but need a restart are returned in `restart_needed`.
+Config merge_reloadable(const Config& running, const Config& fresh, std::vector<std::string>& restart_needed);
 
 // Names of enum values as written in the file.
 std::string_view to_string(TlsMode v);

@@ -27,6 +27,11 @@ struct ParsedScript {
 // message ("syntax error at or near \"x\"") and the 1-based character position.
 PgResult<ParsedScript> parse(std::string_view sql);
 
+// The statement text with every constant replaced by $1, $2, ... (libpg_query's normalize, as
+// pg_stat_statements shows statements): for logs, where values may be secrets. Text that does
+// not parse comes back as "<unparsable statement, N bytes>"; nothing of it is shown.
+std::string redact_literals(std::string_view sql);
+
 // The node's single key ("SelectStmt"), and its body.
 std::string_view node_tag(const Node& n);
 const Node& node_body(const Node& n);

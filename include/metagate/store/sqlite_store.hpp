@@ -5,7 +5,9 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,6 +32,8 @@ struct StoreOptions {
   // WAL through GroupCommit (acknowledged commits stay durable). Off: SQLite syncs each commit.
   bool group_commit = true;
   int64_t commit_delay_us = 0;
+  // Called after each WAL checkpoint with its duration in seconds (on the writer's thread).
+  std::function<void(double)> on_checkpoint;
 };
 
 class AdvisoryLocks;
@@ -109,6 +113,14 @@ class SqliteStore {
   // The shared-fsync committer, or nullptr when SQLite syncs each commit itself.
   GroupCommit* group_commit() const { return group_commit_.get(); }
 
+  // Checkpoints run so far (automatic ones when the WAL passes checkpoint_wal_bytes).
+  uint64_t checkpoints() const { return checkpoints_.load(std::memory_order_relaxed); }
+  // The WAL file's size in bytes (0 when there is none).
+  int64_t wal_bytes() const;
+  // Whether the store can serve: the file is still the one opened (not removed or replaced),
+  // WAL syncs have not failed, and a reader answers a query. For /readyz.
+  PgStatus check_health();
+
   // Interrupts whatever runs on a connection (CancelRequest).
   static void interrupt(sqlite3* db) { sqlite3_interrupt(db); }
 
@@ -129,6 +141,10 @@ class SqliteStore {
   std::mutex seq_mu_;
   std::map<std::string, SequenceState> seq_cache_;
   std::unique_ptr<GroupCommit> group_commit_;
+  std::atomic<uint64_t> checkpoints_{0};
+  int64_t checkpoint_pages_ = 0;
+  uint64_t file_ino_ = 0, file_dev_ = 0;  // the database file as opened
+  static int wal_hook(void* self, sqlite3* db, const char* name, int pages);
 };
 
 // True when `sql` prepares on `conn` with exactly the parameters ?1..?n.

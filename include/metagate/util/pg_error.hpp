@@ -51,6 +51,7 @@ inline constexpr std::string_view kDeadlockDetected = "40P01";
 // Class 42 — syntax error or access rule violation
 inline constexpr std::string_view kSyntaxError = "42601";
 inline constexpr std::string_view kInsufficientPrivilege = "42501";
+inline constexpr std::string_view kConfigFileError = "F0000";
 inline constexpr std::string_view kUndefinedColumn = "42703";
 inline constexpr std::string_view kUndefinedFunction = "42883";
 inline constexpr std::string_view kUndefinedTable = "42P01";

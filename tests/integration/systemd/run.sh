@@ -67,7 +67,7 @@ PY
 lpid=$!
 for i in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done
 port=$(free_port)
-NOTIFY_SOCKET=$sock "$metagate" serve --listen "127.0.0.1:$port" --sqlite "$tmp/sd.db" > "$work/metagate.log" 2>&1 &
+NOTIFY_SOCKET=$sock "$metagate" serve --listen "127.0.0.1:$port" --metrics 127.0.0.1:0 --sqlite "$tmp/sd.db" > "$work/metagate.log" 2>&1 &
 pid=$!
 ready=0
 for i in $(seq 1 200); do
@@ -92,7 +92,7 @@ wait "$lpid" 2>/dev/null; lpid=
 grep -q 'STOPPING=1' "$work/notify.log" && ok "STOPPING=1 sent on SIGTERM" || { bad "no STOPPING=1; notify log:"; cat "$work/notify.log"; }
 # Without NOTIFY_SOCKET nothing changes: the daemon starts and stops as before.
 port=$(free_port)
-"$metagate" serve --listen "127.0.0.1:$port" --sqlite "$tmp/sd2.db" >> "$work/metagate.log" 2>&1 &
+"$metagate" serve --listen "127.0.0.1:$port" --metrics 127.0.0.1:0 --sqlite "$tmp/sd2.db" >> "$work/metagate.log" 2>&1 &
 pid=$!
 if wait_port "$port" 30 "$pid"; then ok "starts without NOTIFY_SOCKET"; else bad "does not start without NOTIFY_SOCKET"; fi
 kill -TERM "$pid"; wait "$pid"; pid=

@@ -686,7 +686,7 @@ TEST(ConfigJson, RedactsSecrets) {
   std::vector<std::string> keys;
   for (const auto& [k, v] : j.items()) keys.push_back(k);
   EXPECT_EQ(keys, (std::vector<std::string>{"listen", "io_threads", "tls", "auth", "databases", "sqlite", "limits",
-                                            "server", "log"}));
+                                            "server", "log", "metrics"}));
 }
 
 TEST(ConfigJson, RoundTrips) {

@@ -1,0 +1,60 @@
+// The admin console: the special database "metagate" (as PgBouncer's "pgbouncer"), where an
+// admin user runs SHOW CLIENTS / STATS / CONFIG / DATABASES / VERSION, RELOAD, KILL CLIENT n,
+// PAUSE, RESUME and SHUTDOWN. Its commands are not SQL: a few words, parsed here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "metagate/config/config.hpp"
+#include "metagate/util/expected.hpp"
+#include "metagate/util/pg_error.hpp"
+
+namespace metagate::server {
+
+inline constexpr std::string_view kAdminDatabase = "metagate";
+
+enum class AdminVerb { kShowClients, kShowStats, kShowConfig, kShowDatabases, kShowVersion, kReload, kKillClient,
+                       kPause, kResume, kShutdown };
+
+struct AdminCommand {
+  AdminVerb verb;
+  int32_t client_id = 0;  // KILL CLIENT n
+};
+
+// One command, case-insensitive, an optional trailing ';'. Errors are 42601 with a hint that
+// lists the commands; an empty text is an empty query (nullopt).
+PgResult<std::optional<AdminCommand>> parse_admin_command(std::string_view text);
+
+// Who may use the console: users with "admin": true; when the configuration has no users at
+// all (the embedded default, trust for loopback only), every loopback client.
+bool is_admin(const config::Config& cfg, std::string_view user, std::string_view address);
+
+// A result set in text format: column names, their types (PostgreSQL OIDs) and rows
+// (std::nullopt = NULL).
+struct AdminResult {
+  std::vector<std::string> columns;
+  std::vector<uint32_t> types;
+  std::vector<std::vector<std::optional<std::string>>> rows;
+  std::string tag;  // command tag; "SHOW" for result sets
+};
+
+// What the console asks the server (implemented by the server).
+class AdminControl {
+ public:
+  virtual ~AdminControl() = default;
+  virtual AdminResult show_clients() = 0;
+  virtual AdminResult show_stats() = 0;
+  virtual AdminResult show_config() = 0;
+  virtual AdminResult show_databases() = 0;
+  // Re-reads the configuration file: a notice per applied change, or the error.
+  virtual PgResult<std::vector<std::string>> reload() = 0;
+  virtual bool kill_client(int32_t id) = 0;
+  virtual void pause() = 0;
+  virtual void resume() = 0;
+  virtual void shutdown() = 0;
+};
+
+}  // namespace metagate::server
