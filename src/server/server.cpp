@@ -17,7 +17,7 @@
 #include <chrono>
 #include <mutex>
 
-#include "admin.hpp"
+#include "metagate/admin/admin.hpp"
 #include "database.hpp"
 #include "http_endpoint.hpp"
 #include "metagate/metrics/metrics.hpp"
@@ -44,7 +44,9 @@ std::string format_unix_us(int64_t us) {
 }
 }  // namespace
 
-struct Server::Impl : AdminControl {
+using admin::AdminResult;
+
+struct Server::Impl : admin::AdminControl {
   std::shared_ptr<const config::Config> cfg;  // as started (non-reloadable keys never change)
   ConfigSource reload_source;
   std::function<void(bool)> reload_hook;
@@ -515,7 +517,7 @@ Server::Server(config::Config cfg, ConfigSource reload_source) : impl_(std::make
   impl_->reload_source = std::move(reload_source);
   impl_->ctx.config = impl_->cfg;
   impl_->ctx.metrics = &impl_->metrics;
-  impl_->ctx.admin = impl_.get();
+  impl_->ctx.admin_control = impl_.get();
   impl_->metrics.set_collector([impl = impl_.get()](auto& out) { impl->collect(out); });
   impl_->ctx.open_database = [this](std::string_view n) { return impl_->open_database(n); };
   RAND_bytes(impl_->ctx.mock_secret.data(), static_cast<int>(impl_->ctx.mock_secret.size()));

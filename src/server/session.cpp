@@ -17,7 +17,7 @@
 #include "metagate/types/datetime.hpp"
 #include "metagate/types/type_catalog.hpp"
 #include "metagate/util/strings.hpp"
-#include "admin.hpp"
+#include "metagate/admin/admin.hpp"
 #include "settings.hpp"
 
 namespace metagate::server {
@@ -43,6 +43,9 @@ int64_t steady_us() {
 
 using metrics::CloseReason;
 using metrics::ClientState;
+using admin::AdminCommand;
+using admin::AdminResult;
+using admin::AdminVerb;
 
 }  // namespace
 
@@ -604,8 +607,8 @@ awaitable<bool> Session::startup() {
     if (ctx_.draining)
       co_return co_await refuse(CloseReason::kShuttingDown, PgError::fatal("57P03", "the database system is shutting down"));
 
-    if (database_ == kAdminDatabase) {
-      if (!is_admin(cfg, user_, info_.address))
+    if (database_ == admin::kAdminDatabase) {
+      if (!admin::is_admin(cfg, user_, info_.address))
         co_return co_await refuse(CloseReason::kHba, PgError::fatal(sqlstate::kInsufficientPrivilege,
                                                                     "permission denied to use the admin console"));
       admin_console_ = true;
@@ -1853,7 +1856,7 @@ awaitable<void> Session::pause_gate() {
 
 awaitable<void> Session::admin_query(const std::string& text) {
   wire::Writer w(out_);
-  auto cmd = parse_admin_command(text);
+  auto cmd = admin::parse_admin_command(text);
   auto finish = [&] { w.ready_for_query(wire::TxStatus::kIdle); };
   if (!cmd) {
     send_error(cmd.error());
@@ -1866,7 +1869,7 @@ awaitable<void> Session::admin_query(const std::string& text) {
     co_return;
   }
   AdminResult result;
-  auto* admin = ctx_.admin;
+  auto* admin = ctx_.admin_control;
   const AdminCommand& c = **cmd;
   spdlog::info("session {}: admin console: {}", pid_, text.substr(0, 200));
   switch (c.verb) {

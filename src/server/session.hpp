@@ -26,10 +26,13 @@
 #include "metagate/wire/backend.hpp"
 #include "metagate/wire/frontend.hpp"
 
+namespace metagate::admin {
+class AdminControl;
+}
+
 namespace metagate::server {
 
 class Session;
-class AdminControl;
 
 // Failed authentications per client address: each further failure is answered later
 // (limits.auth_failure_delay_ms, doubling up to limits.auth_failure_delay_max_ms). An address
@@ -75,7 +78,7 @@ struct ServerContext {
   // PAUSE: sessions wait before starting a new transaction until RESUME.
   std::atomic<bool> paused{false};
   // Admin console commands that act on the server (RELOAD, KILL, PAUSE, SHUTDOWN, SHOW ...).
-  class AdminControl* admin = nullptr;
+  admin::AdminControl* admin_control = nullptr;
   boost::asio::ssl::context* tls = nullptr;  // null when TLS is disabled
   std::function<PgResult<std::shared_ptr<Database>>(std::string_view dbname)> open_database;
   std::array<uint8_t, 32> mock_secret{};

@@ -12,7 +12,7 @@
 #include "metagate/util/expected.hpp"
 #include "metagate/util/pg_error.hpp"
 
-namespace metagate::server {
+namespace metagate::admin {
 
 inline constexpr std::string_view kAdminDatabase = "metagate";
 

@@ -1,9 +1,9 @@
 // The admin console's command language and access rule.
-#include "admin.hpp"
+#include "metagate/admin/admin.hpp"
 
 #include "metagate/util/strings.hpp"
 
-namespace metagate::server {
+namespace metagate::admin {
 
 namespace {
 
