@@ -184,9 +184,11 @@ int main(int argc, char** argv) {
       long usec = std::atol(w);
       if (usec > 0 && (!wpid || std::atol(wpid) == static_cast<long>(::getpid()))) {
         auto period = std::chrono::microseconds(usec / 2);
-        on_watchdog = [&, period](const boost::system::error_code& ec) {
+        on_watchdog = [&, period, usec](const boost::system::error_code& ec) {
           if (ec) return;
-          app::sd_notify("WATCHDOG=1");
+          // Only a live control loop is reported alive: a hung one lets systemd restart us.
+          if (srv.responsive(usec / 1000)) app::sd_notify("WATCHDOG=1");
+          else spdlog::error("watchdog: the control loop has not run for {} ms", usec / 1000);
           watchdog.expires_after(period);
           watchdog.async_wait(on_watchdog);
         };

@@ -54,6 +54,7 @@ struct Server::Impl : admin::AdminControl {
   metrics::Metrics metrics{METAGATE_VERSION};
   const int64_t started_us = steady_now_us();
   std::atomic<bool> stopping{false};
+  std::atomic<int64_t> heartbeat_us{steady_now_us()};  // the control loop's last janitor tick
   asio::io_context control{1};
   std::unique_ptr<HttpEndpoint> http;  // after `control`: destroyed before it
   // One io_context and thread per worker. SQLite statements run inline on the worker, so a
@@ -199,6 +200,7 @@ struct Server::Impl : admin::AdminControl {
       t.expires_after(std::chrono::milliseconds(20));
       co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
       int64_t now = steady_now_us();
+      heartbeat_us.store(now, std::memory_order_relaxed);
       auto c = ctx.current_config();
       for (auto& s : sessions()) s->check_timeouts(now, c->limits.startup_timeout_ms);
     }
@@ -605,6 +607,10 @@ void Server::shutdown() { impl_->shutdown(); }
 PgResult<std::vector<std::string>> Server::reload() { return impl_->reload(); }
 
 void Server::on_reload(std::function<void(bool)> f) { impl_->reload_hook = std::move(f); }
+
+bool Server::responsive(int64_t within_ms) const {
+  return steady_now_us() - impl_->heartbeat_us.load(std::memory_order_relaxed) < within_ms * 1000;
+}
 
 uint16_t Server::metrics_port() const { return impl_->http ? impl_->http->port() : 0; }
 

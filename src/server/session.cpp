@@ -1847,11 +1847,15 @@ awaitable<bool> Session::handle(wire::FrontendMessage& msg) {
 
 awaitable<void> Session::pause_gate() {
   // PAUSE holds new transactions (not the ones in progress) until RESUME or shutdown.
+  // The session counts as idle while it waits, so PAUSE (which waits for active sessions)
+  // completes.
+  set_state(ClientState::kIdle);
   asio::steady_timer t(socket_.get_executor());
   while (ctx_.paused && !ctx_.draining && terminate_reason_.load(std::memory_order_relaxed) == kNoTermination) {
     t.expires_after(std::chrono::milliseconds(20));
     co_await t.async_wait(asio::as_tuple(use_awaitable));
   }
+  set_state(ClientState::kActive);
 }
 
 awaitable<void> Session::admin_query(const std::string& text) {

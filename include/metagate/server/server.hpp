@@ -42,6 +42,9 @@ class Server {
   // The ports actually bound (useful with port 0), in listen order.
   std::vector<uint16_t> ports() const;
   uint16_t metrics_port() const;  // 0 when metrics are off
+  // Whether the control loop (accepting, timeouts, metrics) ran within the last `within_ms`:
+  // what the systemd watchdog reports.
+  bool responsive(int64_t within_ms) const;
 
  private:
   struct Impl;
