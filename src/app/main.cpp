@@ -30,18 +30,6 @@ config::ConfigResult<config::Config> load(const std::string& file, const config:
   return cfg;
 }
 
-spdlog::level::level_enum level_of(config::LogLevel l) {
-  switch (l) {
-    case config::LogLevel::kTrace: return spdlog::level::trace;
-    case config::LogLevel::kDebug: return spdlog::level::debug;
-    case config::LogLevel::kInfo: return spdlog::level::info;
-    case config::LogLevel::kWarn: return spdlog::level::warn;
-    case config::LogLevel::kError: return spdlog::level::err;
-    case config::LogLevel::kCritical: return spdlog::level::critical;
-    default: return spdlog::level::off;
-  }
-}
-
 // %* in a pattern: the message as a JSON string body (quotes, backslashes and control
 // characters escaped), for log.format = "json".
 class JsonMessage : public spdlog::custom_flag_formatter {
@@ -65,7 +53,7 @@ class JsonMessage : public spdlog::custom_flag_formatter {
 };
 
 void setup_logging(const config::LogConfig& log) {
-  spdlog::set_level(level_of(log.level));
+  server::apply_log_level(log.level);
   if (log.format == config::LogFormat::kJson) {
     auto f = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc, "\n");
     f->add_flag<JsonMessage>('*').set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","pid":%P,"msg":"%*"})");

@@ -22,6 +22,7 @@
 #include "http_endpoint.hpp"
 #include "metagate/metrics/metrics.hpp"
 #include "metagate/types/type_catalog.hpp"
+#include "metagate/util/clock.hpp"
 #include "session.hpp"
 
 namespace metagate::server {
@@ -30,10 +31,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 namespace {
-int64_t steady_now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+using util::steady_now_us;
 std::string format_unix_us(int64_t us) {
   std::time_t t = static_cast<std::time_t>(us / 1'000'000);
   std::tm tm{};
@@ -126,11 +124,9 @@ struct Server::Impl : admin::AdminControl {
     return db;
   }
 
-  static int64_t now_us() { return steady_now_us(); }
-
   // Round robin over the workers that are not stuck in a statement; a new worker when all are.
   Worker& pick_worker() {
-    int64_t now = now_us();
+    int64_t now = steady_now_us();
     size_t n = workers.size();
     for (size_t i = 0; i < n; ++i) {
       Worker& w = *workers[next_worker++ % n];
@@ -456,7 +452,7 @@ struct Server::Impl : admin::AdminControl {
       spdlog::warn("reload: {} changed but takes effect only after a restart", k);
     }
     for (const auto& w : merged.warnings) spdlog::warn("config: {}", w.to_string());
-    spdlog::set_level(level_of(merged.log.level));
+    apply_log_level(merged.log.level);
     ctx.install_config(std::make_shared<const config::Config>(std::move(merged)));
     spdlog::info("configuration reloaded ({} change(s) applied)", notes.size() - restart.size());
     done(true);
@@ -485,18 +481,6 @@ struct Server::Impl : admin::AdminControl {
     ctx.paused = false;
   }
   void shutdown() override;
-
-  static spdlog::level::level_enum level_of(config::LogLevel l) {
-    switch (l) {
-      case config::LogLevel::kTrace: return spdlog::level::trace;
-      case config::LogLevel::kDebug: return spdlog::level::debug;
-      case config::LogLevel::kInfo: return spdlog::level::info;
-      case config::LogLevel::kWarn: return spdlog::level::warn;
-      case config::LogLevel::kError: return spdlog::level::err;
-      case config::LogLevel::kCritical: return spdlog::level::critical;
-      default: return spdlog::level::off;
-    }
-  }
 
   std::atomic<int> shutdown_requests{0};
 };
@@ -607,6 +591,17 @@ void Server::shutdown() { impl_->shutdown(); }
 PgResult<std::vector<std::string>> Server::reload() { return impl_->reload(); }
 
 void Server::on_reload(std::function<void(bool)> f) { impl_->reload_hook = std::move(f); }
+
+void apply_log_level(config::LogLevel l) {
+  using L = config::LogLevel;
+  spdlog::set_level(l == L::kTrace ? spdlog::level::trace
+                    : l == L::kDebug ? spdlog::level::debug
+                    : l == L::kInfo ? spdlog::level::info
+                    : l == L::kWarn ? spdlog::level::warn
+                    : l == L::kError ? spdlog::level::err
+                    : l == L::kCritical ? spdlog::level::critical
+                                        : spdlog::level::off);
+}
 
 bool Server::responsive(int64_t within_ms) const {
   return steady_now_us() - impl_->heartbeat_us.load(std::memory_order_relaxed) < within_ms * 1000;

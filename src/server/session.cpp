@@ -16,6 +16,7 @@
 #include "metagate/types/codec.hpp"
 #include "metagate/types/datetime.hpp"
 #include "metagate/types/type_catalog.hpp"
+#include "metagate/util/clock.hpp"
 #include "metagate/util/strings.hpp"
 #include "metagate/admin/admin.hpp"
 #include "settings.hpp"
@@ -37,9 +38,7 @@ int64_t now_pg_us() {
 
 const std::string kEmpty;
 
-int64_t steady_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using util::steady_now_us;
 
 using metrics::CloseReason;
 using metrics::ClientState;
@@ -92,7 +91,7 @@ Session::Session(ServerContext& ctx, tcp::socket socket, std::atomic<int64_t>* b
   refresh_config();
   session_id_ = ctx_.next_session_id++;
   ctx_.connections++;
-  state_since_us_ = steady_us();
+  state_since_us_ = steady_now_us();
   boost::system::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   info_.connect_time_us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -124,7 +123,7 @@ void Session::refresh_config() {
 void Session::set_state(ClientState st) {
   if (state_.load(std::memory_order_relaxed) == static_cast<uint8_t>(st)) return;
   state_.store(static_cast<uint8_t>(st), std::memory_order_relaxed);
-  state_since_us_.store(steady_us(), std::memory_order_relaxed);
+  state_since_us_.store(steady_now_us(), std::memory_order_relaxed);
 }
 
 Session::Info Session::info() const {
@@ -202,7 +201,7 @@ void Session::check_timeouts(int64_t now, int64_t startup_timeout_ms) {
   // Re-checked on the session's thread: the client may have sent a query meanwhile.
   asio::post(socket_.get_executor(), [self = shared_from_this(), st, why, limit] {
     if (!self->waiting_input_ || self->state() != st) return;
-    if (steady_us() - self->state_since_us_.load(std::memory_order_relaxed) <= limit * 1000) return;
+    if (steady_now_us() - self->state_since_us_.load(std::memory_order_relaxed) <= limit * 1000) return;
     uint8_t none = kNoTermination;
     self->terminate_reason_.compare_exchange_strong(none, static_cast<uint8_t>(why));
     boost::system::error_code ec;
@@ -366,7 +365,7 @@ awaitable<bool> Session::authenticate(const std::string& user, const std::string
     if (ctx_.metrics) ctx_.metrics->auth_failure(how);
     close_reason_ = why;
     int64_t delay = ctx_.auth_throttle.failure(info_.address, cfg.limits.auth_failure_delay_ms,
-                                               cfg.limits.auth_failure_delay_max_ms, steady_us());
+                                               cfg.limits.auth_failure_delay_max_ms, steady_now_us());
     spdlog::info("connection from {}:{} refused: user={} database={} reason={} ({})", info_.address, info_.port, user,
                  database, metrics::to_string(why), e.message);
     if (delay > 0) {
@@ -839,9 +838,9 @@ awaitable<PgStatus> Session::ensure_writer(bool for_block) {
     if (auto f = gc->failure()) co_return unexpected(*f);
   }
   auto timeout = std::chrono::milliseconds(cfg_->sqlite.lock_timeout_ms);
-  const int64_t t0 = steady_us();
+  const int64_t t0 = steady_now_us();
   bool ok = co_await db_->write_lock.acquire(timeout);
-  if (db_->series.writer_wait) db_->series.writer_wait->Observe(static_cast<double>(steady_us() - t0) / 1e6);
+  if (db_->series.writer_wait) db_->series.writer_wait->Observe(static_cast<double>(steady_now_us() - t0) / 1e6);
   if (!ok) co_return unexpected(PgError::make(sqlstate::kLockNotAvailable, "canceling statement due to lock timeout"));
   writer_held_ = true;
   if (for_block) {
@@ -1010,10 +1009,10 @@ std::vector<wire::FieldDescription> fields_for(const sql::Plan& plan, const std:
 
 awaitable<PgStatus> Session::execute(const sql::Plan& plan, sql::PlanPtr plan_ptr, Portal* portal, int32_t max_rows,
                                      bool describe_rows, bool& suspended, const std::vector<types::Value>* literals) {
-  const int64_t t0 = steady_us();
+  const int64_t t0 = steady_now_us();
   statement_started_us_.store(t0, std::memory_order_relaxed);
   auto r = co_await run_statement(plan, std::move(plan_ptr), portal, max_rows, describe_rows, suspended, literals);
-  const int64_t t1 = steady_us();
+  const int64_t t1 = steady_now_us();
   statement_started_us_.store(0, std::memory_order_relaxed);
   if (timed_out_.exchange(false, std::memory_order_relaxed) && !r && r.error().sqlstate == sqlstate::kQueryCanceled)
     r.error().message = "canceling statement due to statement timeout";

@@ -14,6 +14,9 @@
 
 namespace metagate::server {
 
+// Sets spdlog's level from the configuration (start and reload).
+void apply_log_level(config::LogLevel level);
+
 class Server {
  public:
   // `reload_source` produces the configuration a reload installs (the file re-read, with the
