@@ -691,16 +691,17 @@ awaitable<void> Session::run() {
         auto fr = wire::next_frame(std::span(in_.data() + in_start_, in_.size() - in_start_), false, limits_);
         if (fr.status == wire::FrameStatus::kNeedMore) {
           bool idle = tx_ == Tx::kIdle && !implicit_block_;
-          if (idle && ctx_.draining) {
-            // Shutdown: a session outside a transaction ends now.
-            uint8_t none = kNoTermination;
-            terminate_reason_.compare_exchange_strong(none, static_cast<uint8_t>(CloseReason::kShutdown));
-            continue;
-          }
           set_state(idle ? ClientState::kIdle
                          : tx_ == Tx::kFailed ? ClientState::kIdleInTransactionAborted : ClientState::kIdleInTransaction);
           co_await flush();
           if (closed_) break;
+          if (idle && ctx_.draining) {
+            // Shutdown: a session outside a transaction ends now (checked after the flush: the
+            // drain's wake-up may have come while it was writing).
+            uint8_t none = kNoTermination;
+            terminate_reason_.compare_exchange_strong(none, static_cast<uint8_t>(CloseReason::kShutdown));
+            continue;
+          }
           waiting_input_ = true;
           bool got = co_await read_more();
           waiting_input_ = false;
@@ -723,7 +724,8 @@ awaitable<void> Session::run() {
           co_await send_fatal(msg.error());
           break;
         }
-        if (ctx_.paused && tx_ == Tx::kIdle && !std::holds_alternative<wire::Terminate>(*msg)) co_await pause_gate();
+        if (ctx_.paused && !admin_console_ && tx_ == Tx::kIdle && !std::holds_alternative<wire::Terminate>(*msg))
+          co_await pause_gate();
         if (!co_await handle(*msg)) break;
         if (out_.size() > 256 * 1024) co_await flush();
       }

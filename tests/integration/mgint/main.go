@@ -3,6 +3,7 @@
 //	mgint concurrency --dsn DSN [--clients 50] [--pgx 12] [--duration 15s] [--pid PID]
 //	mgint hostile     --addr HOST:PORT --dsn DSN [--user U] [--seeds 200] [--burst 200] [--pid PID] [--reference]
 //	mgint protocol    --addr HOST:PORT --ca FILE --other-ca FILE --password PW --md5-password PW [--pid PID] [--reference]
+//	mgint service     --scenario NAME --addr HOST:PORT --metrics URL --pid PID [options] (see service.go)
 //
 // concurrency: 50 clients (lib/pq through database/sql, and pgx v4) run a Grafana-like
 // mix of reads and writes for a bounded time, then every committed write is checked.
@@ -144,6 +145,10 @@ func usage() {
   mgint concurrency --dsn DSN [--clients 50] [--pgx 12] [--duration 15s] [--pid PID]
   mgint hostile     --addr HOST:PORT --dsn DSN [--user U] [--seeds 200] [--burst 200] [--pid PID] [--reference]
   mgint protocol    --addr HOST:PORT --ca FILE --other-ca FILE --password PW --md5-password PW [--pid PID] [--reference]
+  mgint service     --scenario metrics|drain|drain-timeout|double-term|reload|admin|pause|limits|timeouts
+                    --addr HOST:PORT --metrics URL --pid PID [--database D] [--user U --password PW]
+                    [--password2 PW] [--admin-user U --admin-password PW] [--db-path FILE] [--config FILE
+                    --config-next FILE --config-bad FILE] [--scrape-out FILE] [--psql BIN]
 `)
 	os.Exit(2)
 }
@@ -197,6 +202,29 @@ func main() {
 			usage()
 		}
 		os.Exit(runProtocol(o))
+	case "service":
+		var o ServiceOptions
+		fs.StringVar(&o.Scenario, "scenario", "", "metrics, drain, drain-timeout, double-term, reload, admin, pause, limits or timeouts")
+		fs.StringVar(&o.Addr, "addr", "", "daemon address HOST:PORT (numeric host)")
+		fs.StringVar(&o.Metrics, "metrics", "", "metrics endpoint base URL, http://HOST:PORT")
+		fs.IntVar(&o.PID, "pid", 0, "daemon pid (signals, exit)")
+		fs.StringVar(&o.Database, "database", "grafana", "database name")
+		fs.StringVar(&o.User, "user", "", "the password user of the scenario")
+		fs.StringVar(&o.Password, "password", "", "its password")
+		fs.StringVar(&o.Password2, "password2", "", "reload: its password after the reload")
+		fs.StringVar(&o.AdminUser, "admin-user", "", "admin: the admin console user")
+		fs.StringVar(&o.AdminPassword, "admin-password", "", "admin: its password")
+		fs.StringVar(&o.DBPath, "db-path", "", "the SQLite file (metrics: deleted for the readiness check)")
+		fs.StringVar(&o.Config, "config", "", "reload: the daemon's config file")
+		fs.StringVar(&o.ConfigNext, "config-next", "", "reload: the config with --password2")
+		fs.StringVar(&o.ConfigBad, "config-bad", "", "reload: an invalid config")
+		fs.StringVar(&o.ScrapeOut, "scrape-out", "", "metrics: save the scrape after the traffic here")
+		fs.StringVar(&o.Psql, "psql", "psql", "admin: the psql binary")
+		_ = fs.Parse(os.Args[2:])
+		if o.Scenario == "" || o.Addr == "" || o.Metrics == "" {
+			usage()
+		}
+		os.Exit(runService(o))
 	default:
 		usage()
 	}
