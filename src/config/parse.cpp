@@ -346,6 +346,7 @@ void read_log(const json& v, std::string_view key, LogConfig& l, Issues& issues)
   r.choice("level", l.level, detail::kLogLevels);
   r.choice("format", l.format, detail::kLogFormats);
   r.integer("slow_statement_ms", l.slow_statement_ms);
+  r.boolean("redact_statements", l.redact_statements);
   r.finish();
 }
 

@@ -80,7 +80,8 @@ ordered_json to_json(const Config& c, Redact redact) {
                  {"drain_timeout_ms", c.server.drain_timeout_ms}};
   j["log"] = {{"level", to_string(c.log.level)},
               {"format", to_string(c.log.format)},
-              {"slow_statement_ms", c.log.slow_statement_ms}};
+              {"slow_statement_ms", c.log.slow_statement_ms},
+              {"redact_statements", c.log.redact_statements}};
   j["metrics"] = {{"listen", c.metrics.listen ? ordered_json(c.metrics.listen->to_string()) : ordered_json(nullptr)}};
   return j;
 }
@@ -110,7 +111,8 @@ std::vector<std::pair<std::string, std::string>> flat_settings(const Config& c, 
 
 bool is_reloadable(std::string_view key) {
   if (key == "limits.statement_cache_entries") return false;  // sized when a database opens
-  return key == "log.level" || key == "log.slow_statement_ms" || key == "server.drain_timeout_ms" ||
+  return key == "log.level" || key == "log.slow_statement_ms" || key == "log.redact_statements" ||
+         key == "server.drain_timeout_ms" ||
          key_under(key, "auth.users") || key_under(key, "auth.rules") || key_under(key, "limits");
 }
 
@@ -127,6 +129,7 @@ Config merge_reloadable(const Config& running, const Config& fresh, std::vector<
   out.limits.statement_cache_entries = cache_entries;
   out.log.level = fresh.log.level;
   out.log.slow_statement_ms = fresh.log.slow_statement_ms;
+  out.log.redact_statements = fresh.log.redact_statements;
   out.server.drain_timeout_ms = fresh.server.drain_timeout_ms;
   out.warnings = fresh.warnings;
   return out;

@@ -322,7 +322,7 @@ void Session::send_error(const PgError& e) {
   wire::Writer w(out_);
   w.error_response(e);
   if (ctx_.metrics) ctx_.metrics->error(e.sqlstate);
-  spdlog::debug("session {}: ERROR {}: {}", pid_, e.sqlstate, e.message);
+  spdlog::info("session {}: ERROR {}: {}", pid_, e.sqlstate, e.message);
 }
 
 void Session::send_notice(const std::string& message, std::string_view code, std::string severity) {
@@ -1030,7 +1030,7 @@ awaitable<PgStatus> Session::execute(const sql::Plan& plan, sql::PlanPtr plan_pt
   // As PostgreSQL's log_min_duration_statement, with the values taken out of the text.
   if (int64_t slow = cfg_->log.slow_statement_ms; slow >= 0 && seconds * 1000 >= static_cast<double>(slow))
     spdlog::info("session {}: duration: {:.3f} ms  statement: {}", pid_, seconds * 1000,
-                 sql::redact_literals(prepare_text_).substr(0, 4000));
+                 (cfg_->log.redact_statements ? sql::redact_literals(prepare_text_) : prepare_text_).substr(0, 4000));
   co_return r;
 }
 

@@ -173,6 +173,7 @@ struct LogConfig {
   LogLevel level = LogLevel::kInfo;
   LogFormat format = LogFormat::kPlain;
   int64_t slow_statement_ms = 1000;  // log statements slower than this; 0 = all; -1 = none
+  bool redact_statements = true;     // constants in logged statement text become $1, $2, ...
 };
 
 inline constexpr uint16_t kDefaultMetricsPort = 9187;
