@@ -8,7 +8,9 @@
 #      WORKLOADS="select-only tpcb-like" WORK=/tmp/metagate-bench
 #      VARIANTS="nogc"   extra metagate configurations, each its own daemon and SQLite file:
 #                        nogc = sqlite.group_commit false (SQLite fsyncs every commit itself),
-#                        mmap = sqlite.mmap_size_mib 512. Empty for none.
+#                        mmap = sqlite.mmap_size_mib 512,
+#                        baseline = another metagate binary (BASELINE_BIN) with the defaults,
+#                        to measure a change side by side. Empty for none.
 # Each side gets its own `pgbench -i -s SCALE` (through metagate this exercises COPY,
 # ALTER TABLE ... ADD PRIMARY KEY and VACUUM). PostgreSQL runs with fsync=on, metagate with
 # its defaults (synchronous=full + group commit): both acknowledge only durable commits.
@@ -39,10 +41,10 @@ pgfsync=$(psql -X -qAt -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "SHOW fsync")
 [ "$pgfsync" = on ] || { echo "PostgreSQL runs with fsync=$pgfsync"; exit 1; }
 PORT[postgres]=$PG_PORT
 sides=(postgres metagate)
-start_mg() {  # side sqlite-json
-  local side=$1 conf=$WORK/$1.json
+start_mg() {  # side sqlite-json [binary]
+  local side=$1 conf=$WORK/$1.json b=${3:-$bin}
   printf '{"databases": {"*": {"backend": "sqlite", "path": "%s"}}, "sqlite": %s}\n' "$WORK/$side.db" "$2" > "$conf"
-  MG_LOG=$WORK/$side.log metagate_start "$bin" "$WORK/$side.db" --config "$conf" >/dev/null || { echo "could not start $side"; exit 1; }
+  MG_LOG=$WORK/$side.log metagate_start "$b" "$WORK/$side.db" --config "$conf" >/dev/null || { echo "could not start $side"; exit 1; }
   PORT[$side]=$MG_PORT; PID[$side]=$MG_PID; unset MG_PID
 }
 start_mg metagate '{}'
@@ -50,12 +52,15 @@ for v in $VARIANTS; do
   case $v in
     nogc) start_mg metagate-nogc '{"group_commit": false}' ;;
     mmap) start_mg metagate-mmap '{"mmap_size_mib": 512}' ;;
+    baseline) [ -x "${BASELINE_BIN:-}" ] || { echo "baseline needs BASELINE_BIN"; exit 2; }
+              MG_METRICS_FLAG=$("$BASELINE_BIN" serve --help 2>&1 | grep -q -- --metrics && echo 1 || echo 0) \
+                start_mg metagate-baseline '{}' "$BASELINE_BIN" ;;
     *) echo "unknown variant $v"; exit 2 ;;
   esac
   sides+=("metagate-$v")
 done
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB"
-echo "command: SCALE=$SCALE CLIENTS=$C THREADS=$J DURATION=$T ROUNDS=$ROUNDS MODES=\"$MODES\" WORKLOADS=\"$WORKLOADS\" VARIANTS=\"$VARIANTS\" bench/pgbench_compare.sh $bin"
+echo "command: ${BASELINE_BIN:+BASELINE_BIN=$BASELINE_BIN }SCALE=$SCALE CLIENTS=$C THREADS=$J DURATION=$T ROUNDS=$ROUNDS MODES=\"$MODES\" WORKLOADS=\"$WORKLOADS\" VARIANTS=\"$VARIANTS\" bench/pgbench_compare.sh $bin"
 echo "postgres $(psql -X -qAt -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "SHOW server_version") (fsync=$pgfsync)"
 for s in "${sides[@]}"; do echo "  $s: 127.0.0.1:${PORT[$s]}"; done
 for s in "${sides[@]}"; do

@@ -116,8 +116,10 @@ metagate_start() {
   for attempt in 1 2 3; do
     port=$(free_port) || return 1
     # Metrics on an ephemeral port unless the caller chose (9187 would collide in parallel runs).
+    # MG_METRICS_FLAG=0: a binary from before --metrics existed (bench baselines).
     local metrics=(--metrics 127.0.0.1:0) a
     for a in "$@"; do [ "$a" = --metrics ] && metrics=(); done
+    [ "${MG_METRICS_FLAG:-1}" = 0 ] && metrics=()
     "$bin" serve --listen "127.0.0.1:$port" "${metrics[@]}" --sqlite "$db" "$@" >>"$log" 2>&1 &
     local pid=$!
     if wait_port "$port" 30 "$pid"; then
