@@ -1020,12 +1020,14 @@ awaitable<PgStatus> Session::execute(const sql::Plan& plan, sql::PlanPtr plan_pt
     r.error().message = "canceling statement due to statement timeout";
   const double seconds = static_cast<double>(t1 - t0) / 1e6;
   if (ctx_.metrics) {
-    const sql::Plan& counted = plan.kind == sql::PlanKind::kExecute && statements_.count(plan.prepared_name) &&
-                                       statements_[plan.prepared_name]->plan
-                                   ? *statements_[plan.prepared_name]->plan
-                                   : plan;
+    // EXECUTE name counts as the statement it runs.
+    const sql::Plan* counted = &plan;
+    if (plan.kind == sql::PlanKind::kExecute) {
+      auto it = statements_.find(plan.prepared_name);
+      if (it != statements_.end() && it->second->plan) counted = it->second->plan.get();
+    }
     ctx_.metrics->statement(metrics::Backend::kSqlite,
-                            metrics::kind_of_tag(counted.tag, counted.kind == sql::PlanKind::kDdl), seconds);
+                            metrics::kind_of_tag(counted->tag, counted->kind == sql::PlanKind::kDdl), seconds);
   }
   // As PostgreSQL's log_min_duration_statement, with the values taken out of the text.
   if (int64_t slow = cfg_->log.slow_statement_ms; slow >= 0 && seconds * 1000 >= static_cast<double>(slow))

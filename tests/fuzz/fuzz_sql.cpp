@@ -207,6 +207,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::string back;
         const std::string& q = t->sqlite_sql;
         for (size_t i = 0; i < q.size();) {
+          if (q[i] == '\'' || q[i] == '"') {
+            // A quoted string or identifier ('?90' inside one is text, not a parameter).
+            const char quote = q[i];
+            back.push_back(q[i++]);
+            while (i < q.size()) {
+              back.push_back(q[i]);
+              if (q[i++] == quote) {
+                if (i < q.size() && q[i] == quote) {
+                  back.push_back(q[i++]);
+                  continue;
+                }
+                break;
+              }
+            }
+            continue;
+          }
           if (q[i] == '?' && i + 1 < q.size() && q[i + 1] >= '0' && q[i + 1] <= '9') {
             size_t e = i + 1, n = 0;
             while (e < q.size() && q[e] >= '0' && q[e] <= '9') n = n * 10 + static_cast<size_t>(q[e++] - '0');

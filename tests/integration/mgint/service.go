@@ -882,19 +882,32 @@ func (s *svc) setupTable(table string) bool {
 	return true
 }
 
-func (s *svc) runDrain() {
+// inTransaction creates drain_t and opens a session that is inside a transaction holding an
+// uncommitted row (id 1, `who`); nil after recording a failure under `check`.
+func (s *svc) inTransaction(check, who string) *session {
 	if !s.setupTable("drain_t") {
-		return
+		return nil
 	}
 	a, err := s.open("drain-a")
 	if err == nil {
 		err = a.exec(`BEGIN`)
 	}
 	if err == nil {
-		err = a.exec(`INSERT INTO drain_t (id, who) VALUES (1, 'a before SIGTERM')`)
+		err = a.exec(fmt.Sprintf(`INSERT INTO drain_t (id, who) VALUES (1, '%s')`, who))
 	}
 	if err != nil {
-		s.checks.Fail("drain: A BEGIN + INSERT", "%s", errText(err))
+		s.checks.Fail(check, "%s", errText(err))
+		if a != nil {
+			a.close()
+		}
+		return nil
+	}
+	return a
+}
+
+func (s *svc) runDrain() {
+	a := s.inTransaction("drain: A BEGIN + INSERT", "a before SIGTERM")
+	if a == nil {
 		return
 	}
 	defer a.close()
@@ -935,18 +948,8 @@ func (s *svc) runDrain() {
 }
 
 func (s *svc) runDrainTimeout() {
-	if !s.setupTable("drain_t") {
-		return
-	}
-	a, err := s.open("drain-a")
-	if err == nil {
-		err = a.exec(`BEGIN`)
-	}
-	if err == nil {
-		err = a.exec(`INSERT INTO drain_t (id, who) VALUES (1, 'never committed')`)
-	}
-	if err != nil {
-		s.checks.Fail("drain timeout: BEGIN + INSERT", "%s", errText(err))
+	a := s.inTransaction("drain timeout: BEGIN + INSERT", "never committed")
+	if a == nil {
 		return
 	}
 	defer a.close()
@@ -958,24 +961,14 @@ func (s *svc) runDrainTimeout() {
 	el, gone := waitGone(s.o.PID, t0, 8*time.Second)
 	s.checks.Check("drain timeout: exit 1.4-4 s after SIGTERM (drain_timeout_ms 1500)", gone && el >= 1400*time.Millisecond && el <= 4*time.Second,
 		"gone after %s (running: %v)", ms(el), !gone)
-	_, err = a.queryInt(`SELECT 1`)
+	_, err := a.queryInt(`SELECT 1`)
 	code, text := a.outcome(err)
 	s.checks.Check("drain timeout: the session's next query -> 57P01", code == "57P01", "%s", text)
 }
 
 func (s *svc) runDoubleTerm() {
-	if !s.setupTable("drain_t") {
-		return
-	}
-	a, err := s.open("drain-a")
-	if err == nil {
-		err = a.exec(`BEGIN`)
-	}
-	if err == nil {
-		err = a.exec(`INSERT INTO drain_t (id, who) VALUES (1, 'never committed')`)
-	}
-	if err != nil {
-		s.checks.Fail("second SIGTERM: BEGIN + INSERT", "%s", errText(err))
+	a := s.inTransaction("second SIGTERM: BEGIN + INSERT", "never committed")
+	if a == nil {
 		return
 	}
 	defer a.close()
@@ -993,7 +986,7 @@ func (s *svc) runDoubleTerm() {
 	_ = s.signal(syscall.SIGTERM)
 	el, gone := waitGone(s.o.PID, t1, 6*time.Second)
 	s.checks.Check("second SIGTERM: exit within 2 s", gone && el <= 2*time.Second, "gone after %s (running: %v)", ms(el), !gone)
-	_, err = a.queryInt(`SELECT 1`)
+	_, err := a.queryInt(`SELECT 1`)
 	code, text := a.outcome(err)
 	s.checks.Check("second SIGTERM: the session's next query -> 57P01", code == "57P01", "%s", text)
 }
