@@ -78,12 +78,16 @@ int main(int argc, char** argv) {
 
   std::string config_file;
   config::CommandLineOverrides overrides;
-  std::string sqlite_path, metrics_addr;
+  std::string sqlite_path, metrics_addr, postgres_conninfo, pool_mode;
   auto* serve = app.add_subcommand("serve", "serve PostgreSQL clients");
   serve->add_option("--config", config_file, "JSON configuration file");
   serve->add_option("--listen", overrides.listen, "HOST:PORT to listen on (repeatable; overrides the config)");
   serve->add_option("--sqlite", sqlite_path, "serve every database name from this SQLite file");
   serve->add_option("--metrics", metrics_addr, "HOST:PORT for /metrics, /healthz, /readyz (\"off\" to disable)");
+  serve->add_option("--postgres", postgres_conninfo,
+                    "relay every database name to this PostgreSQL server (libpq conninfo: host=... port=... "
+                    "dbname=... user=... password=...; dbname/user left out = the client's)");
+  serve->add_option("--pool-mode", pool_mode, "with --postgres: session (default) or transaction");
 
   app::StatusOptions st;
   auto* status = app.add_subcommand("status", "print the overview of a running metagate (its admin console)");
@@ -127,6 +131,8 @@ int main(int argc, char** argv) {
 
   if (!sqlite_path.empty()) overrides.sqlite = sqlite_path;
   if (!metrics_addr.empty()) overrides.metrics = metrics_addr;
+  if (!postgres_conninfo.empty()) overrides.postgres = postgres_conninfo;
+  if (!pool_mode.empty()) overrides.pool_mode = pool_mode;
   auto loaded = load(config_file, overrides);
   if (!loaded) {
     std::cerr << loaded.error().to_string() << "\n";

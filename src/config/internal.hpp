@@ -27,7 +27,10 @@ inline constexpr std::pair<std::string_view, TlsMode> kTlsModes[] = {
     {"disable", TlsMode::kDisable}, {"allow", TlsMode::kAllow}, {"require", TlsMode::kRequire}};
 inline constexpr std::pair<std::string_view, TlsVersion> kTlsVersions[] = {
     {"TLSv1.2", TlsVersion::kTls12}, {"TLSv1.3", TlsVersion::kTls13}};
-inline constexpr std::pair<std::string_view, Backend> kBackends[] = {{"sqlite", Backend::kSqlite}};
+inline constexpr std::pair<std::string_view, Backend> kBackends[] = {{"sqlite", Backend::kSqlite},
+                                                                     {"postgres", Backend::kPostgres}};
+inline constexpr std::pair<std::string_view, PoolMode> kPoolModes[] = {{"session", PoolMode::kSession},
+                                                                       {"transaction", PoolMode::kTransaction}};
 inline constexpr std::pair<std::string_view, Synchronous> kSynchronous[] = {
     {"normal", Synchronous::kNormal}, {"full", Synchronous::kFull}, {"extra", Synchronous::kExtra}};
 inline constexpr std::pair<std::string_view, LogLevel> kLogLevels[] = {

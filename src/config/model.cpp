@@ -297,6 +297,7 @@ Config default_config() { return Config{}; }
 std::string_view to_string(TlsMode v) { return detail::name_of(detail::kTlsModes, v); }
 std::string_view to_string(TlsVersion v) { return detail::name_of(detail::kTlsVersions, v); }
 std::string_view to_string(Backend v) { return detail::name_of(detail::kBackends, v); }
+std::string_view to_string(PoolMode v) { return detail::name_of(detail::kPoolModes, v); }
 std::string_view to_string(Synchronous v) { return detail::name_of(detail::kSynchronous, v); }
 std::string_view to_string(LogLevel v) { return detail::name_of(detail::kLogLevels, v); }
 std::string_view to_string(LogFormat v) { return detail::name_of(detail::kLogFormats, v); }
@@ -309,6 +310,16 @@ bool is_valid_wildcard_name(std::string_view dbname) {
            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
                   c == '-';
          });
+}
+
+const DatabaseConfig* database_entry(const Config& config, std::string_view dbname) {
+  if (dbname != kWildcardDatabase) {
+    auto it = config.databases.find(dbname);
+    if (it != config.databases.end()) return &it->second;
+  }
+  auto wild = config.databases.find(kWildcardDatabase);
+  if (wild == config.databases.end() || !is_valid_wildcard_name(dbname)) return nullptr;
+  return &wild->second;
 }
 
 PgResult<std::string> database_route(const Config& config, std::string_view dbname) {

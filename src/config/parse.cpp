@@ -292,13 +292,18 @@ void read_databases(const json& v, std::string_view key, Config& c, Issues& issu
     }
     ObjectReader r(d, dk, issues);
     DatabaseConfig db;
-    if (const json* b = r.field("backend"); b && (*b == "postgres" || *b == "postgresql"))
-      r.error("backend", "backend " + b->dump() + " is not supported yet; only \"sqlite\"");
-    else
-      r.choice("backend", db.backend, detail::kBackends);
-    r.string("path", db.path);
-    r.finish();
-    if (!d.contains("path")) issues.push_back({dk, "missing key \"path\" (the SQLite file)"});
+    r.choice("backend", db.backend, detail::kBackends);
+    if (db.backend == Backend::kPostgres) {
+      r.string("conninfo", db.conninfo);
+      r.choice("pool_mode", db.pool_mode, detail::kPoolModes);
+      r.finish();
+      if (!d.contains("conninfo"))
+        issues.push_back({dk, "missing key \"conninfo\" (libpq connection string, e.g. \"host=db port=5432\")"});
+    } else {
+      r.string("path", db.path);
+      r.finish();
+      if (!d.contains("path")) issues.push_back({dk, "missing key \"path\" (the SQLite file)"});
+    }
     c.databases.emplace(name, std::move(db));
   }
 }

@@ -50,7 +50,14 @@ ordered_json to_json(const Config& c, Redact redact) {
   j["auth"] = {{"rules", std::move(rules)}, {"users", std::move(users)}, {"mock_secret_file", c.auth.mock_secret_file}};
 
   ordered_json dbs = ordered_json::object();
-  for (const auto& [name, db] : c.databases) dbs[name] = {{"backend", to_string(db.backend)}, {"path", db.path}};
+  for (const auto& [name, db] : c.databases) {
+    if (db.backend == Backend::kPostgres)
+      dbs[name] = {{"backend", to_string(db.backend)},
+                   {"conninfo", redact == Redact::kSecrets ? redact_conninfo(db.conninfo) : db.conninfo},
+                   {"pool_mode", to_string(db.pool_mode)}};
+    else
+      dbs[name] = {{"backend", to_string(db.backend)}, {"path", db.path}};
+  }
   j["databases"] = std::move(dbs);
 
   const SqliteConfig& s = c.sqlite;

@@ -165,6 +165,18 @@ void check_databases(const Config& c, Issues& errors) {
       errors.push_back({k, *why});
       continue;
     }
+    if (db.backend == Backend::kPostgres) {
+      auto t = parse_conninfo(db.conninfo);
+      if (!t) {
+        errors.push_back({detail::child_key(k, "conninfo"), t.error()});
+      } else if (t->sslmode != "disable" && t->sslmode != "allow" && t->sslmode != "prefer") {
+        errors.push_back({detail::child_key(k, "conninfo"),
+                          "sslmode=" + t->sslmode + ": TLS to PostgreSQL is not supported yet (use disable, allow or prefer)"});
+      }
+      if (db.pool_mode == PoolMode::kTransaction)
+        errors.push_back({detail::child_key(k, "pool_mode"), "transaction pooling is not supported yet; use \"session\""});
+      continue;
+    }
     if (auto why = detail::check_sqlite_path(db.path, name == kWildcardDatabase))
       errors.push_back({detail::child_key(k, "path"), *why});
   }
@@ -241,6 +253,19 @@ Expected<Ok, ConfigError> apply_overrides(Config& config, const CommandLineOverr
       errors.push_back({"--metrics", "invalid address " + json_quote(*overrides.metrics) + ": " + addr.error()});
     }
   }
+  if (overrides.postgres) {
+    DatabaseConfig db{Backend::kPostgres, "", *overrides.postgres, PoolMode::kSession};
+    if (overrides.pool_mode) {
+      if (*overrides.pool_mode == "transaction") db.pool_mode = PoolMode::kTransaction;
+      else if (*overrides.pool_mode != "session")
+        errors.push_back({"--pool-mode", "invalid value " + json_quote(*overrides.pool_mode) + "; expected session or transaction"});
+    }
+    if (overrides.sqlite) errors.push_back({"--postgres", "--postgres and --sqlite cannot be used together"});
+    config.databases.clear();
+    config.databases.emplace(std::string(kWildcardDatabase), std::move(db));
+  } else if (overrides.pool_mode) {
+    errors.push_back({"--pool-mode", "only with --postgres"});
+  }
   if (!errors.empty()) return unexpected(ConfigError{"", std::move(errors)});
   auto checked = detail::validate(config, options);
   if (!checked) {
@@ -248,6 +273,7 @@ Expected<Ok, ConfigError> apply_overrides(Config& config, const CommandLineOverr
       std::string_view section = detail::section_of(i.key);
       if (section == "listen" && !overrides.listen.empty()) i.key = "--listen";
       if (section == "databases" && overrides.sqlite) i.key = "--sqlite";
+      if (section == "databases" && overrides.postgres) i.key = "--postgres";
       if (section == "metrics" && overrides.metrics) i.key = "--metrics";
     }
     return unexpected(ConfigError{"", std::move(checked).error()});

@@ -55,6 +55,7 @@ std::string_view to_string(CloseReason r) {
     case CloseReason::kUnknownDatabase: return "unknown_database";
     case CloseReason::kShuttingDown: return "shutting_down";
     case CloseReason::kTlsFailed: return "tls_failed";
+    case CloseReason::kBackendUnavailable: return "backend_unavailable";
     case CloseReason::kStartupClientGone: return "client_closed";
     case CloseReason::kCancelRequest: return "cancel_request";
     case CloseReason::kClientClosed: return "client_closed";

@@ -410,11 +410,23 @@ struct Server::Impl : admin::AdminControl {
                         d ? n(d->store->checkpoints()) : std::nullopt, d ? n(d->plans.size()) : std::nullopt});
       if (d) open.erase(it);
     };
-    for (const auto& [name, db] : c->databases)
-      if (name != config::kWildcardDatabase) row(name, db.path);
+    auto postgres_row = [&](const std::string& name, const config::DatabaseConfig& db) {
+      // The server's address stands where a file would; relayed sessions are counted by name.
+      int64_t n = 0;
+      for (auto& s : sessions()) {
+        auto i = s->info();
+        if (i.id != 0 && !i.admin_console && config::database_entry(*c, i.database) == &db) ++n;
+      }
+      r.rows.push_back({name, std::string(config::to_string(db.backend)), config::redact_conninfo(db.conninfo),
+                        std::string("t"), std::to_string(n), std::nullopt, std::nullopt, std::nullopt});
+    };
+    for (const auto& [name, db] : c->databases) {
+      if (db.backend == config::Backend::kPostgres) postgres_row(name, db);
+      else if (name != config::kWildcardDatabase) row(name, db.path);
+    }
     // What the "*" entry opened (each path once), or the pattern when nothing is open yet.
     auto wild = c->databases.find(config::kWildcardDatabase);
-    if (wild != c->databases.end()) {
+    if (wild != c->databases.end() && wild->second.backend == config::Backend::kSqlite) {
       if (open.empty()) row("*", wild->second.path);
       std::vector<std::string> rest;
       for (auto& [p, d] : open) rest.push_back(p);

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "database.hpp"
+#include "pg_backend.hpp"
 #include "metagate/config/config.hpp"
 #include "metagate/metrics/metrics.hpp"
 #include "metagate/sql/parser.hpp"
@@ -180,6 +181,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void refresh_timeouts();
   PgError termination_error(metrics::CloseReason r) const;
   boost::asio::awaitable<void> pause_gate();
+  // PostgreSQL backends (session pooling for now): the session relays protocol messages
+  // between its client and its own server connection.
+  boost::asio::awaitable<void> relay();
+  boost::asio::awaitable<void> relay_client_to_server();
+  boost::asio::awaitable<void> relay_server_to_client();
   boost::asio::awaitable<void> simple_query(const std::string& sql);
   boost::asio::awaitable<PgStatus> run_statement(const sql::Plan& plan_ref, sql::PlanPtr plan, Portal* portal,
                                                  int32_t max_rows, bool describe_rows, bool& suspended,
@@ -278,6 +284,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<int64_t> idle_timeout_ms_{0};
   std::atomic<int64_t> idle_in_tx_timeout_ms_{0};
   std::atomic<bool> timed_out_{false};
+  std::optional<BackendConnection> backend_;
+  std::vector<std::pair<std::string, std::string>> startup_params_;  // as the client sent them
+  bool relay_protocol_error_ = false;
   mutable std::mutex info_mu_;
   Info info_;
 };

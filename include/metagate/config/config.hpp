@@ -117,14 +117,37 @@ struct AuthConfig {
   static std::vector<auth::HbaRule> default_rules();
 };
 
-enum class Backend { kSqlite };
+enum class Backend { kSqlite, kPostgres };
+enum class PoolMode { kSession, kTransaction };
 
 struct DatabaseConfig {
   Backend backend = Backend::kSqlite;
-  // The SQLite file. Only the "*" entry may contain {database}, replaced by the requested name.
+  // SQLite: the file. Only the "*" entry may contain {database}, replaced by the requested name.
   std::string path;
+  // PostgreSQL: libpq keyword/value connection string (host, port, dbname, user, password,
+  // sslmode, ...). dbname and user left out = the client's own (pass-through).
+  std::string conninfo;
+  PoolMode pool_mode = PoolMode::kSession;
   friend bool operator==(const DatabaseConfig&, const DatabaseConfig&) = default;
 };
+
+// A PostgreSQL server to connect to, from a conninfo string.
+struct PostgresTarget {
+  struct Host {
+    std::string host;
+    uint16_t port = 5432;
+  };
+  std::vector<Host> hosts;  // tried in order
+  std::string dbname;       // "" = the client's database name
+  std::string user;         // "" = the client's user
+  std::string password;     // "" = none configured
+  std::string sslmode = "prefer";
+  int connect_timeout_s = 10;
+};
+// Parses with libpq's own parser (PQconninfoParse); the error says what is wrong.
+Expected<PostgresTarget, std::string> parse_conninfo(std::string_view conninfo);
+// The conninfo with its password replaced by "<redacted>".
+std::string redact_conninfo(std::string_view conninfo);
 
 enum class Synchronous { kNormal, kFull, kExtra };  // PRAGMA synchronous
 
@@ -230,6 +253,8 @@ struct CommandLineOverrides {
   std::vector<std::string> listen;    // --listen HOST:PORT (repeatable): replaces "listen"
   std::optional<std::string> sqlite;  // --sqlite PATH: every database name served from PATH
   std::optional<std::string> metrics;  // --metrics HOST:PORT (or "off")
+  std::optional<std::string> postgres;  // --postgres CONNINFO: every database name relayed there
+  std::optional<std::string> pool_mode;  // --pool-mode session|transaction (with --postgres)
 };
 
 // Applies the overrides, re-validates and refreshes config.warnings. Errors name the option
@@ -243,6 +268,10 @@ Expected<Ok, ConfigError> apply_overrides(Config& config, const CommandLineOverr
 // entry with {database} replaced. Names reaching the "*" entry must be 1-63 characters of
 // [A-Za-z0-9_-] (so no path traversal). Otherwise FATAL 3D000 `database "x" does not exist`.
 PgResult<std::string> database_route(const Config& config, std::string_view dbname);
+
+// The configuration entry a database name from the startup packet uses (exact name, else
+// "*" if the name is valid for it); nullptr if none (3D000).
+const DatabaseConfig* database_entry(const Config& config, std::string_view dbname);
 
 // True if dbname may be substituted into the "*" entry's path.
 bool is_valid_wildcard_name(std::string_view dbname);
@@ -269,6 +298,7 @@ Config merge_reloadable(const Config& running, const Config& fresh, std::vector<
 std::string_view to_string(TlsMode v);
 std::string_view to_string(TlsVersion v);
 std::string_view to_string(Backend v);
+std::string_view to_string(PoolMode v);
 std::string_view to_string(Synchronous v);
 std::string_view to_string(LogLevel v);
 std::string_view to_string(LogFormat v);

@@ -54,6 +54,7 @@ enum class CloseReason : uint8_t {
   kUnknownDatabase,
   kShuttingDown,
   kTlsFailed,
+  kBackendUnavailable,  // the PostgreSQL backend refused or could not be reached
   kStartupClientGone,  // the client went away before finishing startup (not counted as rejected)
   kCancelRequest,      // the connection carried a CancelRequest (counted as such)
   // Established sessions.
@@ -66,7 +67,7 @@ enum class CloseReason : uint8_t {
   kServerError,
   kNetworkError,
 };
-inline constexpr size_t kCloseReasons = 19;
+inline constexpr size_t kCloseReasons = 20;
 inline constexpr CloseReason kFirstAfterReady = CloseReason::kClientClosed;
 std::string_view to_string(CloseReason r);
 

@@ -542,9 +542,17 @@ TEST(ConfigDatabases, Validation) {
             "e.g. \"*\": {\"path\": \"./data/{database}.db\"}");
   EXPECT_EQ(error_of(R"({"databases": {"grafana": {}}})"), "databases.grafana: missing key \"path\" (the SQLite file)");
   EXPECT_EQ(error_of(R"({"databases": {"grafana": {"backend": "postgres", "path": "x"}}})"),
-            "databases.grafana.backend: backend \"postgres\" is not supported yet; only \"sqlite\"");
+            "databases.grafana.path: unknown key");
+  EXPECT_EQ(error_of(R"({"databases": {"grafana": {"backend": "postgres"}}})"),
+            "databases.grafana: missing key \"conninfo\" (libpq connection string, e.g. \"host=db port=5432\")");
+  EXPECT_EQ(error_of(R"({"databases": {"grafana": {"backend": "postgres", "conninfo": "host=db port=x"}}})"),
+            "databases.grafana.conninfo: invalid port number: \"x\"");
+  EXPECT_EQ(error_of(R"({"databases": {"grafana": {"backend": "postgres", "conninfo": "nonsense"}}})").substr(0, 31),
+            "databases.grafana.conninfo: mis");
+  EXPECT_EQ(error_of(R"({"databases": {"grafana": {"backend": "postgres", "conninfo": "host=db", "pool_mode": "transaction"}}})"),
+            "databases.grafana.pool_mode: transaction pooling is not supported yet; use \"session\"");
   EXPECT_EQ(error_of(R"({"databases": {"grafana": {"backend": "mysql", "path": "x"}}})"),
-            "databases.grafana.backend: invalid value \"mysql\"; expected \"sqlite\"");
+            "databases.grafana.backend: invalid value \"mysql\"; expected one of \"sqlite\" or \"postgres\"");
   EXPECT_EQ(error_of(R"({"databases": {"grafana": {"path": ""}}})"),
             "databases.grafana.path: the SQLite file path must not be empty");
   EXPECT_EQ(error_of(R"({"databases": {"grafana": {"path": ":memory:"}}})"),
@@ -761,3 +769,42 @@ TEST(ConfigDocs, ExamplesAndKeysMatchTheCode) {
   ASSERT_TRUE(v);
   EXPECT_EQ(v->to_string(), c.auth.find_user("metagate_admin")->credential.to_string());
 }
+
+TEST(ConfigPostgres, ConninfoHostsPortsAndRedaction) {
+  auto t = parse_conninfo("host=h1,h2 port=5432,5433 dbname=grafana user=g password='a b' connect_timeout=3");
+  ASSERT_TRUE(t) << t.error();
+  ASSERT_EQ(t->hosts.size(), 2u);
+  EXPECT_EQ(t->hosts[0].host, "h1");
+  EXPECT_EQ(t->hosts[1].port, 5433);
+  EXPECT_EQ(t->dbname, "grafana");
+  EXPECT_EQ(t->user, "g");
+  EXPECT_EQ(t->password, "a b");
+  EXPECT_EQ(t->connect_timeout_s, 3);
+  auto one_port = parse_conninfo("host=a,b,c port=6000");
+  ASSERT_TRUE(one_port);
+  EXPECT_EQ(one_port->hosts[2].port, 6000);
+  auto passthrough = parse_conninfo("host=db");
+  ASSERT_TRUE(passthrough);
+  EXPECT_EQ(passthrough->user, "");    // the client's
+  EXPECT_EQ(passthrough->dbname, "");  // the client's
+  EXPECT_FALSE(parse_conninfo("host=a,b port=1,2,3"));
+  EXPECT_FALSE(parse_conninfo("host=/var/run/postgresql"));
+  EXPECT_FALSE(parse_conninfo("postgresql://u@h/db"));
+  std::string red = redact_conninfo("host=db user=g password=topsecret");
+  EXPECT_EQ(red.find("topsecret"), std::string::npos);
+  EXPECT_NE(red.find("password=<redacted>"), std::string::npos);
+  // --postgres routes every name there; with --sqlite it is an error.
+  auto c = default_config();
+  CommandLineOverrides o;
+  o.postgres = "host=127.0.0.1 port=5432";
+  ASSERT_TRUE(apply_overrides(c, o));
+  const auto* e = database_entry(c, "anything");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->backend, Backend::kPostgres);
+  auto j = to_json(c);
+  EXPECT_EQ(j["databases"]["*"]["backend"], "postgres");
+  o.sqlite = "./x.db";
+  auto c2 = default_config();
+  EXPECT_FALSE(apply_overrides(c2, o));
+}
+

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# metagate relaying to a real PostgreSQL 15 (issue 5's walking skeleton: session pooling,
+# one server connection per client):
+#   - metagate authenticates to PostgreSQL as the server asks: SCRAM-SHA-256, md5, cleartext
+#     (pg_hba rules per role), with the password from --postgres CONNINFO;
+#   - a psql script gives byte-identical output through metagate and directly;
+#   - pgbench -i and a short pgbench run go through with no failed transactions;
+#   - psql's CancelRequest (SIGINT) reaches the server running the statement (57014);
+#   - the server's own errors pass through (wrong password 28P01), an unreachable backend gives
+#     FATAL 08006 and is counted (metagate_connections_rejected_total{reason="backend_unavailable"}).
+#
+#   run.sh --metagate BIN --work DIR
+set -u -o pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+metagate= work=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --metagate) metagate=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[ -n "$metagate" ] && [ -n "$work" ] || { echo "usage: run.sh --metagate BIN --work DIR" >&2; exit 2; }
+metagate=$(cd "$(dirname "$metagate")" && pwd)/$(basename "$metagate")
+source "$repo/tests/support/pg.sh"
+mkdir -p "$work"; work=$(cd "$work" && pwd)
+tmp=$(mktemp -d /tmp/mgpg.XXXXXX); chmod 755 "$tmp"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  pg_stop "$tmp/pg"
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "PASS $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+PSQL=$PG_BINDIR/psql
+PGBENCH=$PG_BINDIR/pgbench
+
+pg_start "$tmp/pg" >/dev/null || { echo "could not start PostgreSQL"; echo "0 passed, 1 failed"; exit 1; }
+pg_psql -d postgres <<'SQL' >/dev/null
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE mg_scram LOGIN PASSWORD 'scram-secret';
+CREATE ROLE mg_clear LOGIN PASSWORD 'clear-secret';
+SET password_encryption = 'md5';
+CREATE ROLE mg_md5 LOGIN PASSWORD 'md5-secret';
+CREATE DATABASE relay;
+GRANT ALL ON DATABASE relay TO mg_scram, mg_md5, mg_clear;
+\c relay
+GRANT ALL ON SCHEMA public TO mg_scram, mg_md5, mg_clear;
+SQL
+# Each role must authenticate with its own method; the superuser keeps trust (for setup).
+cat > "$tmp/pg/data/pg_hba.conf" <<'HBA'
+host all mg_scram 127.0.0.1/32 scram-sha-256
+host all mg_md5   127.0.0.1/32 md5
+host all mg_clear 127.0.0.1/32 password
+host all postgres 127.0.0.1/32 trust
+HBA
+chown postgres: "$tmp/pg/data/pg_hba.conf" 2>/dev/null
+pg_psql -d postgres -c "SELECT pg_reload_conf()" >/dev/null
+
+# start_mg NAME CONNINFO: metagate relaying every database name; sets MG_PORT, MG_METRICS.
+start_mg() {
+  local name=$1 conninfo=$2 port log=$work/$1.log i
+  port=$(free_port)
+  : > "$log"
+  "$metagate" serve --listen "127.0.0.1:$port" --metrics 127.0.0.1:0 --postgres "$conninfo" >>"$log" 2>&1 &
+  pids+=($!)
+  wait_port "$port" 30 $! || { bad "$name: metagate did not start"; tail -5 "$log"; return 1; }
+  MG_PORT=$port
+  MG_METRICS=
+  for i in $(seq 1 50); do
+    MG_METRICS=$(sed -n 's#.*metrics and health checks on http://\(127.0.0.1:[0-9]*\)/metrics.*#\1#p' "$log" | head -1)
+    [ -n "$MG_METRICS" ] && break
+    sleep 0.1
+  done
+}
+
+script=$tmp/script.sql
+cat > "$script" <<'SQL'
+CREATE TABLE :tbl (id serial PRIMARY KEY, name text NOT NULL, n int, at timestamptz DEFAULT '2024-01-02 03:04:05+00');
+INSERT INTO :tbl (name, n) VALUES ('a', 1), ('b', 2), ('c', NULL) RETURNING id, name, n;
+SELECT name, n, at FROM :tbl ORDER BY id;
+BEGIN;
+UPDATE :tbl SET n = coalesce(n, 0) + 10;
+SELECT sum(n) AS in_tx FROM :tbl;
+ROLLBACK;
+SELECT sum(n) AS after_rollback FROM :tbl;
+SELECT 1/0;
+INSERT INTO :tbl (name) VALUES (NULL);
+SELECT current_database(), current_setting('application_name') AS app;
+PREPARE q(int) AS SELECT name FROM :tbl WHERE id = $1;
+EXECUTE q(2);
+SELECT pg_advisory_lock(42), pg_advisory_unlock(42);
+DROP TABLE :tbl;
+SQL
+
+for role in mg_scram mg_md5 mg_clear; do
+  case $role in
+    mg_scram) pw=scram-secret ;;
+    mg_md5) pw=md5-secret ;;
+    mg_clear) pw=clear-secret ;;
+  esac
+  start_mg "$role" "host=127.0.0.1 port=$PG_PORT user=$role password=$pw" || continue
+  through=$(PGAPPNAME=relaytest "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U anyone -d relay -v tbl="t_$role" -f "$script" 2>&1)
+  direct=$(PGAPPNAME=relaytest PGPASSWORD=$pw "$PSQL" -X -h 127.0.0.1 -p "$PG_PORT" -U "$role" -d relay -v tbl="t_$role" -f "$script" 2>&1)
+  if [ "$through" = "$direct" ] && echo "$through" | grep -q "division by zero"; then
+    ok "$role: authenticated to PostgreSQL ($role's pg_hba method); the psql script prints the same through metagate as directly ($(echo "$through" | wc -l) lines)"
+  else
+    bad "$role: output differs from direct PostgreSQL"
+    diff <(echo "$direct") <(echo "$through") | head -20
+  fi
+done
+
+# pgbench through metagate (mg_scram): init and a short run, no failures.
+start_mg bench "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" && {
+  if "$PGBENCH" -i -q -s 1 -h 127.0.0.1 -p "$MG_PORT" -U x relay > "$work/pgbench-init.log" 2>&1; then
+    ok "pgbench -i -s 1 through metagate"
+  else
+    bad "pgbench -i through metagate"; tail -5 "$work/pgbench-init.log"
+  fi
+  for mode in simple extended prepared; do
+    "$PGBENCH" -M $mode -c 4 -j 2 -T 3 -h 127.0.0.1 -p "$MG_PORT" -U x relay > "$work/pgbench-$mode.log" 2>&1
+    rc=$?
+    tx=$(grep -oP 'number of transactions actually processed: \K[0-9]+' "$work/pgbench-$mode.log")
+    failed=$(grep -oP 'number of failed transactions: \K[0-9]+' "$work/pgbench-$mode.log")
+    if [ $rc = 0 ] && [ "${tx:-0}" -gt 0 ] && [ "${failed:-1}" = 0 ]; then
+      ok "pgbench -M $mode -c 4 -T 3 through metagate: $tx transactions, 0 failed"
+    else
+      bad "pgbench -M $mode: rc=$rc tx=${tx:-?} failed=${failed:-?}"; tail -5 "$work/pgbench-$mode.log"
+    fi
+  done
+  # CancelRequest: psql sends one on SIGINT.
+  start=$(date +%s.%N)
+  out=$(timeout -s INT 1 "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -c "SELECT pg_sleep(20)" 2>&1)
+  el=$(echo "$(date +%s.%N) - $start" | bc)
+  if echo "$out" | grep -q "canceling statement due to user request" && [ "$(echo "$el < 5" | bc)" = 1 ]; then
+    ok "CancelRequest through metagate reaches the server (${el}s): $(echo "$out" | head -1)"
+  else
+    bad "CancelRequest: after ${el}s: $out"
+  fi
+}
+
+# Errors from the server pass through; an unreachable backend is a clear FATAL.
+start_mg wrongpw "host=127.0.0.1 port=$PG_PORT user=mg_scram password=wrong" && {
+  out=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -c "SELECT 1" 2>&1)
+  if echo "$out" | grep -q 'password authentication failed for user "mg_scram"'; then
+    ok "wrong backend password: the server's 28P01 reaches the client: $out"
+  else
+    bad "wrong backend password: $out"
+  fi
+}
+dead=$(free_port)
+start_mg unreachable "host=127.0.0.1 port=$dead user=mg_scram password=x connect_timeout=2" && {
+  out=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -c "SELECT 1" 2>&1)
+  if echo "$out" | grep -q "could not connect to the PostgreSQL backend"; then
+    ok "unreachable backend: FATAL: $(echo "$out" | head -1)"
+  else
+    bad "unreachable backend: $out"
+  fi
+  m=$(curl -s "http://$MG_METRICS/metrics" | grep 'metagate_connections_rejected_total{reason="backend_unavailable"}')
+  if [ "${m##* }" = 1 ]; then ok "counted: $m"; else bad "metric: $m"; fi
+}
+
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+pids=()
+if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$work"/*.log; then
+  bad "sanitizer report in a metagate log"; grep -m3 -A10 -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$work"/*.log
+else
+  ok "no sanitizer report in the metagate logs"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
