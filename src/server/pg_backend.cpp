@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "metagate/auth/client.hpp"
+#include "metagate/wire/backend.hpp"
 
 namespace metagate::server {
 
@@ -56,28 +57,6 @@ PgError connect_error(const std::string& what) {
 }
 
 }  // namespace
-
-PgError parse_error_fields(std::string_view body) {
-  PgError e = PgError::make(sqlstate::kInternalError, "");
-  size_t i = 0;
-  while (i < body.size() && body[i] != '\0') {
-    char code = body[i++];
-    size_t end = body.find('\0', i);
-    if (end == std::string_view::npos) break;
-    std::string v(body.substr(i, end - i));
-    i = end + 1;
-    switch (code) {
-      case 'V': e.severity = v; break;
-      case 'S': if (e.severity.empty()) e.severity = v; break;
-      case 'C': e.sqlstate = v; break;
-      case 'M': e.message = v; break;
-      case 'D': e.detail = v; break;
-      case 'H': e.hint = v; break;
-      default: break;
-    }
-  }
-  return e;
-}
 
 awaitable<PgResult<BackendConnection>> connect_backend(asio::any_io_executor ex, const config::PostgresTarget& target,
                                                        const std::string& user, const std::string& database,
@@ -157,7 +136,7 @@ awaitable<PgResult<BackendConnection>> connect_backend(asio::any_io_executor ex,
     std::string_view b = fr.body;
     switch (fr.type) {
       case 'E': {
-        PgError e = parse_error_fields(b);
+        PgError e = wire::parse_error_fields(b);
         e.severity = "FATAL";
         co_return unexpected(std::move(e));
       }

@@ -34,7 +34,4 @@ boost::asio::awaitable<PgResult<BackendConnection>> connect_backend(
 boost::asio::awaitable<void> send_cancel(boost::asio::any_io_executor ex, boost::asio::ip::tcp::endpoint endpoint,
                                          int32_t pid, int32_t secret);
 
-// An ErrorResponse/NoticeResponse body ('S', 'V', 'C', 'M', 'D', 'H', ... fields) as a PgError.
-PgError parse_error_fields(std::string_view body);
-
 }  // namespace metagate::server

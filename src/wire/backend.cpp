@@ -147,4 +147,26 @@ void Writer::error_or_notice(char type, const PgError& e) {
 void Writer::error_response(const PgError& e) { error_or_notice('E', e); }
 void Writer::notice_response(const PgError& e) { error_or_notice('N', e); }
 
+PgError parse_error_fields(std::string_view body) {
+  PgError e = PgError::make(sqlstate::kInternalError, "");
+  size_t i = 0;
+  while (i < body.size() && body[i] != '\0') {
+    char code = body[i++];
+    size_t end = body.find('\0', i);
+    if (end == std::string_view::npos) break;
+    std::string v(body.substr(i, end - i));
+    i = end + 1;
+    switch (code) {
+      case 'V': e.severity = v; break;
+      case 'S': if (e.severity.empty()) e.severity = v; break;
+      case 'C': e.sqlstate = v; break;
+      case 'M': e.message = v; break;
+      case 'D': e.detail = v; break;
+      case 'H': e.hint = v; break;
+      default: break;
+    }
+  }
+  return e;
+}
+
 }  // namespace metagate::wire

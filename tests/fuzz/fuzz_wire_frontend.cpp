@@ -17,6 +17,7 @@
 #include <variant>
 
 #include "fuzz_common.hpp"
+#include "metagate/wire/backend.hpp"
 #include "metagate/wire/frontend.hpp"
 
 namespace {
@@ -106,6 +107,12 @@ void check_sasl_initial(std::string_view body) {
 }
 
 void check_message(const Frame& f) {
+  {
+    // The same bytes as a server's ErrorResponse body (the relay decodes those).
+    std::string_view body(reinterpret_cast<const char*>(f.body.data()), f.body.size());
+    metagate::PgError e = parse_error_fields(body);
+    FUZZ_CHECK(e.message.size() <= body.size(), "error message longer than its message");
+  }
   auto r = parse_frontend(f);
   std::string_view body(reinterpret_cast<const char*>(f.body.data()), f.body.size());
   if (!r) {

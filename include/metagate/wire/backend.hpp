@@ -85,4 +85,9 @@ class Writer {
   size_t start_ = 0;
 };
 
+// Decoding what a PostgreSQL server sends (metagate as a client of PostgreSQL backends): an
+// ErrorResponse/NoticeResponse body (fields 'S', 'V', 'C', 'M', 'D', 'H', ...) as a PgError.
+// Missing fields stay empty (sqlstate XX000 when the server sent none); never throws.
+PgError parse_error_fields(std::string_view body);
+
 }  // namespace metagate::wire
