@@ -19,6 +19,7 @@
 
 #include "metagate/admin/admin.hpp"
 #include "database.hpp"
+#include "backend_probe.hpp"
 #include "http_endpoint.hpp"
 #include "metagate/metrics/metrics.hpp"
 #include "metagate/types/type_catalog.hpp"
@@ -55,6 +56,7 @@ struct Server::Impl : admin::AdminControl {
   std::atomic<int64_t> heartbeat_us{steady_now_us()};  // the control loop's last janitor tick
   asio::io_context control{1};
   std::unique_ptr<HttpEndpoint> http;  // after `control`: destroyed before it
+  std::unique_ptr<BackendProbe> probe;  // PostgreSQL backends' readiness (null without any)
   // One io_context and thread per worker. SQLite statements run inline on the worker, so a
   // worker can be busy for as long as a statement runs; `busy_since_us` lets the acceptor give
   // new connections (a CancelRequest among them) to a worker that is free. When every worker
@@ -258,6 +260,7 @@ struct Server::Impl : admin::AdminControl {
     if (!listening) return "not listening";
     for (auto& d : open_databases())
       if (auto s = d->store->check_health(); !s) return "SQLite store " + d->path + ": " + s.error().message;
+    if (probe) return probe->failing();
     return std::nullopt;
   }
 
@@ -573,6 +576,10 @@ void Server::start() {
     impl_->http = std::make_unique<HttpEndpoint>(impl_->control, std::move(h));
     impl_->http->start(*impl_->cfg->metrics.listen);
   }
+  std::vector<BackendProbe::Target> backends;
+  for (const auto& [name, db] : impl_->cfg->databases)
+    if (db.backend == config::Backend::kPostgres) backends.push_back({name, db.conninfo});
+  if (!backends.empty()) impl_->probe = std::make_unique<BackendProbe>(std::move(backends), std::chrono::seconds(2));
   asio::co_spawn(impl_->control, impl_->janitor(), asio::detached);
 }
 

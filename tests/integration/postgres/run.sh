@@ -122,6 +122,8 @@ start_mg bench "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret
   else
     bad "pgbench -i through metagate"; tail -5 "$work/pgbench-init.log"
   fi
+  r=$(curl -s -w ' %{http_code}' "http://$MG_METRICS/readyz")
+  case $r in *200) ok "/readyz with the backend up: $r" ;; *) bad "/readyz with the backend up: $r" ;; esac
   for mode in simple extended prepared; do
     "$PGBENCH" -M $mode -c 4 -j 2 -T 3 -h 127.0.0.1 -p "$MG_PORT" -U x relay > "$work/pgbench-$mode.log" 2>&1
     rc=$?
@@ -163,6 +165,8 @@ start_mg unreachable "host=127.0.0.1 port=$dead user=mg_scram password=x connect
   fi
   m=$(curl -s "http://$MG_METRICS/metrics" | grep 'metagate_connections_rejected_total{reason="backend_unavailable"}')
   if [ "${m##* }" = 1 ]; then ok "counted: $m"; else bad "metric: $m"; fi
+  r=$(curl -s -w ' %{http_code}' "http://$MG_METRICS/readyz")
+  case $r in *"no response"*503) ok "/readyz with the backend down: $r" ;; *) bad "/readyz with the backend down: $r" ;; esac
 }
 
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
