@@ -147,3 +147,23 @@ metagate_stop() {
   unset MG_PID MG_PORT
   return 0
 }
+
+# metagate_test_args "$@": the arguments of the integration scripts, `--metagate BIN --work DIR`
+# (-h prints the caller's header comment). Sets `metagate` (absolute path, must be executable)
+# and `work` (created, absolute). Exits 2 on anything else.
+metagate_test_args() {
+  metagate= work=
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --metagate) metagate=$2; shift 2 ;;
+      --work) work=$2; shift 2 ;;
+      -h|--help) sed -n '2,/^set /p' "$0" | sed '$d'; exit 0 ;;
+      *) echo "$(basename "$0"): unknown argument $1" >&2; exit 2 ;;
+    esac
+  done
+  [ -n "$metagate" ] && [ -n "$work" ] || { echo "usage: $0 --metagate BIN --work DIR" >&2; exit 2; }
+  metagate=$(cd "$(dirname "$metagate")" && pwd)/$(basename "$metagate")
+  [ -x "$metagate" ] || { echo "$0: $metagate is not executable" >&2; exit 2; }
+  mkdir -p "$work"
+  work=$(cd "$work" && pwd)
+}

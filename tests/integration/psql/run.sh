@@ -5,17 +5,8 @@
 #   run.sh --metagate BIN --work DIR
 set -u -o pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-metagate= work=
-while [ $# -gt 0 ]; do
-  case $1 in
-    --metagate) metagate=$2; shift 2 ;;
-    --work) work=$2; shift 2 ;;
-    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-[ -n "$metagate" ] && [ -n "$work" ] || { echo "usage: run.sh --metagate BIN --work DIR" >&2; exit 2; }
 source "$here/../../support/pg.sh"
-mkdir -p "$work"; work=$(cd "$work" && pwd)
+metagate_test_args "$@"
 tmp=$(mktemp -d /tmp/mgpsql.XXXXXX); chmod 755 "$tmp"
 cleanup() { metagate_stop; pg_stop "$tmp/pg" >/dev/null 2>&1; rm -rf "$tmp"; }
 trap cleanup EXIT

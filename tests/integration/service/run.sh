@@ -30,25 +30,13 @@ set -u -o pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-metagate= work=
-while [ $# -gt 0 ]; do
-  case $1 in
-    --metagate) metagate=$2; shift 2 ;;
-    --work) work=$2; shift 2 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
-    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-[ -n "$metagate" ] && [ -n "$work" ] || { echo "usage: run.sh --metagate BIN --work DIR" >&2; exit 2; }
-metagate=$(cd "$(dirname "$metagate")" && pwd)/$(basename "$metagate")
-[ -x "$metagate" ] || { echo "run.sh: $metagate is not executable" >&2; exit 2; }
+source "$repo/tests/support/pg.sh"
+metagate_test_args "$@"
 for tool in go psql curl python3; do
   command -v $tool >/dev/null || { echo "run.sh: $tool not found"; echo "0 passed, 1 failed"; exit 1; }
 done
 
 started=$(date +%s.%N)
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
 gocache=$(dirname "$work")/gocache
 mkdir -p "$gocache" "$work/gopath"
 rm -f "$work"/*.log "$work"/*.out "$work/scrape.txt" "$work/dashboard.out"

@@ -11,18 +11,8 @@
 set -u -o pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-metagate= work=
-while [ $# -gt 0 ]; do
-  case $1 in
-    --metagate) metagate=$2; shift 2 ;;
-    --work) work=$2; shift 2 ;;
-    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-[ -n "$metagate" ] && [ -n "$work" ] || { echo "usage: run.sh --metagate BIN --work DIR" >&2; exit 2; }
-metagate=$(cd "$(dirname "$metagate")" && pwd)/$(basename "$metagate")
 source "$repo/tests/support/pg.sh"
-mkdir -p "$work"; work=$(cd "$work" && pwd)
+metagate_test_args "$@"
 tmp=$(mktemp -d /tmp/mgsd.XXXXXX)
 pid= lpid=
 cleanup() {
