@@ -167,6 +167,7 @@ void Session::terminate(CloseReason reason) {
 void Session::terminate_if_idle(CloseReason reason) {
   asio::post(socket_.get_executor(), [self = shared_from_this(), reason] {
     if (!self->ready_ || !self->waiting_input_ || self->tx_ != Tx::kIdle) return;
+    if (self->backend_ && !self->relay_idle()) return;  // a relayed statement is still running
     uint8_t none = kNoTermination;
     self->terminate_reason_.compare_exchange_strong(none, static_cast<uint8_t>(reason));
     boost::system::error_code ec;
@@ -2030,6 +2031,7 @@ awaitable<void> Session::relay_client_to_server() {
         co_return;  // the FATAL is flushed after the relay ends (one writer at a time)
       }
       if (fr.frame.type == 'X') co_return;
+      if (fr.frame.type == 'Q' || fr.frame.type == 'S' || fr.frame.type == 'F') ++relay_pending_;
       batch.append(reinterpret_cast<const char*>(in_.data() + in_start_), fr.frame.total_size);
       in_start_ += fr.frame.total_size;
       set_state(ClientState::kActive);
@@ -2038,6 +2040,12 @@ awaitable<void> Session::relay_client_to_server() {
       auto [ec, n] = co_await asio::async_write(server, asio::buffer(batch), asio::as_tuple(use_awaitable));
       batch.clear();
       if (ec) co_return;
+    }
+    if (ctx_.draining && relay_idle()) {
+      // Shutdown: a relayed session outside a transaction ends now (57P01 after the relay).
+      uint8_t none = kNoTermination;
+      terminate_reason_.compare_exchange_strong(none, static_cast<uint8_t>(CloseReason::kShutdown));
+      co_return;
     }
     waiting_input_ = true;
     bool got = co_await read_more();
@@ -2072,6 +2080,7 @@ awaitable<void> Session::relay_server_to_client() {
         if (status_next) {
           char st = buf[i];
           tx_ = st == 'T' ? Tx::kBlock : st == 'E' ? Tx::kFailed : Tx::kIdle;
+          if (relay_pending_ > 0) --relay_pending_;
           set_state(tx_ == Tx::kIdle ? ClientState::kIdle
                     : tx_ == Tx::kFailed ? ClientState::kIdleInTransactionAborted
                                          : ClientState::kIdleInTransaction);
@@ -2100,6 +2109,13 @@ awaitable<void> Session::relay_server_to_client() {
     if (ec) {
       close_reason_ = CloseReason::kNetworkError;
       co_return;
+    }
+    if (ctx_.draining && relay_idle() && waiting_input_) {
+      // The transaction that kept this session through the drain has ended: end it now.
+      uint8_t none = kNoTermination;
+      terminate_reason_.compare_exchange_strong(none, static_cast<uint8_t>(CloseReason::kShutdown));
+      boost::system::error_code sec;
+      socket_.shutdown(tcp::socket::shutdown_receive, sec);
     }
   }
 }

@@ -287,6 +287,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<BackendConnection> backend_;
   std::vector<std::pair<std::string, std::string>> startup_params_;  // as the client sent them
   bool relay_protocol_error_ = false;
+  int relay_pending_ = 0;  // Query/Sync/FunctionCall forwarded, their ReadyForQuery not yet back
+  // Relayed and quiet: nothing in flight and the server said it is outside a transaction.
+  bool relay_idle() const { return relay_pending_ == 0 && tx_ == Tx::kIdle; }
   mutable std::mutex info_mu_;
   Info info_;
 };

@@ -159,6 +159,38 @@ start_mg unreachable "host=127.0.0.1 port=$dead user=mg_scram password=x connect
   case $r in *"no response"*503) ok "/readyz with the backend down: $r" ;; *) bad "/readyz with the backend down: $r" ;; esac
 }
 
+# Drain on SIGTERM with relayed sessions: a statement in flight completes, an open
+# transaction can still commit, then each session ends with 57P01 and the daemon exits.
+start_mg drain "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" && {
+  mgpid=${pids[-1]}
+  pg_psql -d relay -c "CREATE TABLE drain_t (id int); GRANT ALL ON drain_t TO mg_scram" >/dev/null
+  mkfifo "$tmp/fifo"
+  "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay < "$tmp/fifo" > "$tmp/a.out" 2>&1 &
+  apid=$!
+  exec 7>"$tmp/fifo"
+  echo "BEGIN; INSERT INTO drain_t VALUES (1);" >&7
+  "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At -c "SELECT pg_sleep(1.5), 'in-flight done'" > "$tmp/b.out" 2>&1 &
+  bpid=$!
+  sleep 0.7
+  kill -TERM "$mgpid"
+  sleep 0.3
+  echo "INSERT INTO drain_t VALUES (2); COMMIT;" >&7
+  sleep 0.5
+  echo "SELECT 'after commit';" >&7
+  exec 7>&-
+  wait "$apid" "$bpid" 2>/dev/null
+  for i in $(seq 1 50); do kill -0 "$mgpid" 2>/dev/null || break; sleep 0.1; done
+  if grep -q "in-flight done" "$tmp/b.out"; then ok "drain: a relayed statement in flight at SIGTERM completes"; else bad "drain: in-flight statement: $(cat "$tmp/b.out")"; fi
+  if grep -q "^COMMIT" "$tmp/a.out" && grep -q "terminating connection due to administrator command" "$tmp/a.out"; then
+    ok "drain: the open transaction commits after SIGTERM, then 57P01"
+  else
+    bad "drain: transaction: $(cat "$tmp/a.out")"
+  fi
+  rows=$(pg_psql -d relay -At -c "SELECT count(*) FROM drain_t")
+  if [ "$rows" = 2 ]; then ok "drain: both rows committed"; else bad "drain: $rows rows"; fi
+  if kill -0 "$mgpid" 2>/dev/null; then bad "drain: metagate still running 5 s after the last transaction ended"; else ok "drain: metagate exited once its sessions ended"; fi
+}
+
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 pids=()
