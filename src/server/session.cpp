@@ -149,9 +149,19 @@ PgError Session::termination_error(CloseReason r) const {
   }
 }
 
-void Session::terminate(CloseReason reason) {
-  uint8_t none = kNoTermination;
+void Session::set_termination(CloseReason reason) {
+  uint8_t none = kNoTermination;  // the first reason wins
   terminate_reason_.compare_exchange_strong(none, static_cast<uint8_t>(reason));
+}
+
+void Session::end_reading(CloseReason reason) {
+  set_termination(reason);
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_receive, ec);
+}
+
+void Session::terminate(CloseReason reason) {
+  set_termination(reason);
   {
     std::lock_guard lk(exec_mu_);
     if (active_db_) sqlite3_interrupt(active_db_);
@@ -168,10 +178,7 @@ void Session::terminate_if_idle(CloseReason reason) {
   asio::post(socket_.get_executor(), [self = shared_from_this(), reason] {
     if (!self->ready_ || !self->waiting_input_ || self->tx_ != Tx::kIdle) return;
     if (self->backend_ && !self->relay_idle()) return;  // a relayed statement is still running
-    uint8_t none = kNoTermination;
-    self->terminate_reason_.compare_exchange_strong(none, static_cast<uint8_t>(reason));
-    boost::system::error_code ec;
-    self->socket_.shutdown(tcp::socket::shutdown_receive, ec);
+    self->end_reading(reason);
   });
 }
 
@@ -204,10 +211,7 @@ void Session::check_timeouts(int64_t now, int64_t startup_timeout_ms) {
   asio::post(socket_.get_executor(), [self = shared_from_this(), st, why, limit] {
     if (!self->waiting_input_ || self->state() != st) return;
     if (steady_now_us() - self->state_since_us_.load(std::memory_order_relaxed) <= limit * 1000) return;
-    uint8_t none = kNoTermination;
-    self->terminate_reason_.compare_exchange_strong(none, static_cast<uint8_t>(why));
-    boost::system::error_code ec;
-    self->socket_.shutdown(tcp::socket::shutdown_receive, ec);
+    self->end_reading(why);
   });
 }
 
@@ -725,8 +729,7 @@ awaitable<void> Session::run() {
           if (idle && ctx_.draining) {
             // Shutdown: a session outside a transaction ends now (checked after the flush: the
             // drain's wake-up may have come while it was writing).
-            uint8_t none = kNoTermination;
-            terminate_reason_.compare_exchange_strong(none, static_cast<uint8_t>(CloseReason::kShutdown));
+            set_termination(CloseReason::kShutdown);
             continue;
           }
           waiting_input_ = true;
@@ -2043,8 +2046,7 @@ awaitable<void> Session::relay_client_to_server() {
     }
     if (ctx_.draining && relay_idle()) {
       // Shutdown: a relayed session outside a transaction ends now (57P01 after the relay).
-      uint8_t none = kNoTermination;
-      terminate_reason_.compare_exchange_strong(none, static_cast<uint8_t>(CloseReason::kShutdown));
+      set_termination(CloseReason::kShutdown);
       co_return;
     }
     waiting_input_ = true;
@@ -2112,10 +2114,7 @@ awaitable<void> Session::relay_server_to_client() {
     }
     if (ctx_.draining && relay_idle() && waiting_input_) {
       // The transaction that kept this session through the drain has ended: end it now.
-      uint8_t none = kNoTermination;
-      terminate_reason_.compare_exchange_strong(none, static_cast<uint8_t>(CloseReason::kShutdown));
-      boost::system::error_code sec;
-      socket_.shutdown(tcp::socket::shutdown_receive, sec);
+      end_reading(CloseReason::kShutdown);
     }
   }
 }

@@ -180,6 +180,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // Timeouts from the session settings (statement_timeout, idle_*_timeout), in ms.
   void refresh_timeouts();
   PgError termination_error(metrics::CloseReason r) const;
+  // Records why the session must end (the first reason wins); the FATAL is sent by the
+  // session loop. end_reading() also shuts the client socket's receive side, so a pending
+  // read ends (writes still work). Session thread only, except set_termination.
+  void set_termination(metrics::CloseReason r);
+  void end_reading(metrics::CloseReason r);
   boost::asio::awaitable<void> pause_gate();
   // PostgreSQL backends (session pooling for now): the session relays protocol messages
   // between its client and its own server connection.
