@@ -296,6 +296,15 @@ void read_databases(const json& v, std::string_view key, Config& c, Issues& issu
     if (db.backend == Backend::kPostgres) {
       r.string("conninfo", db.conninfo);
       r.choice("pool_mode", db.pool_mode, detail::kPoolModes);
+      r.integer("pool_size", db.pool_size);
+      r.integer("min_pool_size", db.min_pool_size);
+      r.integer("reserve_pool_size", db.reserve_pool_size);
+      r.integer("reserve_pool_timeout_ms", db.reserve_pool_timeout_ms);
+      r.integer("queue_timeout_ms", db.queue_timeout_ms);
+      r.integer("server_lifetime_ms", db.server_lifetime_ms);
+      r.integer("server_idle_timeout_ms", db.server_idle_timeout_ms);
+      r.integer("server_check_delay_ms", db.server_check_delay_ms);
+      r.integer("prepared_statement_cache_size", db.prepared_statement_cache_size);
       r.finish();
       if (!d.contains("conninfo"))
         issues.push_back({dk, "missing key \"conninfo\" (libpq connection string, e.g. \"host=db port=5432\")"});

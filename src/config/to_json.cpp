@@ -54,7 +54,16 @@ ordered_json to_json(const Config& c, Redact redact) {
     if (db.backend == Backend::kPostgres)
       dbs[name] = {{"backend", to_string(db.backend)},
                    {"conninfo", redact == Redact::kSecrets ? redact_conninfo(db.conninfo) : db.conninfo},
-                   {"pool_mode", to_string(db.pool_mode)}};
+                   {"pool_mode", to_string(db.pool_mode)},
+                   {"pool_size", db.pool_size},
+                   {"min_pool_size", db.min_pool_size},
+                   {"reserve_pool_size", db.reserve_pool_size},
+                   {"reserve_pool_timeout_ms", db.reserve_pool_timeout_ms},
+                   {"queue_timeout_ms", db.queue_timeout_ms},
+                   {"server_lifetime_ms", db.server_lifetime_ms},
+                   {"server_idle_timeout_ms", db.server_idle_timeout_ms},
+                   {"server_check_delay_ms", db.server_check_delay_ms},
+                   {"prepared_statement_cache_size", db.prepared_statement_cache_size}};
     else
       dbs[name] = {{"backend", to_string(db.backend)}, {"path", db.path}};
   }

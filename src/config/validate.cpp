@@ -173,8 +173,28 @@ void check_databases(const Config& c, Issues& errors) {
         errors.push_back({detail::child_key(k, "conninfo"),
                           "sslmode=" + t->sslmode + ": TLS to PostgreSQL is not supported yet (use disable, allow or prefer)"});
       }
-      if (db.pool_mode == PoolMode::kTransaction)
-        errors.push_back({detail::child_key(k, "pool_mode"), "transaction pooling is not supported yet; use \"session\""});
+      struct Range {
+        const char* key;
+        int64_t value, lo, hi;
+      };
+      const Range ranges[] = {
+          {"pool_size", db.pool_size, 1, 100000},
+          {"min_pool_size", db.min_pool_size, 0, 100000},
+          {"reserve_pool_size", db.reserve_pool_size, 0, 100000},
+          {"reserve_pool_timeout_ms", db.reserve_pool_timeout_ms, 0, 2147483647},
+          {"queue_timeout_ms", db.queue_timeout_ms, 0, 2147483647},
+          {"server_lifetime_ms", db.server_lifetime_ms, 0, 2147483647},
+          {"server_idle_timeout_ms", db.server_idle_timeout_ms, 0, 2147483647},
+          {"server_check_delay_ms", db.server_check_delay_ms, -1, 2147483647},
+          {"prepared_statement_cache_size", db.prepared_statement_cache_size, 1, 1000000},
+      };
+      for (const Range& r : ranges) {
+        if (r.value < r.lo || r.value > r.hi)
+          errors.push_back({detail::child_key(k, r.key), std::to_string(r.value) + " is out of range (" +
+                                                             std::to_string(r.lo) + " to " + std::to_string(r.hi) + ")"});
+      }
+      if (db.min_pool_size > db.pool_size)
+        errors.push_back({detail::child_key(k, "min_pool_size"), "larger than pool_size (" + std::to_string(db.pool_size) + ")"});
       continue;
     }
     if (auto why = detail::check_sqlite_path(db.path, name == kWildcardDatabase))

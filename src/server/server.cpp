@@ -73,6 +73,9 @@ struct Server::Impl : admin::AdminControl {
   std::vector<std::unique_ptr<Worker>> workers;  // grown only on the control thread
   size_t base_workers = 0;
   std::mutex workers_mu;  // guards `workers` against stop()/run() on other threads
+  // PostgreSQL server connections (their sockets live on the workers' io_contexts, so the
+  // pools are declared after the workers and destroyed before them).
+  pool::PoolSet pools;
   bool running = false;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::unique_ptr<asio::ssl::context> tls;
@@ -192,6 +195,7 @@ struct Server::Impl : admin::AdminControl {
   }
 
   // ---- timeouts: one janitor on the control thread ----
+  int64_t last_pool_maintenance = 0;
   asio::awaitable<void> janitor() {
     asio::steady_timer t(control);
     while (!stopping) {
@@ -201,6 +205,10 @@ struct Server::Impl : admin::AdminControl {
       heartbeat_us.store(now, std::memory_order_relaxed);
       auto c = ctx.current_config();
       for (auto& s : sessions()) s->check_timeouts(now, c->limits.startup_timeout_ms);
+      if (now - last_pool_maintenance >= 1000000) {
+        last_pool_maintenance = now;
+        pools.maintain(control.get_executor(), now);
+      }
     }
   }
 
@@ -225,6 +233,7 @@ struct Server::Impl : admin::AdminControl {
       co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     }
     for (auto& s : sessions()) s->close();
+    pools.close_idle();
     if (http) http->stop();
     {
       std::lock_guard lk(workers_mu);
@@ -521,6 +530,7 @@ Server::Server(config::Config cfg, ConfigSource reload_source) : impl_(std::make
   impl_->ctx.admin_control = impl_.get();
   impl_->metrics.set_collector([impl = impl_.get()](auto& out) { impl->collect(out); });
   impl_->ctx.open_database = [this](std::string_view n) { return impl_->open_database(n); };
+  impl_->ctx.pools = &impl_->pools;
   RAND_bytes(impl_->ctx.mock_secret.data(), static_cast<int>(impl_->ctx.mock_secret.size()));
   if (!impl_->cfg->auth.mock_secret_file.empty()) {
     std::ifstream f(impl_->cfg->auth.mock_secret_file, std::ios::binary);

@@ -106,6 +106,10 @@ Session::Session(ServerContext& ctx, tcp::socket socket, std::atomic<int64_t>* b
 
 Session::~Session() {
   ctx_.connections--;
+  if (pool_) {
+    if (server_) pool_->discard(server_, pool::CloseCause::kDirty);
+    pool_->client_left();
+  }
   if (ctx_.metrics) ctx_.metrics->connection_closed(close_reason_);
   if (ready_) {
     std::lock_guard lk(ctx_.mu);
@@ -177,7 +181,7 @@ void Session::terminate(CloseReason reason) {
 void Session::terminate_if_idle(CloseReason reason) {
   asio::post(socket_.get_executor(), [self = shared_from_this(), reason] {
     if (!self->ready_ || !self->waiting_input_ || self->tx_ != Tx::kIdle) return;
-    if (self->backend_ && !self->relay_idle()) return;  // a relayed statement is still running
+    if (self->relayed_ && !self->relay_idle()) return;  // a relayed statement is still running
     self->end_reading(reason);
   });
 }
@@ -228,15 +232,9 @@ void Session::refresh_timeouts() {
 
 void Session::cancel(int32_t secret) {
   if (secret != secret_) return;
-  if (backend_) {
-    // Relayed: the server running this client's statement gets the cancel.
-    asio::post(socket_.get_executor(), [self = shared_from_this()] {
-      if (!self->backend_) return;
-      asio::co_spawn(self->socket_.get_executor(),
-                     send_cancel(self->socket_.get_executor(), self->backend_->endpoint, self->backend_->pid,
-                                 self->backend_->secret),
-                     asio::detached);
-    });
+  if (relayed_) {
+    // Relayed: the server connection running this client's statement gets the cancel.
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->relay_cancel(); });
     return;
   }
   cancelled_ = true;
@@ -614,6 +612,7 @@ awaitable<bool> Session::startup() {
     close_reason_ = CloseReason::kStartupClientGone;
     if (!co_await authenticate(user_, database_)) co_return false;
     ctx_.auth_throttle.success(info_.address);
+    std::vector<std::pair<std::string, std::string>> server_params;  // a relayed session reports the server's
     auto refuse = [&](CloseReason why, PgError e) -> awaitable<bool> {
       close_reason_ = why;
       spdlog::info("connection from {}:{} refused: user={} database={} reason={} ({})", info_.address, info_.port, user_,
@@ -631,11 +630,9 @@ awaitable<bool> Session::startup() {
       admin_console_ = true;
     } else if (const auto* entry = config::database_entry(cfg, database_);
                entry && entry->backend == config::Backend::kPostgres) {
-      auto target = config::parse_conninfo(entry->conninfo);
-      if (!target) co_return co_await refuse(CloseReason::kBackendUnavailable, PgError::fatal(sqlstate::kConnectionFailure, target.error()));
-      auto be = co_await connect_backend(socket_.get_executor(), *target, user_, database_, startup_params_);
-      if (!be) co_return co_await refuse(CloseReason::kBackendUnavailable, be.error());
-      backend_.emplace(std::move(*be));
+      auto params = co_await relay_startup(*entry);
+      if (!params) co_return co_await refuse(CloseReason::kBackendUnavailable, params.error());
+      server_params = std::move(*params);
     } else {
       auto dbr = ctx_.open_database(database_);
       if (!dbr) co_return co_await refuse(CloseReason::kUnknownDatabase, dbr.error());
@@ -680,8 +677,8 @@ awaitable<bool> Session::startup() {
     }
     wire::Writer w(out_);
     w.auth_ok();
-    if (backend_) {
-      for (const auto& [name, value] : backend_->parameters) w.parameter_status(name, value);
+    if (relayed_) {
+      for (const auto& [name, value] : server_params) w.parameter_status(name, value);
     } else {
       for (const auto& [name, guc] : all_gucs()) {
         if (guc.report) w.parameter_status(guc.display_name, settings_[std::string(name)]);
@@ -708,7 +705,7 @@ awaitable<void> Session::run() {
         co_await send_fatal(termination_error(close_reason_));
       }
     }
-    if (started && backend_) {
+    if (started && relayed_) {
       co_await relay();
     } else if (started) {
       for (;;) {
@@ -1993,130 +1990,6 @@ awaitable<void> Session::admin_query(const std::string& text) {
     w.command_complete(result.tag);
   }
   finish();
-}
-
-// ---------------------------------------------------------------------------------------
-// PostgreSQL backends: the relay (session pooling: one server connection per client)
-
-awaitable<void> Session::relay() {
-  using namespace asio::experimental::awaitable_operators;
-  set_state(ClientState::kIdle);
-  co_await (relay_client_to_server() || relay_server_to_client());
-  if (relay_protocol_error_) {
-    close_reason_ = CloseReason::kProtocolError;
-    co_await flush();
-  } else if (terminate_reason_.load() != kNoTermination) {
-    close_reason_ = static_cast<CloseReason>(terminate_reason_.load());
-    co_await send_fatal(termination_error(close_reason_));
-  }
-  // Tell the server we are done (as a client would), then close.
-  static const char kTerminate[] = {'X', 0, 0, 0, 4};
-  boost::system::error_code ec;
-  co_await asio::async_write(backend_->socket, asio::buffer(kTerminate, sizeof kTerminate), asio::as_tuple(use_awaitable));
-  backend_->socket.close(ec);
-}
-
-awaitable<void> Session::relay_client_to_server() {
-  auto& server = backend_->socket;
-  std::string batch;
-  for (;;) {
-    // Whole frames only (sizes checked as for any client); their bytes go on unchanged.
-    for (;;) {
-      auto fr = wire::next_frame(std::span(in_.data() + in_start_, in_.size() - in_start_), false, limits_);
-      if (fr.status == wire::FrameStatus::kNeedMore) break;
-      if (fr.status == wire::FrameStatus::kError) {
-        out_.clear();
-        wire::Writer w(out_);
-        PgError e = fr.error;
-        e.severity = "FATAL";
-        w.error_response(e);
-        relay_protocol_error_ = true;
-        co_return;  // the FATAL is flushed after the relay ends (one writer at a time)
-      }
-      if (fr.frame.type == 'X') co_return;
-      if (fr.frame.type == 'Q' || fr.frame.type == 'S' || fr.frame.type == 'F') ++relay_pending_;
-      batch.append(reinterpret_cast<const char*>(in_.data() + in_start_), fr.frame.total_size);
-      in_start_ += fr.frame.total_size;
-      set_state(ClientState::kActive);
-    }
-    if (!batch.empty()) {
-      auto [ec, n] = co_await asio::async_write(server, asio::buffer(batch), asio::as_tuple(use_awaitable));
-      batch.clear();
-      if (ec) co_return;
-    }
-    if (ctx_.draining && relay_idle()) {
-      // Shutdown: a relayed session outside a transaction ends now (57P01 after the relay).
-      set_termination(CloseReason::kShutdown);
-      co_return;
-    }
-    waiting_input_ = true;
-    bool got = co_await read_more();
-    waiting_input_ = false;
-    if (!got) co_return;
-  }
-}
-
-awaitable<void> Session::relay_server_to_client() {
-  auto& server = backend_->socket;
-  std::vector<char> buf(65536);
-  // Scanner state: the server's messages are passed on as bytes; only their headers are read
-  // (to follow ReadyForQuery's transaction status).
-  uint8_t hdr[5];
-  size_t hdr_len = 0;
-  size_t body_left = 0;
-  bool status_next = false;
-  std::string pending = std::move(backend_->leftover);
-  for (;;) {
-    size_t n = 0;
-    if (!pending.empty()) {
-      n = std::min(pending.size(), buf.size());
-      std::memcpy(buf.data(), pending.data(), n);
-      pending.erase(0, n);
-    } else {
-      auto [ec, got] = co_await server.async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
-      if (ec || got == 0) co_return;  // the server closed (its FATAL, if any, was passed on)
-      n = got;
-    }
-    for (size_t i = 0; i < n;) {
-      if (body_left > 0) {
-        if (status_next) {
-          char st = buf[i];
-          tx_ = st == 'T' ? Tx::kBlock : st == 'E' ? Tx::kFailed : Tx::kIdle;
-          if (relay_pending_ > 0) --relay_pending_;
-          set_state(tx_ == Tx::kIdle ? ClientState::kIdle
-                    : tx_ == Tx::kFailed ? ClientState::kIdleInTransactionAborted
-                                         : ClientState::kIdleInTransaction);
-          status_next = false;
-        }
-        size_t take = std::min(body_left, n - i);
-        i += take;
-        body_left -= take;
-        continue;
-      }
-      hdr[hdr_len++] = static_cast<uint8_t>(buf[i++]);
-      if (hdr_len == 5) {
-        uint32_t len = (uint32_t{hdr[1]} << 24) | (uint32_t{hdr[2]} << 16) | (uint32_t{hdr[3]} << 8) | uint32_t{hdr[4]};
-        body_left = len >= 4 ? len - 4 : 0;
-        status_next = hdr[0] == 'Z' && body_left > 0;
-        hdr_len = 0;
-      }
-    }
-    if (ctx_.metrics) ctx_.metrics->sent(n);
-    boost::system::error_code ec;
-    if (tls_) {
-      std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(buf.data(), n), asio::as_tuple(use_awaitable));
-    } else {
-      std::tie(ec, std::ignore) = co_await asio::async_write(socket_, asio::buffer(buf.data(), n), asio::as_tuple(use_awaitable));
-    }
-    if (ec) {
-      close_reason_ = CloseReason::kNetworkError;
-      co_return;
-    }
-    if (ctx_.draining && relay_idle() && waiting_input_) {
-      // The transaction that kept this session through the drain has ended: end it now.
-      end_reading(CloseReason::kShutdown);
-    }
-  }
 }
 
 }  // namespace metagate::server

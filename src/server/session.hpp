@@ -15,9 +15,10 @@
 #include <unordered_map>
 
 #include "database.hpp"
-#include "pg_backend.hpp"
 #include "metagate/config/config.hpp"
 #include "metagate/metrics/metrics.hpp"
+#include "metagate/pool/pool.hpp"
+#include "metagate/pool/tracker.hpp"
 #include "metagate/sql/parser.hpp"
 #include "metagate/sql/plan.hpp"
 #include "metagate/sql/shape.hpp"
@@ -82,6 +83,7 @@ struct ServerContext {
   admin::AdminControl* admin_control = nullptr;
   boost::asio::ssl::context* tls = nullptr;  // null when TLS is disabled
   std::function<PgResult<std::shared_ptr<Database>>(std::string_view dbname)> open_database;
+  pool::PoolSet* pools = nullptr;  // PostgreSQL server connection pools
   std::array<uint8_t, 32> mock_secret{};
   uint16_t port = 0;
 
@@ -186,11 +188,36 @@ class Session : public std::enable_shared_from_this<Session> {
   void set_termination(metrics::CloseReason r);
   void end_reading(metrics::CloseReason r);
   boost::asio::awaitable<void> pause_gate();
-  // PostgreSQL backends (session pooling for now): the session relays protocol messages
-  // between its client and its own server connection.
+  // PostgreSQL backends (relay.cpp): the session relays protocol messages between its client
+  // and a server connection from its pool — for the whole session, or per transaction.
+  // Startup: the pool, a first server connection if needed; the parameters to report.
+  boost::asio::awaitable<PgResult<std::vector<std::pair<std::string, std::string>>>> relay_startup(
+      const config::DatabaseConfig& entry);
+  std::string relay_param_sql() const;
   boost::asio::awaitable<void> relay();
-  boost::asio::awaitable<void> relay_client_to_server();
-  boost::asio::awaitable<void> relay_server_to_client();
+  boost::asio::awaitable<void> relay_client();
+  boost::asio::awaitable<void> relay_server();
+  // Checks a server connection out for the client's next messages; false (error sent) if
+  // none came. The SETs that bring it to the client's session state go first.
+  boost::asio::awaitable<bool> relay_attach(std::string& batch);
+  void relay_checkin_if_done();
+  void relay_detach(bool reusable);
+  // Rewrites one client message for the server in use (statement names, re-Parse) into batch.
+  void relay_translate(char type, std::string_view body, std::string_view whole, std::string& batch);
+  void relay_ensure_statement(const pool::StatementDef& def, bool for_client, std::string& batch);
+  void relay_ensure_unnamed(std::string& batch);
+  void relay_param_sync(std::string& batch);
+  // A simple Query in transaction pooling: SQL-level prepared statements made present (or
+  // absent) on the server in use first, and a probe of the session's state after it when it
+  // may have changed settings or pinning state.
+  void relay_query(std::string_view sql, std::string_view whole, std::string& batch);
+  void relay_probe_row(std::string_view body);
+  void relay_probe_done(bool failed);
+  // The server connection was lost: the client gets an error for what it was owed, and keeps
+  // its connection unless it was inside a transaction. False: the session ends.
+  bool relay_server_lost(std::optional<PgError> fatal, std::string& out);
+  void relay_cancel();
+  boost::asio::awaitable<void> relay_write_client(std::string_view data);
   boost::asio::awaitable<void> simple_query(const std::string& sql);
   boost::asio::awaitable<PgStatus> run_statement(const sql::Plan& plan_ref, sql::PlanPtr plan, Portal* portal,
                                                  int32_t max_rows, bool describe_rows, bool& suspended,
@@ -289,12 +316,37 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<int64_t> idle_timeout_ms_{0};
   std::atomic<int64_t> idle_in_tx_timeout_ms_{0};
   std::atomic<bool> timed_out_{false};
-  std::optional<BackendConnection> backend_;
+  // Relay state (relay.cpp).
+  bool relayed_ = false;
+  bool transaction_pooling_ = false;
+  std::shared_ptr<pool::Pool> pool_;
+  pool::ServerConnection* server_ = nullptr;  // checked out
+  pool::ResponseTracker tracker_;
+  std::unique_ptr<boost::asio::steady_timer> attach_signal_;  // wakes relay_server()
   std::vector<std::pair<std::string, std::string>> startup_params_;  // as the client sent them
+  std::map<std::string, std::string> wanted_params_;  // session parameters the client set (lower-case)
+  bool params_dirty_ = true;        // the server's SETs may differ from wanted_params_
+  bool open_round_ = false;         // extended-protocol messages sent since the last Sync
+  bool writing_server_ = false;     // relay_client() is writing to the server
+  bool answer_sync_locally_ = false;  // skipping up to Sync after a local error
+  bool relay_done_ = false;
+  bool server_buffered_ = false;    // relay_server() holds part of a server message
+  bool flushed_ = false;            // the last message sent was a Flush
   bool relay_protocol_error_ = false;
-  int relay_pending_ = 0;  // Query/Sync/FunctionCall forwarded, their ReadyForQuery not yet back
+  std::optional<PgError> server_fatal_;  // a FATAL from the server, held back (transaction pooling)
+  std::unordered_map<std::string, pool::StatementPtr> client_statements_;
+  std::map<std::string, std::string> sql_prepared_;  // the client's SQL-level PREPAREs: name -> statement
+  uint8_t pins_ = 0;          // sql::PinCause bits: state that keeps the server connection
+  uint8_t pending_pins_ = 0;  // causes of statements whose probe has not answered yet
+  std::map<std::string, std::string> probe_settings_;
+  int64_t probe_pins_ = -1;
+  std::map<std::string, std::string> tx_settings_snapshot_;  // wanted_params_ when the transaction began
+  std::string unnamed_parse_;        // the client's last Parse of the unnamed statement
+  uint64_t unnamed_seq_ = 0;
+  uint64_t unnamed_tag() const { return (session_id_ << 24) + unnamed_seq_; }
   // Relayed and quiet: nothing in flight and the server said it is outside a transaction.
-  bool relay_idle() const { return relay_pending_ == 0 && tx_ == Tx::kIdle; }
+  bool relay_idle() const { return tracker_.empty() && !open_round_ && tx_ == Tx::kIdle; }
+  bool pinned() const { return pins_ != 0; }
   mutable std::mutex info_mu_;
   Info info_;
 };

@@ -128,6 +128,16 @@ struct DatabaseConfig {
   // sslmode, ...). dbname and user left out = the client's own (pass-through).
   std::string conninfo;
   PoolMode pool_mode = PoolMode::kSession;
+  // The pool per (database, user) on that server (docs/POOLING.md).
+  int64_t pool_size = 20;                  // server connections, at most
+  int64_t min_pool_size = 0;               // kept open even when idle
+  int64_t reserve_pool_size = 0;           // extra connections for clients that waited long
+  int64_t reserve_pool_timeout_ms = 5000;  // how long a client waits before the reserve opens
+  int64_t queue_timeout_ms = 30000;        // a client waits this long, then gets 53300
+  int64_t server_lifetime_ms = 3600000;    // closed once this old, at check-in (0 = never)
+  int64_t server_idle_timeout_ms = 600000; // closed when idle this long (0 = never)
+  int64_t server_check_delay_ms = 30000;   // idle longer than this: checked before reuse
+  int64_t prepared_statement_cache_size = 1000;  // statements kept per server connection
   friend bool operator==(const DatabaseConfig&, const DatabaseConfig&) = default;
 };
 

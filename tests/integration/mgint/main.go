@@ -149,6 +149,7 @@ func usage() {
                     --addr HOST:PORT --metrics URL --pid PID [--database D] [--user U --password PW]
                     [--password2 PW] [--admin-user U --admin-password PW] [--db-path FILE] [--config FILE
                     --config-next FILE --config-bad FILE] [--scrape-out FILE] [--psql BIN]
+  mgint pooling     --dsn DSN --pg-dsn PGDSN --pool-size N [--server-user mg_scram] [--reference]
 `)
 	os.Exit(2)
 }
@@ -225,6 +226,18 @@ func main() {
 			usage()
 		}
 		os.Exit(runService(o))
+	case "pooling":
+		var o PoolOptions
+		fs.StringVar(&o.DSN, "dsn", "", "DSN (keyword=value) of the target: metagate in transaction pooling mode, or PostgreSQL with --reference")
+		fs.StringVar(&o.PgDSN, "pg-dsn", "", "superuser DSN straight to PostgreSQL (pg_stat_activity, pg_terminate_backend)")
+		fs.IntVar(&o.PoolSize, "pool-size", 0, "metagate's server pool size for the database")
+		fs.StringVar(&o.ServerUser, "server-user", "mg_scram", "PostgreSQL role of metagate's server connections")
+		fs.BoolVar(&o.Reference, "reference", false, "target is PostgreSQL itself (no pool-size bound)")
+		_ = fs.Parse(os.Args[2:])
+		if o.DSN == "" || o.PgDSN == "" || o.ServerUser == "" || (o.PoolSize < 1 && !o.Reference) {
+			usage()
+		}
+		os.Exit(runPooling(o))
 	default:
 		usage()
 	}

@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# metagate relaying to a real PostgreSQL 15 (issue 5's walking skeleton: session pooling,
-# one server connection per client):
+# metagate relaying to a real PostgreSQL 15 through its pools, in session and in transaction
+# pooling:
 #   - metagate authenticates to PostgreSQL as the server asks: SCRAM-SHA-256, md5, cleartext
 #     (pg_hba rules per role), with the password from --postgres CONNINFO;
 #   - a psql script gives byte-identical output through metagate and directly;
 #   - pgbench -i and a short pgbench run go through with no failed transactions;
 #   - psql's CancelRequest (SIGINT) reaches the server running the statement (57014);
 #   - the server's own errors pass through (wrong password 28P01), an unreachable backend gives
-#     FATAL 08006 and is counted (metagate_connections_rejected_total{reason="backend_unavailable"}).
+#     FATAL 08006 and is counted (metagate_connections_rejected_total{reason="backend_unavailable"});
+#   - transaction pooling: pgbench -M simple|extended|prepared with more clients than server
+#     connections, no failures, never more server connections than pool_size; SET and
+#     SQL-level PREPARE follow the client; an exhausted pool answers 53300 after
+#     queue_timeout_ms and the client's connection stays usable; session pooling resets a
+#     server connection (DISCARD ALL) before another client gets it;
+#   - `mgint pooling` (tests/integration/mgint/pooling.go: lib/pq and pgx v4 under
+#     concurrency — unnamed statements split over Sync rounds, named statements, a result
+#     type changed by DDL, SQL-level PREPARE, session state, pins: advisory locks, temporary
+#     tables, LISTEN, WITH HOLD cursors, Grafana's migrator lock, cancel, a server connection
+#     killed mid-statement), first against PostgreSQL itself (-reference), then through
+#     metagate in transaction pooling.
 #
 #   run.sh --metagate BIN --work DIR
 set -u -o pipefail
@@ -52,12 +63,22 @@ HBA
 chown postgres: "$tmp/pg/data/pg_hba.conf" 2>/dev/null
 pg_psql -d postgres -c "SELECT pg_reload_conf()" >/dev/null
 
-# start_mg NAME CONNINFO: metagate relaying every database name; sets MG_PORT, MG_METRICS.
+stop_mgs() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  pids=()
+}
+# start_mg NAME CONNINFO [JSON]: metagate relaying every database name (JSON: more members of
+# the database entry, e.g. "pool_mode": "transaction"); sets MG_PORT, MG_METRICS.
 start_mg() {
-  local name=$1 conninfo=$2 port log=$work/$1.log i
+  local name=$1 conninfo=$2 extra=${3:-} port log=$work/$1.log i cfg=$work/$1.json
   port=$(free_port)
   : > "$log"
-  "$metagate" serve --listen "127.0.0.1:$port" --metrics 127.0.0.1:0 --postgres "$conninfo" >>"$log" 2>&1 &
+  cat > "$cfg" <<JSON
+{"listen": "127.0.0.1:$port", "metrics": {"listen": "127.0.0.1:0"},
+ "databases": {"*": {"backend": "postgres", "conninfo": "$conninfo"${extra:+, $extra}}}}
+JSON
+  "$metagate" serve --config "$cfg" >>"$log" 2>&1 &
   pids+=($!)
   wait_port "$port" 30 $! || { bad "$name: metagate did not start"; tail -5 "$log"; return 1; }
   MG_PORT=$port
@@ -146,7 +167,7 @@ start_mg wrongpw "host=127.0.0.1 port=$PG_PORT user=mg_scram password=wrong" && 
   fi
 }
 dead=$(free_port)
-start_mg unreachable "host=127.0.0.1 port=$dead user=mg_scram password=x connect_timeout=2" && {
+start_mg unreachable "host=127.0.0.1 port=$dead user=mg_scram password=x connect_timeout=2" '"queue_timeout_ms": 1000' && {
   out=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -c "SELECT 1" 2>&1)
   if echo "$out" | grep -q "could not connect to the PostgreSQL backend"; then
     ok "unreachable backend: FATAL: $(echo "$out" | head -1)"
@@ -189,6 +210,149 @@ start_mg drain "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret
   rows=$(pg_psql -d relay -At -c "SELECT count(*) FROM drain_t")
   if [ "$rows" = 2 ]; then ok "drain: both rows committed"; else bad "drain: $rows rows"; fi
   if kill -0 "$mgpid" 2>/dev/null; then bad "drain: metagate still running 5 s after the last transaction ended"; else ok "drain: metagate exited once its sessions ended"; fi
+}
+
+# ---- transaction pooling ----------------------------------------------------------------
+# The daemons above keep their idle server connections: stop them, so that PostgreSQL's
+# count of mg_scram connections is the pool's alone.
+stop_mgs
+# server_count: the server connections metagate holds (pg_stat_activity, role mg_scram).
+server_count() {
+  pg_psql -d postgres -At -c "SELECT count(*) FROM pg_stat_activity WHERE usename = 'mg_scram' AND backend_type = 'client backend'"
+}
+# watch_servers SECONDS: the largest server_count seen, sampled every 0.1 s.
+watch_servers() {
+  local max=0 n i
+  for i in $(seq 1 $(($1 * 10))); do
+    n=$(server_count)
+    [ "$n" -gt "$max" ] && max=$n
+    sleep 0.1
+  done
+  echo "$max"
+}
+start_mg txn "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" \
+  '"pool_mode": "transaction", "pool_size": 2' && {
+  for mode in simple extended prepared; do
+    # pgbench -M prepared prepares synchronously (PQprepare) inside its transactions: with
+    # fewer threads than clients, one thread waiting for a server connection would stall the
+    # clients holding them, so each client gets its own thread there.
+    jobs=2; [ $mode = prepared ] && jobs=8
+    watch_servers 3 > "$tmp/max-$mode" &
+    wpid=$!
+    "$PGBENCH" -M $mode -c 8 -j $jobs -T 3 -h 127.0.0.1 -p "$MG_PORT" -U x relay > "$work/txn-pgbench-$mode.log" 2>&1
+    rc=$?
+    wait "$wpid"
+    max=$(cat "$tmp/max-$mode")
+    tx=$(grep -oP 'number of transactions actually processed: \K[0-9]+' "$work/txn-pgbench-$mode.log")
+    failed=$(grep -oP 'number of failed transactions: \K[0-9]+' "$work/txn-pgbench-$mode.log")
+    if [ $rc = 0 ] && [ "${tx:-0}" -gt 0 ] && [ "${failed:-1}" = 0 ] && [ "$max" -le 2 ]; then
+      ok "transaction pooling: pgbench -M $mode -c 8 over pool_size 2: $tx transactions, 0 failed, at most $max server connections"
+    else
+      bad "transaction pooling: pgbench -M $mode: rc=$rc tx=${tx:-?} failed=${failed:-?} servers=$max"; tail -5 "$work/txn-pgbench-$mode.log"
+    fi
+  done
+  "$PGBENCH" -M extended -S -c 50 -j 2 -T 3 -h 127.0.0.1 -p "$MG_PORT" -U x relay > "$work/txn-pgbench-50.log" 2>&1
+  rc=$?
+  tx=$(grep -oP 'number of transactions actually processed: \K[0-9]+' "$work/txn-pgbench-50.log")
+  failed=$(grep -oP 'number of failed transactions: \K[0-9]+' "$work/txn-pgbench-50.log")
+  if [ $rc = 0 ] && [ "${tx:-0}" -gt 0 ] && [ "${failed:-1}" = 0 ]; then
+    ok "transaction pooling: 50 pgbench clients over 2 server connections: $tx transactions, 0 failed"
+  else
+    bad "transaction pooling: 50 clients: rc=$rc tx=${tx:-?} failed=${failed:-?}"; tail -5 "$work/txn-pgbench-50.log"
+  fi
+  # Session state follows the client across server connections (another psql keeps the
+  # other server connection busy in between, so the statements land on both).
+  "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At -c "SELECT pg_sleep(0.2)" >/dev/null 2>&1 &
+  busy=$!
+  out=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At 2>&1 <<'SQL'
+SET TimeZone = 'Asia/Tokyo';
+SET search_path = pg_catalog, public;
+PREPARE pq(int) AS SELECT $1 * 2;
+SELECT current_setting('TimeZone'), current_setting('search_path');
+EXECUTE pq(21);
+SET statement_timeout = '100ms';
+SELECT pg_sleep(0.5);
+RESET statement_timeout;
+SELECT 'slept' FROM pg_sleep(0.2);
+BEGIN; SET TimeZone = 'UTC'; ROLLBACK;
+SELECT current_setting('TimeZone');
+DEALLOCATE pq;
+EXECUTE pq(1);
+SQL
+)
+  want=$(printf '%s\n' SET SET PREPARE 'Asia/Tokyo|pg_catalog, public' 42 SET \
+    'ERROR:  canceling statement due to statement timeout' RESET slept BEGIN SET ROLLBACK Asia/Tokyo DEALLOCATE \
+    'ERROR:  prepared statement "pq" does not exist')
+  if [ "$(echo "$out" | sort)" = "$(echo "$want" | sort)" ]; then
+    ok "transaction pooling: SET, RESET, rollback of a SET, PREPARE/EXECUTE/DEALLOCATE follow the client"
+  else
+    bad "transaction pooling: session state: $out"
+  fi
+  wait "$busy"
+}
+# The Go clients' checks: PostgreSQL itself first (validates the checks), then metagate.
+gocache=$(dirname "$work")/gocache
+mkdir -p "$gocache" "$work/gopath"
+if (cd "$repo/tests/integration/mgint" && GO111MODULE=off GOPATH="$work/gopath:/usr/share/gocode" GOCACHE="$gocache" GOFLAGS= \
+      timeout 300 go build -o "$work/mgint" .); then
+  pg_psql -d relay -c "GRANT CREATE ON SCHEMA public TO mg_scram" >/dev/null
+  pgdsn="host=127.0.0.1 port=$PG_PORT user=postgres dbname=relay sslmode=disable"
+  # run_pooling LABEL ARGS...: mgint pooling; its checks count as one each here.
+  run_pooling() {
+    local label=$1; shift
+    timeout 120 "$work/mgint" pooling -pg-dsn "$pgdsn" "$@" > "$work/pooling-$label.out" 2>&1
+    local rc=$? p f
+    p=$(grep -oP '^\K[0-9]+(?= passed)' "$work/pooling-$label.out" | tail -1)
+    f=$(grep -oP ', \K[0-9]+(?= failed)' "$work/pooling-$label.out" | tail -1)
+    if [ -n "$p" ] && [ "$rc" = 0 ] && [ "${f:-1}" = 0 ]; then
+      ok "mgint pooling ($label): $p checks passed"
+    else
+      bad "mgint pooling ($label): rc=$rc passed=${p:-?} failed=${f:-?}"; grep -E '^FAIL' "$work/pooling-$label.out" | head -20
+    fi
+  }
+  run_pooling reference -reference -pool-size 4 \
+    -dsn "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret dbname=relay sslmode=disable"
+  stop_mgs
+  start_mg pooling "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" \
+    '"pool_mode": "transaction", "pool_size": 4' &&
+    run_pooling transaction -pool-size 4 -dsn "host=127.0.0.1 port=$MG_PORT user=x dbname=relay sslmode=disable"
+else
+  bad "building mgint failed"
+fi
+
+# An exhausted pool: 53300 after queue_timeout_ms, and the client's connection stays usable.
+start_mg exhausted "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" \
+  '"pool_mode": "transaction", "pool_size": 1, "queue_timeout_ms": 500' && {
+  "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At -c "BEGIN; SELECT pg_sleep(1.5); COMMIT" >/dev/null 2>&1 &
+  hold=$!
+  sleep 0.3
+  start=$(date +%s.%N)
+  out=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At 2>&1 <<'SQL'
+SELECT 'first';
+\! sleep 1.5
+SELECT 'usable';
+SQL
+)
+  wait "$hold"
+  if echo "$out" | grep -q 'connection pool for database "relay" and user "mg_scram" is exhausted: no server connection came free within 500 ms' &&
+     echo "$out" | grep -q '^usable$'; then
+    ok "exhausted pool: 53300 after queue_timeout_ms, then the same connection works: $(echo "$out" | head -1)"
+  else
+    bad "exhausted pool: $out"
+  fi
+}
+# Session pooling resets a server connection before the next client gets it.
+start_mg reset "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" '"pool_size": 1' && {
+  "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At -c "CREATE TEMP TABLE leak (a int)" -c "SET TimeZone = 'Asia/Tokyo'" \
+    -c "SELECT pg_backend_pid()" > "$tmp/r1" 2>&1
+  "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At \
+    -c "SELECT pg_backend_pid(), current_setting('TimeZone') <> 'Asia/Tokyo', to_regclass('pg_temp.leak') IS NULL" > "$tmp/r2" 2>&1
+  p1=$(tail -1 "$tmp/r1"); r2=$(cat "$tmp/r2")
+  if [ "$r2" = "$p1|t|t" ]; then
+    ok "session pooling: the same server connection (pid $p1) comes back reset (no temp table, no SET)"
+  else
+    bad "session pooling reset: first: $(cat "$tmp/r1") second: $r2"
+  fi
 }
 
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done

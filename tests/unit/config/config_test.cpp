@@ -549,8 +549,12 @@ TEST(ConfigDatabases, Validation) {
             "databases.grafana.conninfo: invalid port number: \"x\"");
   EXPECT_EQ(error_of(R"({"databases": {"grafana": {"backend": "postgres", "conninfo": "nonsense"}}})").substr(0, 31),
             "databases.grafana.conninfo: mis");
-  EXPECT_EQ(error_of(R"({"databases": {"grafana": {"backend": "postgres", "conninfo": "host=db", "pool_mode": "transaction"}}})"),
-            "databases.grafana.pool_mode: transaction pooling is not supported yet; use \"session\"");
+  EXPECT_EQ(error_of(R"({"databases": {"grafana": {"backend": "postgres", "conninfo": "host=db", "pool_size": 0}}})"),
+            "databases.grafana.pool_size: 0 is out of range (1 to 100000)");
+  EXPECT_EQ(error_of(R"({"databases": {"grafana": {"backend": "postgres", "conninfo": "host=db", "pool_size": 2, "min_pool_size": 3}}})"),
+            "databases.grafana.min_pool_size: larger than pool_size (2)");
+  EXPECT_EQ(error_of(R"({"databases": {"grafana": {"backend": "postgres", "conninfo": "host=db", "queue_timeout": 5}}})"),
+            "databases.grafana.queue_timeout: unknown key");
   EXPECT_EQ(error_of(R"({"databases": {"grafana": {"backend": "mysql", "path": "x"}}})"),
             "databases.grafana.backend: invalid value \"mysql\"; expected one of \"sqlite\" or \"postgres\"");
   EXPECT_EQ(error_of(R"({"databases": {"grafana": {"path": ""}}})"),

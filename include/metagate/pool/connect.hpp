@@ -13,7 +13,7 @@
 #include "metagate/config/config.hpp"
 #include "metagate/util/pg_error.hpp"
 
-namespace metagate::server {
+namespace metagate::pool {
 
 struct BackendConnection {
   boost::asio::ip::tcp::socket socket;
@@ -34,4 +34,4 @@ boost::asio::awaitable<PgResult<BackendConnection>> connect_backend(
 boost::asio::awaitable<void> send_cancel(boost::asio::any_io_executor ex, boost::asio::ip::tcp::endpoint endpoint,
                                          int32_t pid, int32_t secret);
 
-}  // namespace metagate::server
+}  // namespace metagate::pool

@@ -1,5 +1,5 @@
 // Connecting and authenticating to a PostgreSQL server.
-#include "pg_backend.hpp"
+#include "metagate/pool/connect.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -9,7 +9,7 @@
 #include "metagate/auth/client.hpp"
 #include "metagate/wire/backend.hpp"
 
-namespace metagate::server {
+namespace metagate::pool {
 
 namespace asio = boost::asio;
 using asio::awaitable;
@@ -221,4 +221,4 @@ awaitable<void> send_cancel(asio::any_io_executor ex, tcp::endpoint endpoint, in
   co_await s.async_read_some(asio::buffer(&c, 1), asio::as_tuple(use_awaitable));
 }
 
-}  // namespace metagate::server
+}  // namespace metagate::pool

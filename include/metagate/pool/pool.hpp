@@ -1,0 +1,189 @@
+// Server connection pools: one per (database, user), shared by every io thread. A session
+// checks a server connection out (waiting in a FIFO queue while all are busy, up to the queue
+// timeout), relays through it, and checks it back in clean; the pool opens connections up to
+// its size (plus a reserve for clients that waited long), closes idle and old ones, keeps a
+// minimum open, and checks idle ones before reuse.
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include <atomic>
+#include <deque>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "metagate/config/config.hpp"
+#include "metagate/pool/connect.hpp"
+#include "metagate/pool/tracker.hpp"
+#include "metagate/util/pg_error.hpp"
+
+namespace metagate::pool {
+
+struct PoolSettings {
+  config::PoolMode mode = config::PoolMode::kSession;
+  config::PostgresTarget target;
+  int size = 20;
+  int min_size = 0;
+  int reserve_size = 0;
+  int64_t reserve_timeout_ms = 5000;
+  int64_t queue_timeout_ms = 30000;
+  int64_t lifetime_ms = 3600000;
+  int64_t idle_timeout_ms = 600000;
+  int64_t check_delay_ms = 30000;
+  size_t statement_cache_size = 1000;
+};
+PoolSettings settings_for(const config::DatabaseConfig& db, config::PostgresTarget target);
+
+enum class ServerState : uint8_t { kConnecting, kIdle, kActive, kCancelling };
+std::string_view to_string(ServerState s);
+
+// Why a server connection was closed (metrics, SHOW SERVERS, logs).
+enum class CloseCause : uint8_t { kIdleTimeout, kLifetime, kBroken, kDirty, kCheckFailed, kShutdown };
+std::string_view to_string(CloseCause c);
+
+struct ServerConnection {
+  explicit ServerConnection(BackendConnection c, size_t statement_cache)
+      : link(std::move(c)), statements(statement_cache) {}
+  BackendConnection link;
+  uint64_t id = 0;
+  ServerStatements statements;
+  // Session parameters metagate has SET on it beyond its startup values (lower-case name).
+  std::map<std::string, std::string> applied;
+  // SQL-level PREPAREs clients made on it: name -> the PREPARE statement.
+  std::map<std::string, std::string> sql_prepared;
+  int64_t created_us = 0;    // steady clock
+  int64_t last_used_us = 0;  // steady clock, at check-in
+  uint64_t checkouts = 0;
+  std::atomic<int> cancels{0};  // CancelRequests in flight: not reused until they are done
+  ServerState state = ServerState::kConnecting;  // guarded by the pool's mutex
+  bool release_pending = false;                  // checked in while a cancel was in flight
+  bool discard_pending = false;                  // discarded while a cancel was in flight
+};
+
+// One row of SHOW SERVERS.
+struct ServerInfo {
+  uint64_t id = 0;
+  std::string address;
+  uint16_t port = 0;
+  int32_t pid = 0;
+  ServerState state = ServerState::kIdle;
+  int64_t age_ms = 0;
+  int64_t idle_ms = 0;
+  uint64_t checkouts = 0;
+  size_t prepared = 0;
+};
+
+struct PoolStats {
+  int clients = 0;       // client sessions using the pool
+  int active_clients = 0;  // holding a server connection
+  int waiting = 0;       // waiting for one
+  int servers_active = 0;
+  int servers_idle = 0;
+  int servers_connecting = 0;
+  int servers_cancelling = 0;
+  int64_t max_wait_us = 0;  // of the clients waiting now
+  uint64_t checkouts = 0;
+  uint64_t waits = 0;
+  uint64_t queue_timeouts = 0;
+  uint64_t connects = 0;
+  uint64_t connect_failures = 0;
+  uint64_t reparses = 0;
+  size_t interned_statements = 0;
+  uint64_t pins[5] = {};  // by sql::PinCause bit (advisory lock, listen, temp table, hold cursor, other)
+};
+
+class Pool : public std::enable_shared_from_this<Pool> {
+ public:
+  Pool(std::string database, std::string user, PoolSettings settings);
+  ~Pool();
+
+  // A server connection for this session's exclusive use, connected on `ex` if a new one is
+  // needed. Errors: 53300 when the queue timeout passes with every connection busy; the
+  // server's own error (28P01, 3D000, ...) or 08006 when it cannot be reached.
+  boost::asio::awaitable<PgResult<ServerConnection*>> acquire(boost::asio::any_io_executor ex);
+  // Back to the idle list (the caller leaves it outside a transaction with nothing owed).
+  void release(ServerConnection* s);
+  // Closed and forgotten (broken, dirty, or being replaced).
+  void discard(ServerConnection* s, CloseCause why);
+  // Every second from the control thread: idle and lifetime timeouts, the minimum size.
+  void maintain(boost::asio::any_io_executor ex, int64_t now_us);
+  // Shutdown: close idle connections (active ones close when their session ends).
+  void close_idle();
+
+  // CancelRequest for the statement `s` runs: the connection is not reused until it is done.
+  boost::asio::awaitable<void> cancel(boost::asio::any_io_executor ex, ServerConnection* s);
+
+  // The server's ParameterStatus values as of its newest connection (for clients' startup).
+  std::optional<std::vector<std::pair<std::string, std::string>>> parameters();
+
+  void client_joined() { clients_.fetch_add(1, std::memory_order_relaxed); }
+  void client_left() { clients_.fetch_sub(1, std::memory_order_relaxed); }
+  void attached(bool yes) { active_clients_.fetch_add(yes ? 1 : -1, std::memory_order_relaxed); }
+  void count_reparse() { reparses_.fetch_add(1, std::memory_order_relaxed); }
+  // A client became pinned to its server connection; `causes`: sql::PinCause bits.
+  void count_pin(uint8_t causes) {
+    for (int i = 0; i < kPinCauses; ++i)
+      if (causes & (1u << i)) pins_by_cause_[i].fetch_add(1, std::memory_order_relaxed);
+  }
+  static constexpr int kPinCauses = 5;
+
+  PoolStats stats();
+  std::vector<ServerInfo> servers();
+  const PoolSettings& settings() const { return settings_; }
+  const std::string& database() const { return database_; }
+  const std::string& user() const { return user_; }
+  StatementRegistry& registry() { return registry_; }
+
+ private:
+  struct Waiter;
+  boost::asio::awaitable<PgResult<ServerConnection*>> connect_new(boost::asio::any_io_executor ex);
+  // Takes an idle connection (mutex held), preferring one on `ex`'s io_context.
+  ServerConnection* take_idle(const boost::asio::any_io_executor& ex);
+  void hand_over(ServerConnection* s);  // mutex held: to the first waiter, or idle
+  void close_locked(ServerConnection* s, CloseCause why, std::vector<std::unique_ptr<ServerConnection>>& graveyard);
+  int total_locked() const;
+
+  std::string database_, user_;
+  PoolSettings settings_;
+  StatementRegistry registry_;
+  std::mutex mu_;
+  std::list<std::unique_ptr<ServerConnection>> servers_;
+  std::deque<ServerConnection*> idle_;  // back = most recently checked in
+  std::deque<std::shared_ptr<Waiter>> waiters_;
+  int connecting_ = 0;
+  // After a failed connect, nobody tries again before next_connect_us_ (steady clock); waiting
+  // clients that time out meanwhile get last_connect_error_ rather than "exhausted".
+  static constexpr int64_t kConnectRetryUs = 500000;
+  int64_t next_connect_us_ = 0;
+  std::optional<PgError> last_connect_error_;
+  uint64_t next_id_ = 1;
+  std::optional<std::vector<std::pair<std::string, std::string>>> parameters_;
+  std::atomic<int> clients_{0}, active_clients_{0};
+  std::atomic<uint64_t> pins_by_cause_[kPinCauses] = {};
+  std::atomic<uint64_t> checkouts_{0}, waits_{0}, queue_timeouts_{0}, connects_{0}, connect_failures_{0}, reparses_{0};
+};
+
+// The pools of a server, by (database, user) as sent to PostgreSQL.
+class PoolSet {
+ public:
+  std::shared_ptr<Pool> get(const std::string& database, const std::string& user, const PoolSettings& settings);
+  std::vector<std::shared_ptr<Pool>> all();
+  void maintain(boost::asio::any_io_executor ex, int64_t now_us);
+  void close_idle();
+
+ private:
+  std::mutex mu_;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<Pool>> pools_;
+};
+
+// Runs `sql` (one simple Query) on a server connection nobody else is using and reads up to
+// its ReadyForQuery; ParameterStatus updates land in s.link.parameters. Errors: the first
+// ErrorResponse, or 08006 when the connection fails.
+boost::asio::awaitable<PgStatus> run_control_query(ServerConnection& s, std::string_view sql);
+
+}  // namespace metagate::pool

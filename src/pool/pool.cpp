@@ -1,0 +1,469 @@
+// Server connection pools.
+#include "metagate/pool/pool.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include "metagate/util/clock.hpp"
+#include "metagate/wire/backend.hpp"
+#include "metagate/wire/relay.hpp"
+
+namespace metagate::pool {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using util::steady_now_us;
+
+PoolSettings settings_for(const config::DatabaseConfig& db, config::PostgresTarget target) {
+  PoolSettings s;
+  s.mode = db.pool_mode;
+  s.target = std::move(target);
+  s.size = db.pool_size;
+  s.min_size = db.min_pool_size;
+  s.reserve_size = db.reserve_pool_size;
+  s.reserve_timeout_ms = db.reserve_pool_timeout_ms;
+  s.queue_timeout_ms = db.queue_timeout_ms;
+  s.lifetime_ms = db.server_lifetime_ms;
+  s.idle_timeout_ms = db.server_idle_timeout_ms;
+  s.check_delay_ms = db.server_check_delay_ms;
+  s.statement_cache_size = static_cast<size_t>(db.prepared_statement_cache_size);
+  return s;
+}
+
+std::string_view to_string(ServerState s) {
+  switch (s) {
+    case ServerState::kConnecting: return "connecting";
+    case ServerState::kIdle: return "idle";
+    case ServerState::kActive: return "active";
+    case ServerState::kCancelling: return "cancelling";
+  }
+  return "?";
+}
+
+std::string_view to_string(CloseCause c) {
+  switch (c) {
+    case CloseCause::kIdleTimeout: return "idle_timeout";
+    case CloseCause::kLifetime: return "lifetime";
+    case CloseCause::kBroken: return "broken";
+    case CloseCause::kDirty: return "dirty";
+    case CloseCause::kCheckFailed: return "check_failed";
+    case CloseCause::kShutdown: return "shutdown";
+  }
+  return "?";
+}
+
+struct Pool::Waiter {
+  explicit Waiter(asio::any_io_executor e) : ex(std::move(e)), timer(ex) {}
+  asio::any_io_executor ex;
+  asio::steady_timer timer;
+  ServerConnection* handed = nullptr;  // guarded by the pool's mutex
+  int64_t since_us = steady_now_us();
+};
+
+Pool::Pool(std::string database, std::string user, PoolSettings settings)
+    : database_(std::move(database)), user_(std::move(user)), settings_(std::move(settings)) {}
+
+Pool::~Pool() = default;
+
+int Pool::total_locked() const { return static_cast<int>(servers_.size()) + connecting_; }
+
+ServerConnection* Pool::take_idle(const asio::any_io_executor& ex) {
+  if (idle_.empty()) return nullptr;
+  // Most recently used first (warm caches, and idle ones age out); one on the caller's own
+  // io_context if there is one among the last few, so its I/O completes on the same thread.
+  auto pick = idle_.end() - 1;
+  for (auto it = idle_.end(); it != idle_.begin() && (idle_.end() - it) < 8;) {
+    --it;
+    if ((*it)->link.socket.get_executor() == ex) {
+      pick = it;
+      break;
+    }
+  }
+  ServerConnection* s = *pick;
+  idle_.erase(pick);
+  s->state = ServerState::kActive;
+  return s;
+}
+
+void Pool::hand_over(ServerConnection* s) {
+  while (!waiters_.empty()) {
+    auto w = waiters_.front();
+    waiters_.pop_front();
+    w->handed = s;
+    s->state = ServerState::kActive;
+    asio::post(w->ex, [w] { w->timer.cancel(); });
+    return;
+  }
+  s->state = ServerState::kIdle;
+  idle_.push_back(s);
+}
+
+void Pool::close_locked(ServerConnection* s, CloseCause why, std::vector<std::unique_ptr<ServerConnection>>& graveyard) {
+  auto idle_it = std::find(idle_.begin(), idle_.end(), s);
+  if (idle_it != idle_.end()) idle_.erase(idle_it);
+  for (auto it = servers_.begin(); it != servers_.end(); ++it) {
+    if (it->get() == s) {
+      spdlog::info("pool {}/{}: closing server connection {} (pid {}): {}", database_, user_, s->id, s->link.pid,
+                   to_string(why));
+      graveyard.push_back(std::move(*it));
+      servers_.erase(it);
+      return;
+    }
+  }
+}
+
+namespace {
+
+// True when an idle server connection has been closed by the server or has sent something
+// unasked (a FATAL before closing): either way it cannot be used.
+bool looks_broken(asio::ip::tcp::socket& sock) {
+  char c;
+  ssize_t n = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0 || n > 0) return true;
+  return !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+}
+
+PgError exhausted(const std::string& db, const std::string& user, int64_t ms) {
+  return PgError::make(sqlstate::kTooManyConnections,
+                        "connection pool for database \"" + db + "\" and user \"" + user +
+                            "\" is exhausted: no server connection came free within " + std::to_string(ms) + " ms");
+}
+
+}  // namespace
+
+awaitable<PgResult<ServerConnection*>> Pool::connect_new(asio::any_io_executor ex) {
+  auto r = co_await connect_backend(ex, settings_.target, user_, database_, {});
+  std::vector<std::unique_ptr<ServerConnection>> graveyard;
+  std::lock_guard lk(mu_);
+  --connecting_;
+  if (!r) {
+    connect_failures_.fetch_add(1, std::memory_order_relaxed);
+    last_connect_error_ = r.error();
+    next_connect_us_ = steady_now_us() + kConnectRetryUs;
+    co_return unexpected(r.error());
+  }
+  connects_.fetch_add(1, std::memory_order_relaxed);
+  last_connect_error_.reset();
+  next_connect_us_ = 0;
+  auto s = std::make_unique<ServerConnection>(std::move(*r), settings_.statement_cache_size);
+  s->id = next_id_++;
+  s->created_us = s->last_used_us = steady_now_us();
+  s->state = ServerState::kActive;
+  parameters_ = s->link.parameters;
+  ServerConnection* raw = s.get();
+  servers_.push_back(std::move(s));
+  co_return raw;
+}
+
+awaitable<PgResult<ServerConnection*>> Pool::acquire(asio::any_io_executor ex) {
+  const int64_t start = steady_now_us();
+  const int64_t deadline = start + settings_.queue_timeout_ms * 1000;
+  bool counted_wait = false;
+  for (;;) {
+    ServerConnection* s = nullptr;
+    bool do_connect = false;
+    std::shared_ptr<Waiter> w;
+    int64_t now = steady_now_us();
+    {
+      std::lock_guard lk(mu_);
+      s = take_idle(ex);
+      if (!s) {
+        int total = total_locked();
+        bool may_connect = now >= next_connect_us_;
+        bool reserve = settings_.reserve_size > 0 && now - start >= settings_.reserve_timeout_ms * 1000 &&
+                       total < settings_.size + settings_.reserve_size;
+        if (may_connect && (total < settings_.size || reserve)) {
+          ++connecting_;
+          do_connect = true;
+        } else if (now < deadline) {
+          w = std::make_shared<Waiter>(ex);
+          w->since_us = start;
+          waiters_.push_back(w);
+        }
+      }
+    }
+    if (s) {
+      // Reuse only what answers: a closed or chatty socket is dropped at once; one idle
+      // longer than server_check_delay is asked an empty query first.
+      bool ok = !looks_broken(s->link.socket);
+      if (ok && settings_.check_delay_ms >= 0 && now - s->last_used_us > settings_.check_delay_ms * 1000)
+        ok = static_cast<bool>(co_await run_control_query(*s, ""));
+      if (!ok) {
+        discard(s, CloseCause::kCheckFailed);
+        continue;
+      }
+      ++s->checkouts;
+      checkouts_.fetch_add(1, std::memory_order_relaxed);
+      co_return s;
+    }
+    if (do_connect) {
+      auto r = co_await connect_new(ex);
+      if (r) {
+        ++(*r)->checkouts;
+        checkouts_.fetch_add(1, std::memory_order_relaxed);
+        co_return *r;
+      }
+      // The server's own refusal (bad password, no such database) will not change by waiting.
+      if (r.error().sqlstate != sqlstate::kConnectionFailure) co_return unexpected(r.error());
+      spdlog::warn("pool {}/{}: {}", database_, user_, r.error().message);
+      continue;
+    }
+    if (!w) {
+      queue_timeouts_.fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard lk(mu_);
+      if (last_connect_error_) {
+        PgError e = *last_connect_error_;
+        e.severity = "ERROR";
+        co_return unexpected(std::move(e));
+      }
+      co_return unexpected(exhausted(database_, user_, settings_.queue_timeout_ms));
+    }
+    if (!counted_wait) {
+      waits_.fetch_add(1, std::memory_order_relaxed);
+      counted_wait = true;
+    }
+    // Wake for a hand-over, the deadline, the reserve pool's turn or a connect retry.
+    int64_t wake = deadline;
+    if (settings_.reserve_size > 0 && now < start + settings_.reserve_timeout_ms * 1000)
+      wake = std::min(wake, start + settings_.reserve_timeout_ms * 1000);
+    {
+      std::lock_guard lk(mu_);
+      if (next_connect_us_ > now) wake = std::min(wake, next_connect_us_);
+    }
+    w->timer.expires_after(std::chrono::microseconds(std::max<int64_t>(wake - now, 0)));
+    co_await w->timer.async_wait(asio::as_tuple(use_awaitable));
+    std::lock_guard lk(mu_);
+    if (w->handed) {
+      ++w->handed->checkouts;
+      checkouts_.fetch_add(1, std::memory_order_relaxed);
+      co_return w->handed;
+    }
+    auto it = std::find(waiters_.begin(), waiters_.end(), w);
+    if (it != waiters_.end()) waiters_.erase(it);
+  }
+}
+
+void Pool::release(ServerConnection* s) {
+  std::vector<std::unique_ptr<ServerConnection>> graveyard;
+  std::lock_guard lk(mu_);
+  int64_t now = steady_now_us();
+  s->last_used_us = now;
+  if (s->cancels.load() > 0) {
+    s->state = ServerState::kCancelling;
+    s->release_pending = true;
+    return;
+  }
+  if (settings_.lifetime_ms > 0 && now - s->created_us > settings_.lifetime_ms * 1000 && waiters_.empty()) {
+    close_locked(s, CloseCause::kLifetime, graveyard);
+    return;
+  }
+  hand_over(s);
+}
+
+void Pool::discard(ServerConnection* s, CloseCause why) {
+  std::vector<std::unique_ptr<ServerConnection>> graveyard;
+  std::lock_guard lk(mu_);
+  if (s->cancels.load() > 0) {
+    // A cancel still uses its key; closed once that is done.
+    boost::system::error_code ec;
+    s->link.socket.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    s->state = ServerState::kCancelling;
+    s->release_pending = false;
+    s->discard_pending = true;
+    return;
+  }
+  close_locked(s, why, graveyard);
+}
+
+awaitable<void> Pool::cancel(asio::any_io_executor ex, ServerConnection* s) {
+  asio::ip::tcp::endpoint ep;
+  int32_t pid = 0, secret = 0;
+  {
+    std::lock_guard lk(mu_);
+    s->cancels.fetch_add(1);
+    ep = s->link.endpoint;
+    pid = s->link.pid;
+    secret = s->link.secret;
+  }
+  co_await send_cancel(ex, ep, pid, secret);
+  std::vector<std::unique_ptr<ServerConnection>> graveyard;
+  std::lock_guard lk(mu_);
+  if (s->cancels.fetch_sub(1) == 1) {
+    if (s->discard_pending) close_locked(s, CloseCause::kBroken, graveyard);
+    else if (s->release_pending) {
+      s->release_pending = false;
+      hand_over(s);
+    }
+  }
+}
+
+void Pool::maintain(asio::any_io_executor ex, int64_t now_us) {
+  std::vector<std::unique_ptr<ServerConnection>> graveyard;
+  int missing = 0;
+  {
+    std::lock_guard lk(mu_);
+    std::vector<ServerConnection*> idle(idle_.begin(), idle_.end());
+    for (ServerConnection* s : idle) {
+      bool old = settings_.lifetime_ms > 0 && now_us - s->created_us > settings_.lifetime_ms * 1000;
+      bool unused = settings_.idle_timeout_ms > 0 && now_us - s->last_used_us > settings_.idle_timeout_ms * 1000 &&
+                    total_locked() > settings_.min_size;
+      if (old) close_locked(s, CloseCause::kLifetime, graveyard);
+      else if (unused) close_locked(s, CloseCause::kIdleTimeout, graveyard);
+    }
+    if (now_us >= next_connect_us_) missing = std::max(0, settings_.min_size - total_locked());
+    connecting_ += missing;
+  }
+  for (int i = 0; i < missing; ++i) {
+    asio::co_spawn(
+        ex,
+        [self = shared_from_this(), ex]() -> awaitable<void> {
+          auto r = co_await self->connect_new(ex);
+          if (!r) co_return;
+          std::lock_guard lk(self->mu_);
+          self->hand_over(*r);
+        },
+        asio::detached);
+  }
+}
+
+void Pool::close_idle() {
+  std::vector<std::unique_ptr<ServerConnection>> graveyard;
+  std::lock_guard lk(mu_);
+  std::vector<ServerConnection*> idle(idle_.begin(), idle_.end());
+  for (ServerConnection* s : idle) close_locked(s, CloseCause::kShutdown, graveyard);
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> Pool::parameters() {
+  std::lock_guard lk(mu_);
+  return parameters_;
+}
+
+PoolStats Pool::stats() {
+  PoolStats st;
+  int64_t now = steady_now_us();
+  {
+    std::lock_guard lk(mu_);
+    for (const auto& s : servers_) {
+      switch (s->state) {
+        case ServerState::kIdle: ++st.servers_idle; break;
+        case ServerState::kActive: ++st.servers_active; break;
+        case ServerState::kCancelling: ++st.servers_cancelling; break;
+        case ServerState::kConnecting: break;
+      }
+    }
+    st.servers_connecting = connecting_;
+    st.waiting = static_cast<int>(waiters_.size());
+    for (const auto& w : waiters_) st.max_wait_us = std::max(st.max_wait_us, now - w->since_us);
+  }
+  st.clients = clients_.load(std::memory_order_relaxed);
+  st.active_clients = active_clients_.load(std::memory_order_relaxed);
+  st.checkouts = checkouts_.load(std::memory_order_relaxed);
+  st.waits = waits_.load(std::memory_order_relaxed);
+  st.queue_timeouts = queue_timeouts_.load(std::memory_order_relaxed);
+  st.connects = connects_.load(std::memory_order_relaxed);
+  st.connect_failures = connect_failures_.load(std::memory_order_relaxed);
+  st.reparses = reparses_.load(std::memory_order_relaxed);
+  st.interned_statements = registry_.size();
+  for (int i = 0; i < kPinCauses; ++i) st.pins[i] = pins_by_cause_[i].load(std::memory_order_relaxed);
+  return st;
+}
+
+std::vector<ServerInfo> Pool::servers() {
+  std::vector<ServerInfo> out;
+  int64_t now = steady_now_us();
+  std::lock_guard lk(mu_);
+  for (const auto& s : servers_) {
+    ServerInfo i;
+    i.id = s->id;
+    i.address = s->link.endpoint.address().to_string();
+    i.port = s->link.endpoint.port();
+    i.pid = s->link.pid;
+    i.state = s->state;
+    i.age_ms = (now - s->created_us) / 1000;
+    i.idle_ms = s->state == ServerState::kIdle ? (now - s->last_used_us) / 1000 : 0;
+    i.checkouts = s->checkouts;
+    i.prepared = s->statements.size();  // approximate while active (owned by its session)
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
+// ---- PoolSet ----------------------------------------------------------------------------
+
+std::shared_ptr<Pool> PoolSet::get(const std::string& database, const std::string& user, const PoolSettings& settings) {
+  std::lock_guard lk(mu_);
+  auto& p = pools_[{database, user}];
+  if (!p) p = std::make_shared<Pool>(database, user, settings);
+  return p;
+}
+
+std::vector<std::shared_ptr<Pool>> PoolSet::all() {
+  std::lock_guard lk(mu_);
+  std::vector<std::shared_ptr<Pool>> out;
+  for (auto& [k, p] : pools_) out.push_back(p);
+  return out;
+}
+
+void PoolSet::maintain(asio::any_io_executor ex, int64_t now_us) {
+  for (auto& p : all()) p->maintain(ex, now_us);
+}
+
+void PoolSet::close_idle() {
+  for (auto& p : all()) p->close_idle();
+}
+
+// ---- control queries --------------------------------------------------------------------
+
+awaitable<PgStatus> run_control_query(ServerConnection& s, std::string_view sql) {
+  auto& sock = s.link.socket;
+  std::string out;
+  wire::append_query(out, sql);
+  auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(out), asio::as_tuple(use_awaitable));
+  if (wec) co_return unexpected(PgError::make(sqlstate::kConnectionFailure, "server connection lost: " + wec.message()));
+  std::string in = std::move(s.link.leftover);
+  s.link.leftover.clear();
+  std::optional<PgError> error;
+  size_t pos = 0;
+  for (;;) {
+    while (in.size() - pos >= 5) {
+      const auto* p = reinterpret_cast<const uint8_t*>(in.data() + pos);
+      uint32_t len = (uint32_t{p[1]} << 24) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 8) | uint32_t{p[4]};
+      if (len < 4 || len > (64u << 20))
+        co_return unexpected(PgError::make(sqlstate::kProtocolViolation, "invalid message from the server"));
+      if (in.size() - pos < len + 1) break;
+      char type = in[pos];
+      std::string_view body(in.data() + pos + 5, len - 4);
+      pos += len + 1;
+      if (type == 'E' && !error) {
+        error = wire::parse_error_fields(body);
+      } else if (type == 'S') {
+        size_t z = body.find('\0');
+        if (z != std::string_view::npos) {
+          std::string name(body.substr(0, z));
+          std::string_view rest = body.substr(z + 1);
+          std::string value(rest.substr(0, rest.find('\0')));
+          auto it = std::find_if(s.link.parameters.begin(), s.link.parameters.end(),
+                                 [&](const auto& kv) { return kv.first == name; });
+          if (it != s.link.parameters.end()) it->second = value;
+          else s.link.parameters.emplace_back(name, value);
+        }
+      } else if (type == 'Z') {
+        s.link.leftover = in.substr(pos);
+        if (error) co_return unexpected(std::move(*error));
+        co_return PgStatus{};
+      }
+    }
+    in.erase(0, pos);
+    pos = 0;
+    size_t old = in.size();
+    in.resize(old + 8192);
+    auto [rec, n] = co_await sock.async_read_some(asio::buffer(in.data() + old, 8192), asio::as_tuple(use_awaitable));
+    in.resize(old + (rec ? 0 : n));
+    if (rec || n == 0) co_return unexpected(PgError::make(sqlstate::kConnectionFailure, "server connection lost"));
+  }
+}
+
+}  // namespace metagate::pool

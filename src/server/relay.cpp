@@ -1,0 +1,813 @@
+// The relay to PostgreSQL servers. Two coroutines per relayed session:
+//  - relay_client() reads the client's messages, checks a server connection out of the pool
+//    when it has none, rewrites what transaction pooling must rewrite (statement names, a
+//    re-Parse where the statement is missing, SETs that bring the server to the client's
+//    session state) and writes to the server;
+//  - relay_server() forwards the server's bytes to the client unchanged (DataRow frames are
+//    never decoded), dropping the answers to metagate's own messages and inserting the answers
+//    metagate gave itself, and checks the server connection back in once the server is idle,
+//    outside a transaction, with nothing owed.
+// Both run on the session's io_context thread: they share state without locks. Only
+// relay_server() reads from the server and (while a server is attached) writes to the client;
+// it also does every check-in, so no read is ever outstanding on a connection given away.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <cstring>
+
+#include "metagate/sql/session_effects.hpp"
+#include "metagate/util/strings.hpp"
+#include "metagate/wire/relay.hpp"
+#include "session.hpp"
+
+namespace metagate::server {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using metrics::ClientState;
+using metrics::CloseReason;
+using pool::Expect;
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Parameters the server reports (ParameterStatus) that a client can SET, so a report means
+// the client's session state changed and later server connections must get it too.
+bool tracked_report(std::string_view lower_name) {
+  static constexpr std::string_view kNames[] = {"application_name", "datestyle", "intervalstyle", "timezone",
+                                                "client_encoding", "standard_conforming_strings", "search_path",
+                                                "default_transaction_read_only"};
+  for (auto n : kNames)
+    if (n == lower_name) return true;
+  return false;
+}
+
+// Startup parameters that are not session settings.
+bool startup_only(std::string_view lower_name) {
+  return lower_name == "user" || lower_name == "database" || lower_name == "options" || lower_name == "replication";
+}
+
+uint32_t get32(const char* p) {
+  auto u = [&](int i) { return static_cast<uint32_t>(static_cast<uint8_t>(p[i])); };
+  return (u(0) << 24) | (u(1) << 16) | (u(2) << 8) | u(3);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Startup and end
+
+awaitable<PgResult<std::vector<std::pair<std::string, std::string>>>> Session::relay_startup(
+    const config::DatabaseConfig& entry) {
+  auto target = config::parse_conninfo(entry.conninfo);
+  if (!target) co_return unexpected(PgError::fatal(sqlstate::kConnectionFailure, target.error()));
+  std::string login = target->user.empty() ? user_ : target->user;
+  std::string dbname = target->dbname.empty() ? database_ : target->dbname;
+  pool_ = ctx_.pools->get(dbname, login, pool::settings_for(entry, *target));
+  pool_->client_joined();
+  relayed_ = true;
+  transaction_pooling_ = entry.pool_mode == config::PoolMode::kTransaction;
+  attach_signal_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+  for (const auto& [k, v] : startup_params_) {
+    std::string lk = lower(k);
+    if (!startup_only(lk)) wanted_params_[lk] = v;
+  }
+
+  // The values to report: a server connection's, brought to the client's startup values (in
+  // transaction pooling, the pool's last known ones when it has some: the client then needs
+  // no server connection until its first query).
+  std::optional<std::vector<std::pair<std::string, std::string>>> params;
+  if (transaction_pooling_) params = pool_->parameters();
+  if (!params) {
+    auto s = co_await pool_->acquire(socket_.get_executor());
+    if (!s) {
+      PgError e = s.error();
+      e.severity = "FATAL";
+      co_return unexpected(std::move(e));
+    }
+    server_ = *s;
+    pool_->attached(true);
+    if (std::string sql = relay_param_sql(); !sql.empty()) {
+      auto st = co_await pool::run_control_query(*server_, sql);
+      if (!st) {
+        relay_detach(st.error().sqlstate != sqlstate::kConnectionFailure);
+        PgError e = st.error();
+        e.severity = "FATAL";
+        co_return unexpected(std::move(e));
+      }
+      server_->applied = wanted_params_;
+    }
+    params_dirty_ = false;
+    params = server_->link.parameters;
+    if (transaction_pooling_) relay_detach(true);
+  } else {
+    for (auto& [k, v] : *params) {
+      auto it = wanted_params_.find(lower(k));
+      if (it != wanted_params_.end()) v = it->second;
+    }
+  }
+  co_return *params;
+}
+
+awaitable<void> Session::relay() {
+  using namespace asio::experimental::awaitable_operators;
+  set_state(ClientState::kIdle);
+  co_await (relay_client() || relay_server());
+  relay_done_ = true;
+  if (relay_protocol_error_) {
+    close_reason_ = CloseReason::kProtocolError;
+    co_await flush();
+  } else if (terminate_reason_.load() != kNoTermination) {
+    close_reason_ = static_cast<CloseReason>(terminate_reason_.load());
+    co_await send_fatal(termination_error(close_reason_));
+  }
+  if (!server_) co_return;
+  // The server connection goes back to the pool only when nothing of this client can leak:
+  // outside a transaction with nothing owed, and (session pooling) after DISCARD ALL.
+  if (!relay_idle() || server_buffered_ || server_fatal_) {
+    relay_detach(false);
+    co_return;
+  }
+  if (!transaction_pooling_ || pinned() || !sql_prepared_.empty()) {
+    auto st = co_await pool::run_control_query(*server_, "DISCARD ALL");
+    if (!st) {
+      relay_detach(false);
+      co_return;
+    }
+    server_->statements.clear();
+    server_->applied.clear();
+    server_->sql_prepared.clear();
+  }
+  relay_detach(true);
+}
+
+void Session::relay_detach(bool reusable) {
+  if (!server_) return;
+  pool_->attached(false);
+  if (reusable) pool_->release(server_);
+  else pool_->discard(server_, pool::CloseCause::kDirty);
+  server_ = nullptr;
+}
+
+std::string Session::relay_param_sql() const {
+  // set_config() takes a setting as pg_settings shows it (SET would quote list values).
+  std::string set;
+  for (const auto& [k, v] : wanted_params_) {
+    auto it = server_->applied.find(k);
+    if (it != server_->applied.end() && it->second == v) continue;
+    set += set.empty() ? "SELECT " : ", ";
+    set += "pg_catalog.set_config(" + util::quote_literal(k) + ", " + util::quote_literal(v) + ", false)";
+  }
+  std::string sql = set.empty() ? std::string() : set + ";";
+  for (const auto& [k, v] : server_->applied) {
+    if (!wanted_params_.count(k)) sql += "RESET " + util::quote_ident(k) + ";";
+  }
+  return sql;
+}
+
+namespace {
+
+// The session's state as the server sees it: its SET settings (source "session"), then one
+// row with a NULL name counting what pins it (advisory locks, LISTEN channels, WITH HOLD
+// cursors, temporary relations).
+constexpr std::string_view kProbeSql =
+    "SELECT name, setting FROM pg_catalog.pg_settings WHERE source = 'session' UNION ALL "
+    "SELECT NULL, ((SELECT count(*) FROM pg_catalog.pg_locks WHERE pid = pg_catalog.pg_backend_pid() AND "
+    "locktype = 'advisory') + (SELECT count(*) FROM pg_catalog.pg_listening_channels()) + "
+    "(SELECT count(*) FROM pg_catalog.pg_cursors WHERE is_holdable) + "
+    "(SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema()))::text";
+
+std::string deallocate_sql(const std::string& name) { return "DEALLOCATE " + util::quote_ident(name); }
+
+}  // namespace
+
+void Session::relay_query(std::string_view sql, std::string_view whole, std::string& batch) {
+  sql::SessionEffects fx = sql::session_effects(sql);
+  // A simple Query destroys the server's unnamed statement (PostgreSQL's rule).
+  server_->statements.unnamed_owner = 0;
+  auto inject = [&](const std::string& q) {
+    wire::append_query(batch, q);
+    tracker_.expect(Expect::kQuery, /*drop=*/true);
+  };
+  // DEALLOCATE of a statement the client made with the protocol's Parse (pgx deallocates that
+  // way): it is the client's name for a shared server statement, which stays; the server
+  // gets a statement of that name to deallocate, so the client sees what PostgreSQL says.
+  for (const auto& name : fx.deallocates) {
+    auto it = client_statements_.find(name);
+    if (it == client_statements_.end() || sql_prepared_.count(name)) continue;
+    client_statements_.erase(it);
+    sql_prepared_[name] = "PREPARE " + util::quote_ident(name) + " AS SELECT 1";
+  }
+  auto& on_server = server_->sql_prepared;
+  // The server in use must hold exactly the client's own SQL-level statement under each name
+  // the query uses (or none, where the client has none: then the server errs as PostgreSQL
+  // would for this client).
+  auto make_present = [&](const std::string& name) {
+    auto mine = sql_prepared_.find(name);
+    auto there = on_server.find(name);
+    if (mine == sql_prepared_.end()) {
+      if (there != on_server.end()) {
+        inject(deallocate_sql(name));
+        on_server.erase(there);
+      }
+      return;
+    }
+    if (there != on_server.end() && there->second == mine->second) return;
+    if (there != on_server.end()) inject(deallocate_sql(name));
+    inject(mine->second);
+    on_server[name] = mine->second;
+    pool_->count_reparse();
+  };
+  for (const auto& name : fx.executes) make_present(name);
+  for (const auto& name : fx.deallocates) make_present(name);
+  for (const auto& p : fx.prepares) {
+    if (sql_prepared_.count(p.name)) make_present(p.name);  // the server says 42P05, as PostgreSQL would
+    else if (on_server.count(p.name)) {
+      inject(deallocate_sql(p.name));
+      on_server.erase(p.name);
+    }
+  }
+  batch.append(whole);
+  tracker_.expect(Expect::kQuery);
+  // What the query leaves behind (a failed PREPARE is found out at its EXECUTE: the replayed
+  // PREPARE fails again and the EXECUTE says 26000, as PostgreSQL would).
+  for (const auto& p : fx.prepares) {
+    if (!sql_prepared_.count(p.name)) {
+      sql_prepared_[p.name] = p.text;
+      on_server[p.name] = p.text;
+    }
+  }
+  for (const auto& name : fx.deallocates) {
+    sql_prepared_.erase(name);
+    on_server.erase(name);
+  }
+  if (fx.deallocate_all) {
+    sql_prepared_.clear();
+    on_server.clear();
+  }
+  if (fx.settings || fx.pins || (fx.may_release && pinned()) || fx.unparsable) {
+    pending_pins_ |= fx.pins;
+    wire::append_query(batch, kProbeSql);
+    tracker_.expect(Expect::kProbe, /*drop=*/true);
+    probe_settings_.clear();
+    probe_pins_ = -1;
+  }
+}
+
+void Session::relay_probe_row(std::string_view body) {
+  // DataRow: int16 columns, then per column int32 length (-1 = NULL) and the text.
+  auto col = [&](size_t& at) -> std::optional<std::string_view> {
+    if (body.size() < at + 4) return std::nullopt;
+    int32_t n = static_cast<int32_t>(get32(body.data() + at));
+    at += 4;
+    if (n < 0) return std::nullopt;
+    if (body.size() < at + static_cast<size_t>(n)) return std::nullopt;
+    std::string_view v = body.substr(at, static_cast<size_t>(n));
+    at += static_cast<size_t>(n);
+    return v;
+  };
+  size_t at = 2;
+  auto name = col(at);
+  auto value = col(at);
+  if (!value) return;
+  if (name) probe_settings_[lower(*name)] = std::string(*value);
+  else probe_pins_ = std::strtoll(std::string(*value).c_str(), nullptr, 10);
+}
+
+void Session::relay_probe_done(bool failed) {
+  if (failed || probe_pins_ < 0) {
+    // In an aborted transaction, say: the state is read again after a later statement.
+    probe_settings_.clear();
+    return;
+  }
+  wanted_params_ = std::move(probe_settings_);
+  probe_settings_.clear();
+  if (server_) server_->applied = wanted_params_;
+  uint8_t before = pins_;
+  uint8_t causes = static_cast<uint8_t>(pins_ | pending_pins_);
+  pins_ = probe_pins_ > 0 ? (causes ? causes : static_cast<uint8_t>(sql::kPinOther)) : 0;
+  pending_pins_ = 0;
+  if (pins_ && !before) {
+    spdlog::debug("session {}: pinned to server connection {} ({})", pid_, server_ ? server_->link.pid : 0, pins_);
+    if (pool_) pool_->count_pin(pins_);
+  }
+}
+
+void Session::relay_param_sync(std::string& batch) {
+  if (!params_dirty_ || open_round_ || tx_ != Tx::kIdle) return;
+  params_dirty_ = false;
+  std::string sql = relay_param_sql();
+  if (sql.empty()) return;
+  wire::append_query(batch, sql);
+  tracker_.expect(Expect::kQuery, /*drop=*/true);
+  server_->applied = wanted_params_;
+  server_->statements.unnamed_owner = 0;
+}
+
+awaitable<bool> Session::relay_attach(std::string& batch) {
+  set_state(ClientState::kActive);
+  auto s = co_await pool_->acquire(socket_.get_executor());
+  if (!s) {
+    PgError e = s.error();
+    e.severity = "ERROR";
+    std::string out;
+    wire::Writer w(out);
+    w.error_response(e);
+    if (ctx_.metrics) ctx_.metrics->error(e.sqlstate);
+    spdlog::info("session {}: no server connection: {} {}", pid_, e.sqlstate, e.message);
+    co_await relay_write_client(out);
+    co_return false;
+  }
+  server_ = *s;
+  pool_->attached(true);
+  params_dirty_ = true;
+  relay_param_sync(batch);
+  attach_signal_->cancel();  // relay_server() starts reading it
+  co_return true;
+}
+
+void Session::relay_checkin_if_done() {
+  if (!server_ || !transaction_pooling_ || writing_server_ || server_buffered_ || !relay_idle() || pinned()) return;
+  relay_detach(true);
+  set_state(ClientState::kIdle);
+}
+
+void Session::relay_cancel() {
+  if (!server_ || (transaction_pooling_ && tracker_.empty())) return;
+  asio::co_spawn(socket_.get_executor(), pool_->cancel(socket_.get_executor(), server_), asio::detached);
+}
+
+awaitable<void> Session::relay_write_client(std::string_view data) {
+  if (data.empty()) co_return;
+  if (ctx_.metrics) ctx_.metrics->sent(data.size());
+  boost::system::error_code ec;
+  if (tls_) {
+    std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(data), asio::as_tuple(use_awaitable));
+  } else {
+    std::tie(ec, std::ignore) = co_await asio::async_write(socket_, asio::buffer(data), asio::as_tuple(use_awaitable));
+  }
+  if (ec) close_reason_ = CloseReason::kNetworkError;
+}
+
+// ---------------------------------------------------------------------------------------
+// Client → server
+
+void Session::relay_translate(char type, std::string_view body, std::string_view whole, std::string& batch) {
+  flushed_ = type == 'H';
+  if (type != 'S' && type != 'Q' && type != 'F' && type != 'd' && type != 'c' && type != 'f') open_round_ = true;
+  if (!transaction_pooling_) {
+    // Session pooling: the server is the client's own; only the answers are followed.
+    batch.append(whole);
+    switch (type) {
+      case 'P': tracker_.expect(Expect::kParse); break;
+      case 'B': tracker_.expect(Expect::kBind); break;
+      case 'D': tracker_.expect(!body.empty() && body[0] == 'P' ? Expect::kDescribePortal : Expect::kDescribeStatement); break;
+      case 'E': tracker_.expect(Expect::kExecute); break;
+      case 'C': tracker_.expect(Expect::kClose); break;
+      case 'S': tracker_.expect(Expect::kSync); open_round_ = false; break;
+      case 'Q': tracker_.expect(Expect::kQuery); break;
+      case 'F': tracker_.expect(Expect::kFunctionCall); break;
+      default: break;
+    }
+    return;
+  }
+  switch (type) {
+    case 'P': {
+      auto v = wire::view_parse(body);
+      if (!v) break;
+      if (v->name.empty()) {
+        unnamed_parse_.assign(whole);
+        ++unnamed_seq_;
+        server_->statements.unnamed_owner = unnamed_tag();
+        batch.append(whole);
+        tracker_.expect(Expect::kParse);
+        return;
+      }
+      std::string name(v->name);
+      if (client_statements_.count(name)) {
+        // What PostgreSQL says; then, as PostgreSQL does, everything up to Sync is ignored.
+        std::string err;
+        wire::Writer w(err);
+        w.error_response(PgError::make(sqlstate::kDuplicatePreparedStatement,
+                                       "prepared statement \"" + name + "\" already exists"));
+        tracker_.expect(Expect::kSyntheticError, false, 0, std::move(err));
+        answer_sync_locally_ = true;
+        return;
+      }
+      auto def = pool_->registry().intern(v->query, v->types);
+      client_statements_[name] = def;
+      relay_ensure_statement(*def, /*for_client=*/true, batch);
+      return;
+    }
+    case 'B': {
+      auto v = wire::view_bind(body);
+      if (!v) break;
+      if (v->statement.empty()) {
+        relay_ensure_unnamed(batch);
+        break;
+      }
+      auto it = client_statements_.find(std::string(v->statement));
+      if (it == client_statements_.end()) break;  // the server's own 26000 error names it
+      relay_ensure_statement(*it->second, false, batch);
+      wire::append_bind(batch, v->portal, it->second->server_name, v->rest);
+      tracker_.expect(Expect::kBind, false, it->second->id);
+      return;
+    }
+    case 'D': {
+      auto v = wire::view_target(body);
+      if (!v) break;
+      if (v->kind == 'P') {
+        batch.append(whole);
+        tracker_.expect(Expect::kDescribePortal);
+        return;
+      }
+      if (v->name.empty()) {
+        relay_ensure_unnamed(batch);
+      } else if (auto it = client_statements_.find(std::string(v->name)); it != client_statements_.end()) {
+        relay_ensure_statement(*it->second, false, batch);
+        wire::append_target(batch, 'D', 'S', it->second->server_name);
+        tracker_.expect(Expect::kDescribeStatement, false, it->second->id);
+        return;
+      }
+      batch.append(whole);
+      tracker_.expect(Expect::kDescribeStatement);
+      return;
+    }
+    case 'C': {
+      auto v = wire::view_target(body);
+      if (v && v->kind == 'S' && !v->name.empty()) {
+        // The server keeps the statement (other clients may use it; the LRU bounds it).
+        client_statements_.erase(std::string(v->name));
+        tracker_.expect(Expect::kSyntheticCloseComplete);
+        return;
+      }
+      batch.append(whole);
+      tracker_.expect(Expect::kClose);
+      return;
+    }
+    case 'E': batch.append(whole); tracker_.expect(Expect::kExecute); return;
+    case 'S': batch.append(whole); tracker_.expect(Expect::kSync); open_round_ = false; return;
+    case 'Q': {
+      std::string_view sql = body;
+      if (!sql.empty() && sql.back() == '\0') sql.remove_suffix(1);
+      relay_query(sql, whole, batch);
+      return;
+    }
+    case 'F': batch.append(whole); tracker_.expect(Expect::kFunctionCall); return;
+    default: batch.append(whole); return;  // Flush, CopyData, CopyDone, CopyFail
+  }
+  // Malformed or unknown to metagate: the server answers it (with an error) as it is.
+  batch.append(whole);
+  switch (type) {
+    case 'P': tracker_.expect(Expect::kParse); break;
+    case 'B': tracker_.expect(Expect::kBind); break;
+    case 'D': tracker_.expect(Expect::kDescribeStatement); break;
+    case 'C': tracker_.expect(Expect::kClose); break;
+    default: break;
+  }
+}
+
+void Session::relay_ensure_statement(const pool::StatementDef& def, bool for_client, std::string& batch) {
+  auto& cache = server_->statements;
+  if (cache.contains(def.id)) {
+    if (for_client) tracker_.expect(Expect::kSyntheticParseComplete);
+    return;
+  }
+  if (auto evicted = cache.add(def.id)) {
+    wire::append_target(batch, 'C', 'S', pool::server_statement_name(*evicted));
+    tracker_.expect(Expect::kClose, /*drop=*/true);
+  }
+  wire::append_parse(batch, def.server_name, def.query, def.types);
+  tracker_.expect(Expect::kParse, /*drop=*/!for_client, def.id);
+  if (!for_client) pool_->count_reparse();
+}
+
+void Session::relay_ensure_unnamed(std::string& batch) {
+  if (unnamed_parse_.empty() || server_->statements.unnamed_owner == unnamed_tag()) return;
+  // lib/pq: Parse+Describe in one Sync round, Bind+Execute in the next, maybe on another
+  // server connection: the unnamed statement is parsed again there first.
+  batch.append(unnamed_parse_);
+  tracker_.expect(Expect::kParse, /*drop=*/true);
+  server_->statements.unnamed_owner = unnamed_tag();
+  pool_->count_reparse();
+}
+
+awaitable<void> Session::relay_client() {
+  std::string batch;
+  auto answer_ready = [&]() -> awaitable<void> {
+    std::string z;
+    wire::Writer w(z);
+    w.ready_for_query(tx_status());
+    co_await relay_write_client(z);
+  };
+  for (;;) {
+    // Whole frames only (sizes checked as for any client).
+    for (;;) {
+      auto fr = wire::next_frame(std::span(in_.data() + in_start_, in_.size() - in_start_), false, limits_);
+      if (fr.status == wire::FrameStatus::kNeedMore) break;
+      if (fr.status == wire::FrameStatus::kError) {
+        out_.clear();
+        wire::Writer w(out_);
+        PgError e = fr.error;
+        e.severity = "FATAL";
+        w.error_response(e);
+        relay_protocol_error_ = true;
+        relay_done_ = true;
+        co_return;  // the FATAL is flushed after the relay ends (one writer at a time)
+      }
+      const char type = fr.frame.type;
+      std::string_view whole(reinterpret_cast<const char*>(in_.data() + in_start_), fr.frame.total_size);
+      std::string_view body = whole.substr(5);
+      if (type == 'X') {
+        relay_done_ = true;
+        co_return;
+      }
+      if (answer_sync_locally_ && !server_) {
+        // After a local error, as PostgreSQL does: ignore everything up to Sync, answer that.
+        in_start_ += fr.frame.total_size;
+        if (type == 'S') {
+          answer_sync_locally_ = false;
+          co_await answer_ready();
+        }
+        continue;
+      }
+      if (!server_) {
+        if (!co_await relay_attach(batch)) {
+          in_start_ += fr.frame.total_size;
+          if (type == 'Q' || type == 'F' || type == 'S') co_await answer_ready();
+          else answer_sync_locally_ = true;
+          set_state(ClientState::kIdle);
+          continue;
+        }
+      } else if (params_dirty_) {
+        relay_param_sync(batch);
+      }
+      in_start_ += fr.frame.total_size;
+      set_state(ClientState::kActive);
+      if (answer_sync_locally_) {
+        // A synthetic error is owed first: skip up to Sync, which the server answers.
+        if (type == 'S') {
+          answer_sync_locally_ = false;
+          relay_translate(type, body, whole, batch);
+        }
+        continue;
+      }
+      relay_translate(type, body, whole, batch);
+    }
+    if (!batch.empty() && server_) {
+      writing_server_ = true;
+      auto [ec, n] = co_await asio::async_write(server_->link.socket, asio::buffer(batch), asio::as_tuple(use_awaitable));
+      writing_server_ = false;
+      batch.clear();
+      // relay_server() notices a lost server; it must also run when it was waiting for
+      // nothing: answers metagate owes after a Flush, or a check-in it had to put off.
+      if (!ec && server_ &&
+          ((flushed_ && tracker_.head_is_synthetic()) ||
+           (transaction_pooling_ && relay_idle() && !server_buffered_ && !pinned()))) {
+        boost::system::error_code ignore;
+        server_->link.socket.cancel(ignore);
+      }
+    }
+    batch.clear();
+    if (ctx_.draining && relay_idle()) {
+      // Shutdown: a relayed session outside a transaction ends now (57P01 after the relay).
+      set_termination(CloseReason::kShutdown);
+      relay_done_ = true;
+      co_return;
+    }
+    waiting_input_ = true;
+    bool got = co_await read_more();
+    waiting_input_ = false;
+    if (!got) {
+      relay_done_ = true;
+      co_return;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Server → client
+
+awaitable<void> Session::relay_server() {
+  std::vector<char> buf(65536);
+  size_t len = 0;        // bytes in buf not yet handled (a partial message at its front)
+  size_t body_left = 0;  // of a forwarded message whose header went out already
+  std::string out;
+  const size_t max_message = 1u << 30;
+  for (;;) {
+    if (relay_done_) co_return;
+    if (!server_) {
+      attach_signal_->expires_at(asio::steady_timer::time_point::max());
+      co_await attach_signal_->async_wait(asio::as_tuple(use_awaitable));
+      continue;
+    }
+    boost::system::error_code ec;
+    size_t n = 0;
+    if (!server_->link.leftover.empty()) {
+      n = std::min(server_->link.leftover.size(), buf.size() - len);
+      std::memcpy(buf.data() + len, server_->link.leftover.data(), n);
+      server_->link.leftover.erase(0, n);
+    } else {
+      std::tie(ec, n) =
+          co_await server_->link.socket.async_read_some(asio::buffer(buf.data() + len, buf.size() - len), asio::as_tuple(use_awaitable));
+    }
+    if (relay_done_) co_return;
+    if (ec == asio::error::operation_aborted) {
+      // Woken by relay_client(): owed answers metagate gives itself, or a check-in.
+      out.clear();
+      tracker_.take_leading(out);
+      co_await relay_write_client(out);
+      relay_checkin_if_done();
+      continue;
+    }
+    if (ec || n == 0) {
+      out.clear();
+      bool keep = relay_server_lost(server_fatal_, out);
+      len = body_left = 0;
+      server_buffered_ = false;
+      co_await relay_write_client(out);
+      if (!keep) co_return;
+      set_state(tx_ == Tx::kIdle ? ClientState::kIdle : ClientState::kIdleInTransaction);
+      continue;
+    }
+    len += n;
+    out.clear();
+    size_t pos = 0, emit_from = 0;
+    bool malformed = false;
+    std::string before;
+    while (pos < len) {
+      if (body_left > 0) {
+        size_t take = std::min(body_left, len - pos);
+        pos += take;
+        body_left -= take;
+        continue;
+      }
+      if (len - pos < 5) break;
+      const char type = buf[pos];
+      const size_t mlen = get32(buf.data() + pos + 1);
+      if (mlen < 4 || mlen > max_message) {
+        malformed = true;
+        break;
+      }
+      const size_t whole = mlen + 1;
+      // Rows and copy data stream through; every other message is read whole first (small).
+      const bool streamed = (type == 'D' && !tracker_.probe_next()) || type == 'd';
+      if (!streamed && len - pos < whole) {
+        if (whole > buf.size()) buf.resize(whole);
+        break;
+      }
+      std::string_view body(buf.data() + pos + 5, streamed ? 0 : mlen - 4);
+      bool drop = false;
+      if (type == 'E') {
+        PgError e = wire::parse_error_fields(body);
+        if (e.severity == "FATAL" || e.severity == "PANIC") {
+          server_fatal_ = e;
+          drop = transaction_pooling_;  // held back: the client's connection may live on
+        } else if (e.sqlstate == sqlstate::kFeatureNotSupported && transaction_pooling_) {
+          // "cached plan must not change result type": this server's copy is stale, and so
+          // may others be; a new Parse of the text gets a new statement.
+          if (uint64_t id = tracker_.statement_next()) {
+            server_->statements.remove(id);
+            for (const auto& [name, def] : client_statements_) {
+              if (def->id == id) {
+                pool_->registry().retire(*def);
+                break;
+              }
+            }
+          }
+        }
+      }
+      before.clear();
+      auto o = tracker_.on_server_message(type, before, server_->statements);
+      if (o.verdict == pool::ResponseTracker::Verdict::kDrop) drop = true;
+      if (o.probe_row) relay_probe_row(body);
+      if (o.probe_error) probe_pins_ = -1;
+      if (o.probe_done) relay_probe_done(probe_pins_ < 0);
+      if (type == 'Z' && !body.empty() && !o.probe_done) {
+        char st = body[0];
+        if (tx_ == Tx::kIdle && st != 'I') tx_settings_snapshot_ = wanted_params_;
+        tx_ = st == 'T' ? Tx::kBlock : st == 'E' ? Tx::kFailed : Tx::kIdle;
+        set_state(tx_ == Tx::kIdle ? ClientState::kIdle
+                  : tx_ == Tx::kFailed ? ClientState::kIdleInTransactionAborted
+                                       : ClientState::kIdleInTransaction);
+      } else if (type == 'C') {
+        std::string_view tag = wire::command_tag(body);
+        if (tag == "ROLLBACK" && tx_ != Tx::kIdle) {
+          // SETs made inside the transaction are undone with it.
+          wanted_params_ = tx_settings_snapshot_;
+          server_->applied = tx_settings_snapshot_;
+        }
+        if (tag == "DISCARD ALL" || tag == "DEALLOCATE ALL") {
+          server_->statements.clear();
+          if (tag == "DISCARD ALL") {
+            server_->applied.clear();
+            params_dirty_ = true;
+          }
+        }
+      } else if (type == 'S' && !drop) {
+        size_t z = body.find('\0');
+        if (z != std::string_view::npos) {
+          std::string name = lower(body.substr(0, z));
+          if (tracked_report(name)) {
+            std::string_view rest = body.substr(z + 1);
+            std::string value(rest.substr(0, rest.find('\0')));
+            wanted_params_[name] = value;
+            server_->applied[name] = value;
+          }
+        }
+      }
+      if (!before.empty() || drop) {
+        out.append(buf.data() + emit_from, pos - emit_from);
+        out += before;
+        emit_from = pos;
+      }
+      if (drop) {
+        pos += whole;  // whole: dropped messages are never streamed ones
+        emit_from = pos;
+        continue;
+      }
+      if (len - pos >= whole) {
+        pos += whole;
+      } else {
+        body_left = whole - (len - pos);
+        pos = len;
+      }
+    }
+    if (malformed) {
+      spdlog::warn("session {}: invalid message from the PostgreSQL server; closing that connection", pid_);
+      out.clear();
+      bool keep = relay_server_lost(PgError::make(sqlstate::kProtocolViolation, "invalid message from the PostgreSQL server"), out);
+      len = body_left = 0;
+      server_buffered_ = false;
+      co_await relay_write_client(out);
+      if (!keep) co_return;
+      continue;
+    }
+    // Send what was handled; keep the partial message at the tail for the next read.
+    if (out.empty()) {
+      co_await relay_write_client(std::string_view(buf.data() + emit_from, pos - emit_from));
+    } else {
+      out.append(buf.data() + emit_from, pos - emit_from);
+      co_await relay_write_client(out);
+    }
+    if (pos < len) std::memmove(buf.data(), buf.data() + pos, len - pos);
+    len -= pos;
+    server_buffered_ = len > 0 || body_left > 0;
+    if (close_reason_ == CloseReason::kNetworkError) co_return;
+    relay_checkin_if_done();
+    if (ctx_.draining && relay_idle() && waiting_input_) {
+      // The transaction that kept this session through the drain has ended: end it now.
+      end_reading(CloseReason::kShutdown);
+    }
+  }
+}
+
+bool Session::relay_server_lost(std::optional<PgError> fatal, std::string& out) {
+  const bool in_tx = tx_ != Tx::kIdle;
+  const size_t rounds = tracker_.abandon();
+  const bool owed = rounds > 0 || open_round_;
+  const bool fatal_forwarded = fatal && !transaction_pooling_;
+  spdlog::info("session {}: server connection (pid {}) lost{}", pid_, server_->link.pid,
+               fatal ? ": " + fatal->sqlstate + " " + fatal->message : std::string());
+  pool_->attached(false);
+  pool_->discard(server_, pool::CloseCause::kBroken);
+  server_ = nullptr;
+  server_fatal_.reset();
+  wire::Writer w(out);
+  if (!transaction_pooling_ || in_tx) {
+    // The client's session (or transaction) is gone with the server's: end it as PostgreSQL
+    // would, with the server's FATAL when it sent one.
+    if (!fatal_forwarded) {
+      PgError e = fatal ? *fatal : PgError::fatal(sqlstate::kConnectionFailure, "server closed the connection unexpectedly");
+      e.severity = "FATAL";
+      w.error_response(e);
+      if (ctx_.metrics) ctx_.metrics->error(e.sqlstate);
+    }
+    close_reason_ = CloseReason::kServerError;
+    relay_done_ = true;
+    return false;
+  }
+  if (owed) {
+    PgError e = fatal ? *fatal
+                      : PgError::make(sqlstate::kConnectionFailure,
+                                      "server closed the connection unexpectedly");
+    e.severity = "ERROR";
+    w.error_response(e);
+    if (ctx_.metrics) ctx_.metrics->error(e.sqlstate);
+    for (size_t i = 0; i < rounds; ++i) w.ready_for_query(wire::TxStatus::kIdle);
+    if (open_round_) {
+      answer_sync_locally_ = true;
+      open_round_ = false;
+    }
+  }
+  return true;
+}
+
+}  // namespace metagate::server

@@ -1,0 +1,71 @@
+// Session effects of statements: the lexical pre-check and what the parse tree says.
+#include <gtest/gtest.h>
+
+#include "metagate/sql/session_effects.hpp"
+
+namespace metagate::sql {
+namespace {
+
+TEST(SessionEffects, PreCheckLetsOrdinaryStatementsThrough) {
+  EXPECT_FALSE(may_have_session_effects("SELECT 1"));
+  EXPECT_FALSE(may_have_session_effects("UPDATE t SET a = 1 WHERE id = 2"));  // SET not leading
+  EXPECT_FALSE(may_have_session_effects("INSERT INTO t VALUES ('SET x = 1; pg_advisory_lock(1)')"));
+  EXPECT_FALSE(may_have_session_effects("SELECT 1 -- pg_advisory_lock(1)\n"));
+  EXPECT_FALSE(may_have_session_effects("SELECT $$ LISTEN x $$"));
+  EXPECT_TRUE(may_have_session_effects("  set search_path = a"));
+  EXPECT_TRUE(may_have_session_effects("SELECT 1; SET x = 1"));
+  EXPECT_TRUE(may_have_session_effects("SELECT pg_advisory_lock(1)"));
+  EXPECT_TRUE(may_have_session_effects("SELECT \"pg_try_advisory_lock\"(1)"));
+  EXPECT_TRUE(may_have_session_effects("CREATE TEMP TABLE x (a int)"));
+  EXPECT_TRUE(may_have_session_effects("/* c */ LISTEN ch"));
+}
+
+TEST(SessionEffects, Settings) {
+  EXPECT_TRUE(session_effects("SET TimeZone = 'UTC'").settings);
+  EXPECT_FALSE(session_effects("SET LOCAL TimeZone = 'UTC'").settings);
+  EXPECT_TRUE(session_effects("RESET ALL").settings);
+  EXPECT_TRUE(session_effects("SELECT set_config('a.b', 'c', false)").settings);
+  auto d = session_effects("DISCARD ALL");
+  EXPECT_TRUE(d.settings);
+  EXPECT_TRUE(d.deallocate_all);
+}
+
+TEST(SessionEffects, Pins) {
+  EXPECT_EQ(session_effects("SELECT pg_advisory_lock(42)").pins, kPinAdvisoryLock);
+  EXPECT_EQ(session_effects("SELECT pg_try_advisory_lock(1, 2)").pins, kPinAdvisoryLock);
+  EXPECT_EQ(session_effects("SELECT pg_advisory_xact_lock(42)").pins, 0);  // ends with the transaction
+  EXPECT_EQ(session_effects("LISTEN ch").pins, kPinListen);
+  EXPECT_EQ(session_effects("CREATE TEMP TABLE t (a int)").pins, kPinTempTable);
+  EXPECT_EQ(session_effects("CREATE TEMPORARY VIEW v AS SELECT 1").pins, kPinTempTable);
+  EXPECT_EQ(session_effects("SELECT 1 INTO TEMP t2").pins, kPinTempTable);
+  EXPECT_EQ(session_effects("DECLARE c CURSOR WITH HOLD FOR SELECT 1").pins, kPinHoldCursor);
+  EXPECT_EQ(session_effects("DECLARE c CURSOR FOR SELECT 1").pins, 0);
+  EXPECT_TRUE(session_effects("SELECT pg_advisory_unlock(42)").may_release);
+  EXPECT_TRUE(session_effects("UNLISTEN *").may_release);
+  EXPECT_TRUE(session_effects("DROP TABLE t").may_release);
+}
+
+TEST(SessionEffects, SqlPreparedStatements) {
+  auto p = session_effects("PREPARE q(int) AS SELECT $1");
+  ASSERT_EQ(p.prepares.size(), 1u);
+  EXPECT_EQ(p.prepares[0].name, "q");
+  EXPECT_EQ(p.prepares[0].text, "PREPARE q(int) AS SELECT $1");
+  auto e = session_effects("EXECUTE q(1)");
+  ASSERT_EQ(e.executes.size(), 1u);
+  EXPECT_EQ(e.executes[0], "q");
+  auto d = session_effects("DEALLOCATE q");
+  ASSERT_EQ(d.deallocates.size(), 1u);
+  EXPECT_TRUE(session_effects("DEALLOCATE ALL").deallocate_all);
+  auto two = session_effects("PREPARE a AS SELECT 1; EXECUTE a");
+  EXPECT_EQ(two.prepares.size(), 1u);
+  EXPECT_EQ(two.executes.size(), 1u);
+}
+
+TEST(SessionEffects, UnparsableIsFlagged) {
+  auto u = session_effects("SET x = ");
+  EXPECT_TRUE(u.unparsable);
+  EXPECT_TRUE(u.any() == false);
+}
+
+}  // namespace
+}  // namespace metagate::sql
