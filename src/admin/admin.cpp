@@ -24,7 +24,8 @@ PgError syntax(std::string_view text) {
   std::string shown(text.substr(0, 200));
   PgError e = PgError::make(sqlstate::kSyntaxError, "unrecognized admin console command \"" + shown + "\"");
   e.hint =
-      "The admin console understands SHOW CLIENTS, SHOW STATS, SHOW CONFIG, SHOW DATABASES, SHOW VERSION, RELOAD, "
+      "The admin console understands SHOW CLIENTS, SHOW STATS, SHOW CONFIG, SHOW DATABASES, SHOW POOLS, SHOW SERVERS, "
+      "SHOW VERSION, RELOAD, "
       "KILL CLIENT id, PAUSE, RESUME and SHUTDOWN.";
   return e;
 }
@@ -44,6 +45,8 @@ PgResult<std::optional<AdminCommand>> parse_admin_command(std::string_view text)
     if (w[1] == "config") return one(AdminVerb::kShowConfig);
     if (w[1] == "databases") return one(AdminVerb::kShowDatabases);
     if (w[1] == "version") return one(AdminVerb::kShowVersion);
+    if (w[1] == "pools") return one(AdminVerb::kShowPools);
+    if (w[1] == "servers") return one(AdminVerb::kShowServers);
   }
   if (w.size() == 1) {
     if (w[0] == "reload") return one(AdminVerb::kReload);

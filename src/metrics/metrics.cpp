@@ -204,6 +204,14 @@ Metrics::Metrics(std::string version) : registry_(std::make_shared<pm::Registry>
                      .Name("metagate_sqlite_checkpoint_duration_seconds")
                      .Help("Duration of WAL checkpoints")
                      .Register(r);
+  pool_wait_ = &pm::BuildHistogram()
+                    .Name("metagate_pool_wait_seconds")
+                    .Help("Time a client waited for a server connection from its pool")
+                    .Register(r);
+}
+
+prometheus::Histogram* Metrics::pool_wait(const std::string& database, const std::string& user) {
+  return &pool_wait_->Add({{"database", database}, {"user", user}}, latency_buckets());
 }
 
 void Metrics::error(std::string_view sqlstate) {

@@ -108,6 +108,7 @@ void Pool::close_locked(ServerConnection* s, CloseCause why, std::vector<std::un
     if (it->get() == s) {
       spdlog::info("pool {}/{}: closing server connection {} (pid {}): {}", database_, user_, s->id, s->link.pid,
                    to_string(why));
+      closes_[static_cast<size_t>(why)].fetch_add(1, std::memory_order_relaxed);
       graveyard.push_back(std::move(*it));
       servers_.erase(it);
       return;
@@ -368,6 +369,7 @@ PoolStats Pool::stats() {
   st.reparses = reparses_.load(std::memory_order_relaxed);
   st.interned_statements = registry_.size();
   for (int i = 0; i < kPinCauses; ++i) st.pins[i] = pins_by_cause_[i].load(std::memory_order_relaxed);
+  for (size_t i = 0; i < kCloseCauses; ++i) st.closes[i] = closes_[i].load(std::memory_order_relaxed);
   return st;
 }
 

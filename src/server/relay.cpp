@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "metagate/sql/session_effects.hpp"
+#include "metagate/util/clock.hpp"
 #include "metagate/util/strings.hpp"
 #include "metagate/wire/relay.hpp"
 #include "session.hpp"
@@ -29,6 +30,7 @@ using asio::ip::tcp;
 using metrics::ClientState;
 using metrics::CloseReason;
 using pool::Expect;
+using util::steady_now_us;
 
 namespace {
 
@@ -72,6 +74,7 @@ awaitable<PgResult<std::vector<std::pair<std::string, std::string>>>> Session::r
   std::string dbname = target->dbname.empty() ? database_ : target->dbname;
   pool_ = ctx_.pools->get(dbname, login, pool::settings_for(entry, *target));
   pool_->client_joined();
+  if (ctx_.metrics) pool_wait_ = ctx_.metrics->pool_wait(dbname, login);
   relayed_ = true;
   transaction_pooling_ = entry.pool_mode == config::PoolMode::kTransaction;
   attach_signal_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
@@ -313,7 +316,9 @@ void Session::relay_param_sync(std::string& batch) {
 
 awaitable<bool> Session::relay_attach(std::string& batch) {
   set_state(ClientState::kActive);
+  const int64_t asked = steady_now_us();
   auto s = co_await pool_->acquire(socket_.get_executor());
+  if (pool_wait_) pool_wait_->Observe(static_cast<double>(steady_now_us() - asked) / 1e6);
   if (!s) {
     PgError e = s.error();
     e.severity = "ERROR";

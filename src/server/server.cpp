@@ -337,6 +337,56 @@ struct Server::Impl : admin::AdminControl {
     for (auto* f : {&up, &conns, &maxc, &io, &paused, &rss, &fds, &max_fds, &cpu, &hits, &misses, &entries, &queue, &wal,
                     &ckpt, &commits, &syncs, &sync_fail})
       out.push_back(std::move(*f));
+    collect_pools(out);
+  }
+
+  // PostgreSQL pools, per (database, user) as sent to the server.
+  void collect_pools(std::vector<prometheus::MetricFamily>& out) {
+    using prometheus::MetricType;
+    using metrics::add_sample;
+    auto fam = [](const char* name, const char* help, MetricType t) { return metrics::make_family(name, help, t); };
+    auto clients = fam("metagate_pool_clients", "Client sessions of a pool: holding a server connection (active), waiting for "
+                       "one (waiting), or neither (idle)", MetricType::Gauge);
+    auto servers = fam("metagate_pool_servers", "Server connections of a pool by state", MetricType::Gauge);
+    auto maxwait = fam("metagate_pool_max_wait_seconds", "How long the longest-waiting client has waited", MetricType::Gauge);
+    auto checkouts = fam("metagate_pool_checkouts_total", "Server connections handed to clients", MetricType::Counter);
+    auto timeouts = fam("metagate_pool_queue_timeouts_total", "Clients that waited queue_timeout_ms and got an error",
+                        MetricType::Counter);
+    auto connects = fam("metagate_pool_server_connects_total", "Connection attempts to the server", MetricType::Counter);
+    auto closes = fam("metagate_pool_server_disconnects_total", "Server connections closed, by reason", MetricType::Counter);
+    auto reparses = fam("metagate_pool_reparses_total",
+                        "Statements metagate prepared again on another server connection for a client", MetricType::Counter);
+    auto pins = fam("metagate_pool_pins_total", "Clients pinned to their server connection, by cause", MetricType::Counter);
+    auto statements = fam("metagate_pool_statements", "Distinct statement texts prepared through the pool", MetricType::Gauge);
+    static constexpr const char* kPinNames[] = {"advisory_lock", "listen", "temp_table", "hold_cursor", "other"};
+    for (auto& p : pools.all()) {
+      auto st = p->stats();
+      std::vector<std::pair<std::string, std::string>> l = {{"database", p->database()}, {"user", p->user()}};
+      auto with = [&](const char* k, std::string_view v) {
+        auto x = l;
+        x.emplace_back(k, std::string(v));
+        return x;
+      };
+      add_sample(clients, st.active_clients, with("state", "active"));
+      add_sample(clients, st.waiting, with("state", "waiting"));
+      add_sample(clients, std::max(0, st.clients - st.active_clients - st.waiting), with("state", "idle"));
+      add_sample(servers, st.servers_active, with("state", "active"));
+      add_sample(servers, st.servers_idle, with("state", "idle"));
+      add_sample(servers, st.servers_connecting, with("state", "connecting"));
+      add_sample(servers, st.servers_cancelling, with("state", "cancelling"));
+      add_sample(maxwait, static_cast<double>(st.max_wait_us) / 1e6, l);
+      add_sample(checkouts, static_cast<double>(st.checkouts), l);
+      add_sample(timeouts, static_cast<double>(st.queue_timeouts), l);
+      add_sample(connects, static_cast<double>(st.connects), with("result", "ok"));
+      add_sample(connects, static_cast<double>(st.connect_failures), with("result", "failed"));
+      for (size_t i = 0; i < pool::kCloseCauses; ++i)
+        add_sample(closes, static_cast<double>(st.closes[i]), with("reason", pool::to_string(static_cast<pool::CloseCause>(i))));
+      add_sample(reparses, static_cast<double>(st.reparses), l);
+      for (int i = 0; i < 5; ++i) add_sample(pins, static_cast<double>(st.pins[i]), with("cause", kPinNames[i]));
+      add_sample(statements, static_cast<double>(st.interned_statements), l);
+    }
+    for (auto* f : {&clients, &servers, &maxwait, &checkouts, &timeouts, &connects, &closes, &reparses, &pins, &statements})
+      out.push_back(std::move(*f));
   }
 
   // ---- AdminControl ----
@@ -397,6 +447,37 @@ struct Server::Impl : admin::AdminControl {
     auto r = table({"key", "value", "reloadable"}, {kText, kText, kBool});
     for (auto& [k, v] : config::flat_settings(*ctx.current_config()))
       r.rows.push_back({k, v, std::string(config::is_reloadable(k) ? "t" : "f")});
+    return r;
+  }
+
+  AdminResult show_pools() override {
+    using namespace types::oid;
+    auto r = table({"database", "user", "pool_mode", "pool_size", "cl_active", "cl_waiting", "cl_idle", "sv_active",
+                    "sv_idle", "sv_connecting", "sv_cancelling", "maxwait_ms", "checkouts", "reparses", "statements"},
+                   {kText, kText, kText, kInt4, kInt4, kInt4, kInt4, kInt4, kInt4, kInt4, kInt4, kInt8, kInt8, kInt8, kInt8});
+    auto n = [](auto v) { return std::optional<std::string>(std::to_string(v)); };
+    for (auto& p : pools.all()) {
+      auto st = p->stats();
+      const auto& s = p->settings();
+      r.rows.push_back({p->database(), p->user(), std::string(config::to_string(s.mode)), n(s.size), n(st.active_clients),
+                        n(st.waiting), n(std::max(0, st.clients - st.active_clients - st.waiting)), n(st.servers_active),
+                        n(st.servers_idle), n(st.servers_connecting), n(st.servers_cancelling), n(st.max_wait_us / 1000),
+                        n(st.checkouts), n(st.reparses), n(st.interned_statements)});
+    }
+    return r;
+  }
+
+  AdminResult show_servers() override {
+    using namespace types::oid;
+    auto r = table({"id", "database", "user", "addr", "port", "pid", "state", "age_s", "idle_s", "checkouts", "prepared"},
+                   {kInt8, kText, kText, kText, kInt4, kInt4, kText, kInt8, kInt8, kInt8, kInt8});
+    auto n = [](auto v) { return std::optional<std::string>(std::to_string(v)); };
+    for (auto& p : pools.all()) {
+      for (const auto& s : p->servers())
+        r.rows.push_back({n(s.id), p->database(), p->user(), s.address, n(s.port), n(s.pid),
+                          std::string(pool::to_string(s.state)), n(s.age_ms / 1000), n(s.idle_ms / 1000), n(s.checkouts),
+                          n(s.prepared)});
+    }
     return r;
   }
 

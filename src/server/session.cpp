@@ -1911,6 +1911,8 @@ awaitable<void> Session::admin_query(const std::string& text) {
     case AdminVerb::kShowStats: result = admin->show_stats(); break;
     case AdminVerb::kShowConfig: result = admin->show_config(); break;
     case AdminVerb::kShowDatabases: result = admin->show_databases(); break;
+    case AdminVerb::kShowPools: result = admin->show_pools(); break;
+    case AdminVerb::kShowServers: result = admin->show_servers(); break;
     case AdminVerb::kShowVersion:
       result.columns = {"version"};
       result.types = {types::oid::kText};

@@ -320,6 +320,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool relayed_ = false;
   bool transaction_pooling_ = false;
   std::shared_ptr<pool::Pool> pool_;
+  prometheus::Histogram* pool_wait_ = nullptr;
   pool::ServerConnection* server_ = nullptr;  // checked out
   pool::ResponseTracker tracker_;
   std::unique_ptr<boost::asio::steady_timer> attach_signal_;  // wakes relay_server()

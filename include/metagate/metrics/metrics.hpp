@@ -110,6 +110,8 @@ class Metrics {
     prometheus::Histogram* checkpoint = nullptr;
   };
   SqliteSeries sqlite_series(const std::string& path);
+  // Per-pool wait-time histogram (PostgreSQL backends).
+  prometheus::Histogram* pool_wait(const std::string& database, const std::string& user);
 
   // ---- state ----
   // A collector returns metric families computed at scrape time (see make_gauge etc.).
@@ -140,6 +142,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* errors_ = nullptr;
   prometheus::Family<prometheus::Histogram>* writer_wait_ = nullptr;
   prometheus::Family<prometheus::Histogram>* checkpoint_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* pool_wait_ = nullptr;
   // Errors by class: 36 * 36 possible classes, looked up under a mutex only when an error
   // is sent (never on the success path).
   mutable std::mutex errors_mu_;

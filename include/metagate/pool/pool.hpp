@@ -95,7 +95,9 @@ struct PoolStats {
   uint64_t reparses = 0;
   size_t interned_statements = 0;
   uint64_t pins[5] = {};  // by sql::PinCause bit (advisory lock, listen, temp table, hold cursor, other)
+  uint64_t closes[6] = {};  // server connections closed, by CloseCause
 };
+inline constexpr size_t kCloseCauses = 6;
 
 class Pool : public std::enable_shared_from_this<Pool> {
  public:
@@ -165,6 +167,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::optional<std::vector<std::pair<std::string, std::string>>> parameters_;
   std::atomic<int> clients_{0}, active_clients_{0};
   std::atomic<uint64_t> pins_by_cause_[kPinCauses] = {};
+  std::atomic<uint64_t> closes_[6] = {};
   std::atomic<uint64_t> checkouts_{0}, waits_{0}, queue_timeouts_{0}, connects_{0}, connect_failures_{0}, reparses_{0};
 };
 

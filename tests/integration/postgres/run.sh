@@ -260,6 +260,19 @@ start_mg txn "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" 
   else
     bad "transaction pooling: 50 clients: rc=$rc tx=${tx:-?} failed=${failed:-?}"; tail -5 "$work/txn-pgbench-50.log"
   fi
+  # The admin console and the metrics show the pool.
+  pools=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U admin -d metagate -At -F ' ' -c "SHOW POOLS" 2>&1)
+  nserv=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U admin -d metagate -At -c "SHOW SERVERS" 2>&1 | grep -c '|relay|mg_scram|')
+  scrape=$(curl -s "http://$MG_METRICS/metrics")
+  checkouts=$(echo "$scrape" | grep -oP '^metagate_pool_checkouts_total\{database="relay",user="mg_scram"\} \K[0-9]+')
+  reparses=$(echo "$scrape" | grep -oP '^metagate_pool_reparses_total\{database="relay",user="mg_scram"\} \K[0-9]+')
+  waits=$(echo "$scrape" | grep -oP '^metagate_pool_wait_seconds_count\{database="relay",user="mg_scram"\} \K[0-9]+')
+  if echo "$pools" | grep -q '^relay mg_scram transaction 2 ' && [ "$nserv" -ge 1 ] && [ "$nserv" -le 2 ] &&
+     [ "${checkouts:-0}" -gt 1000 ] && [ -n "$reparses" ] && [ "${waits:-0}" -gt 1000 ]; then
+    ok "SHOW POOLS: $pools; SHOW SERVERS: $nserv rows; metrics: $checkouts checkouts, $reparses re-parses, $waits waits observed"
+  else
+    bad "pool in the admin console and metrics: pools=[$pools] servers=$nserv checkouts=${checkouts:-?} reparses=${reparses:-?} waits=${waits:-?}"
+  fi
   # Session state follows the client across server connections (another psql keeps the
   # other server connection busy in between, so the statements land on both).
   "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At -c "SELECT pg_sleep(0.2)" >/dev/null 2>&1 &
