@@ -257,11 +257,23 @@ void Session::relay_query(std::string_view sql, std::string_view whole, std::str
   }
   if (fx.settings || fx.pins || (fx.may_release && pinned()) || fx.unparsable) {
     pending_pins_ |= fx.pins;
-    wire::append_query(batch, kProbeSql);
-    tracker_.expect(Expect::kProbe, /*drop=*/true);
-    probe_settings_.clear();
-    probe_pins_ = -1;
+    relay_append_probe(batch);
   }
+}
+
+void Session::relay_append_probe(std::string& batch) {
+  wire::append_query(batch, kProbeSql);
+  tracker_.expect(Expect::kProbe, /*drop=*/true);
+  server_->statements.unnamed_owner = 0;  // a simple Query ends the unnamed statement
+  probe_settings_.clear();
+  probe_pins_ = -1;
+}
+
+void Session::relay_note_parse(std::string_view name, std::string_view query) {
+  sql::SessionEffects fx = sql::session_effects(query);
+  bool probe = fx.settings || fx.pins || fx.may_release || fx.unparsable;
+  if (probe) statement_effects_[std::string(name)] = StatementEffects{fx.pins, true};
+  else if (!statement_effects_.empty()) statement_effects_.erase(std::string(name));
 }
 
 void Session::relay_probe_row(std::string_view body) {
@@ -387,6 +399,7 @@ void Session::relay_translate(char type, std::string_view body, std::string_view
     case 'P': {
       auto v = wire::view_parse(body);
       if (!v) break;
+      relay_note_parse(v->name, v->query);
       if (v->name.empty()) {
         unnamed_parse_.assign(whole);
         ++unnamed_seq_;
@@ -414,6 +427,11 @@ void Session::relay_translate(char type, std::string_view body, std::string_view
     case 'B': {
       auto v = wire::view_bind(body);
       if (!v) break;
+      if (!statement_effects_.empty() || !portal_effects_.empty()) {
+        auto fx = statement_effects_.find(std::string(v->statement));
+        if (fx != statement_effects_.end()) portal_effects_[std::string(v->portal)] = fx->second;
+        else portal_effects_.erase(std::string(v->portal));
+      }
       if (v->statement.empty()) {
         relay_ensure_unnamed(batch);
         break;
@@ -457,8 +475,28 @@ void Session::relay_translate(char type, std::string_view body, std::string_view
       tracker_.expect(Expect::kClose);
       return;
     }
-    case 'E': batch.append(whole); tracker_.expect(Expect::kExecute); return;
-    case 'S': batch.append(whole); tracker_.expect(Expect::kSync); open_round_ = false; return;
+    case 'E': {
+      if (!portal_effects_.empty()) {
+        std::string_view portal = body.substr(0, body.find('\0'));
+        auto fx = portal_effects_.find(std::string(portal));
+        if (fx != portal_effects_.end()) {
+          pending_pins_ |= fx->second.pins;
+          probe_after_sync_ = true;
+        }
+      }
+      batch.append(whole);
+      tracker_.expect(Expect::kExecute);
+      return;
+    }
+    case 'S':
+      batch.append(whole);
+      tracker_.expect(Expect::kSync);
+      open_round_ = false;
+      if (probe_after_sync_) {
+        probe_after_sync_ = false;
+        relay_append_probe(batch);
+      }
+      return;
     case 'Q': {
       std::string_view sql = body;
       if (!sql.empty() && sql.back() == '\0') sql.remove_suffix(1);

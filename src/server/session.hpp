@@ -212,6 +212,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // may have changed settings or pinning state.
   void relay_query(std::string_view sql, std::string_view whole, std::string& batch);
   void relay_probe_row(std::string_view body);
+  void relay_append_probe(std::string& batch);
   void relay_probe_done(bool failed);
   // The server connection was lost: the client gets an error for what it was owed, and keeps
   // its connection unless it was inside a transaction. False: the session ends.
@@ -337,6 +338,17 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<PgError> server_fatal_;  // a FATAL from the server, held back (transaction pooling)
   std::unordered_map<std::string, pool::StatementPtr> client_statements_;
   std::map<std::string, std::string> sql_prepared_;  // the client's SQL-level PREPAREs: name -> statement
+  // Extended protocol: session effects (sql::SessionEffects, condensed) of the client's
+  // statements that have any, by statement name ("" = unnamed), and of its portals; an
+  // Execute of such a portal makes the relay probe the session after the next Sync.
+  struct StatementEffects {
+    uint8_t pins = 0;
+    bool probe = false;
+  };
+  std::unordered_map<std::string, StatementEffects> statement_effects_;
+  std::unordered_map<std::string, StatementEffects> portal_effects_;
+  bool probe_after_sync_ = false;
+  void relay_note_parse(std::string_view name, std::string_view query);
   uint8_t pins_ = 0;          // sql::PinCause bits: state that keeps the server connection
   uint8_t pending_pins_ = 0;  // causes of statements whose probe has not answered yet
   std::map<std::string, std::string> probe_settings_;

@@ -2,13 +2,16 @@
 # Differential test: Grafana's traffic against a reference PostgreSQL 15 (the oracle) and
 # against metagate, through lib/pq and pgx v4; every difference is reported.
 #
-#   run.sh --metagate BIN --shared DIR --work DIR [--ref-only] [--max-diffs N] [--verbose]
+#   run.sh --metagate BIN --shared DIR --work DIR [--ref-only | --via-postgres] [--max-diffs N] [--verbose]
 #
 #   --metagate BIN  the daemon (`BIN serve --listen 127.0.0.1:P --sqlite FILE`)
 #   --shared DIR    the shared/ folder (grafana/ corpora inside)
 #   --work DIR      scratch space: Go build, PostgreSQL data dir, SQLite files, logs
 #   --ref-only      the target is a second database on the reference PostgreSQL:
 #                   validates the tool itself (must report 0 differences)
+#   --via-postgres  the target is metagate relaying (transaction pooling, `--postgres
+#                   CONNINFO --pool-mode transaction`) to a second database on the
+#                   reference PostgreSQL: the pooler must change nothing
 #
 # For each corpus (Grafana 7.5.6, 11.0.0): a fresh reference database and a fresh target
 # (metagate with a fresh SQLite file, or a second PG database), `mgdiff migrations`; after
@@ -17,16 +20,17 @@
 set -u -o pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-metagate= shared= work= ref_only=0 max_diffs=200 verbose=
+metagate= shared= work= ref_only=0 via_postgres=0 max_diffs=200 verbose=
 while [ $# -gt 0 ]; do
   case $1 in
     --metagate) metagate=$2; shift 2 ;;
     --shared) shared=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --ref-only) ref_only=1; shift ;;
+    --via-postgres) via_postgres=1; shift ;;
     --max-diffs) max_diffs=$2; shift 2 ;;
     --verbose) verbose=--verbose; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -109,6 +113,17 @@ new_target() {
   if [ $ref_only = 1 ]; then
     psql_ref -c "CREATE DATABASE \"${name}_target\"" >/dev/null || return 1
     TARGET_DSN="$ref_base dbname=${name}_target"
+  elif [ $via_postgres = 1 ]; then
+    psql_ref -c "CREATE DATABASE \"${name}_target\"" >/dev/null || return 1
+    metagate_stop
+    local port log=$run/metagate-$name.log
+    port=$(free_port) || return 1
+    "$metagate" serve --listen "127.0.0.1:$port" --metrics 127.0.0.1:0 \
+      --postgres "host=127.0.0.1 port=$PG_PORT" --pool-mode transaction >>"$log" 2>&1 &
+    MG_PID=$!
+    wait_port "$port" 30 "$MG_PID" || return 1
+    MG_PORT=$port
+    TARGET_DSN="host=127.0.0.1 port=$MG_PORT user=postgres sslmode=disable dbname=${name}_target"
   else
     metagate_stop
     mg_n=$((mg_n + 1))
