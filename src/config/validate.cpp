@@ -261,7 +261,7 @@ Expected<Ok, ConfigError> apply_overrides(Config& config, const CommandLineOverr
       errors.push_back({"--sqlite", *why});
     } else {
       config.databases.clear();
-      config.databases.emplace(std::string(kWildcardDatabase), DatabaseConfig{Backend::kSqlite, *overrides.sqlite});
+      config.databases.emplace(std::string(kWildcardDatabase), DatabaseConfig::sqlite(*overrides.sqlite));
     }
   }
   if (overrides.metrics) {

@@ -136,7 +136,12 @@ PgError exhausted(const std::string& db, const std::string& user, int64_t ms) {
 }  // namespace
 
 awaitable<PgResult<ServerConnection*>> Pool::connect_new(asio::any_io_executor ex) {
-  auto r = co_await connect_backend(ex, settings_.target, user_, database_, {});
+  config::PostgresTarget target;
+  {
+    std::lock_guard lk(mu_);
+    target = settings_.target;  // its password changes under pass-through
+  }
+  auto r = co_await connect_backend(ex, target, user_, database_, {});
   std::vector<std::unique_ptr<ServerConnection>> graveyard;
   std::lock_guard lk(mu_);
   --connecting_;
@@ -157,6 +162,42 @@ awaitable<PgResult<ServerConnection*>> Pool::connect_new(asio::any_io_executor e
   ServerConnection* raw = s.get();
   servers_.push_back(std::move(s));
   co_return raw;
+}
+
+namespace {
+// Compares without stopping at the first difference (the length is not secret).
+bool same_secret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size() || b.empty()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+}  // namespace
+
+awaitable<PgStatus> Pool::verify_password(asio::any_io_executor ex, std::string password) {
+  config::PostgresTarget target;
+  {
+    std::lock_guard lk(mu_);
+    if (same_secret(password, settings_.target.password)) co_return PgStatus{};
+    target = settings_.target;
+  }
+  target.password = password;
+  auto r = co_await connect_backend(ex, target, user_, database_, {});
+  if (!r) co_return unexpected(r.error());
+  std::vector<std::unique_ptr<ServerConnection>> graveyard;
+  std::lock_guard lk(mu_);
+  settings_.target.password = std::move(password);
+  if (total_locked() < settings_.size) {
+    auto s = std::make_unique<ServerConnection>(std::move(*r), settings_.statement_cache_size);
+    s->id = next_id_++;
+    s->created_us = s->last_used_us = steady_now_us();
+    connects_.fetch_add(1, std::memory_order_relaxed);
+    parameters_ = s->link.parameters;
+    ServerConnection* raw = s.get();
+    servers_.push_back(std::move(s));
+    hand_over(raw);
+  }
+  co_return PgStatus{};
 }
 
 awaitable<PgResult<ServerConnection*>> Pool::acquire(asio::any_io_executor ex) {
@@ -279,7 +320,7 @@ void Pool::discard(ServerConnection* s, CloseCause why) {
   close_locked(s, why, graveyard);
 }
 
-awaitable<void> Pool::cancel(asio::any_io_executor ex, ServerConnection* s) {
+void Pool::cancel(asio::any_io_executor ex, ServerConnection* s, std::function<void()> done) {
   asio::ip::tcp::endpoint ep;
   int32_t pid = 0, secret = 0;
   {
@@ -289,16 +330,22 @@ awaitable<void> Pool::cancel(asio::any_io_executor ex, ServerConnection* s) {
     pid = s->link.pid;
     secret = s->link.secret;
   }
-  co_await send_cancel(ex, ep, pid, secret);
-  std::vector<std::unique_ptr<ServerConnection>> graveyard;
-  std::lock_guard lk(mu_);
-  if (s->cancels.fetch_sub(1) == 1) {
-    if (s->discard_pending) close_locked(s, CloseCause::kBroken, graveyard);
-    else if (s->release_pending) {
-      s->release_pending = false;
-      hand_over(s);
-    }
-  }
+  asio::co_spawn(
+      ex,
+      [self = shared_from_this(), ex, s, ep, pid, secret, done = std::move(done)]() -> awaitable<void> {
+        co_await send_cancel(ex, ep, pid, secret);
+        if (done) done();
+        std::vector<std::unique_ptr<ServerConnection>> graveyard;
+        std::lock_guard lk(self->mu_);
+        if (s->cancels.fetch_sub(1) == 1) {
+          if (s->discard_pending) self->close_locked(s, CloseCause::kBroken, graveyard);
+          else if (s->release_pending) {
+            s->release_pending = false;
+            self->hand_over(s);
+          }
+        }
+      },
+      asio::detached);
 }
 
 void Pool::maintain(asio::any_io_executor ex, int64_t now_us) {

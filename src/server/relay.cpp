@@ -56,6 +56,43 @@ bool startup_only(std::string_view lower_name) {
   return lower_name == "user" || lower_name == "database" || lower_name == "options" || lower_name == "replication";
 }
 
+// The startup packet's `options` as PostgreSQL reads them: words split at unescaped
+// white space (backslash escapes the next character); `-c name=value`, `-cname=value` and
+// `--name=value` set parameters (dashes in names read as underscores).
+std::vector<std::pair<std::string, std::string>> parse_startup_options(std::string_view text) {
+  std::vector<std::string> words;
+  std::string cur;
+  bool have = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      if (have) words.push_back(std::move(cur));
+      cur.clear();
+      have = false;
+      continue;
+    }
+    if (c == '\\' && i + 1 < text.size()) c = text[++i];
+    cur.push_back(c);
+    have = true;
+  }
+  if (have) words.push_back(std::move(cur));
+  std::vector<std::pair<std::string, std::string>> out;
+  auto setting = [&](std::string_view s) {
+    size_t eq = s.find('=');
+    if (eq == std::string_view::npos || eq == 0) return;
+    std::string name(s.substr(0, eq));
+    for (char& ch : name) ch = ch == '-' ? '_' : ch;
+    out.emplace_back(name, std::string(s.substr(eq + 1)));
+  };
+  for (size_t i = 0; i < words.size(); ++i) {
+    std::string_view w = words[i];
+    if (w == "-c" && i + 1 < words.size()) setting(words[++i]);
+    else if (w.starts_with("-c")) setting(w.substr(2));
+    else if (w.starts_with("--")) setting(w.substr(2));
+  }
+  return out;
+}
+
 uint32_t get32(const char* p) {
   auto u = [&](int i) { return static_cast<uint32_t>(static_cast<uint8_t>(p[i])); };
   return (u(0) << 24) | (u(1) << 16) | (u(2) << 8) | u(3);
@@ -73,6 +110,19 @@ awaitable<PgResult<std::vector<std::pair<std::string, std::string>>>> Session::r
   std::string login = target->user.empty() ? user_ : target->user;
   std::string dbname = target->dbname.empty() ? database_ : target->dbname;
   pool_ = ctx_.pools->get(dbname, login, pool::settings_for(entry, *target));
+  if (target->password.empty() && !passthrough_password_.empty()) {
+    // Authentication pass-through: the server checks the client's password (once per
+    // password: the pool remembers the last one it accepted and connects with it).
+    auto ok = co_await pool_->verify_password(socket_.get_executor(), passthrough_password_);
+    passthrough_password_.assign(passthrough_password_.size(), '\0');
+    passthrough_password_.clear();
+    if (!ok) {
+      pool_.reset();
+      PgError e = ok.error();
+      e.severity = "FATAL";
+      co_return unexpected(std::move(e));
+    }
+  }
   pool_->client_joined();
   if (ctx_.metrics) pool_wait_ = ctx_.metrics->pool_wait(dbname, login);
   relayed_ = true;
@@ -80,7 +130,11 @@ awaitable<PgResult<std::vector<std::pair<std::string, std::string>>>> Session::r
   attach_signal_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
   for (const auto& [k, v] : startup_params_) {
     std::string lk = lower(k);
-    if (!startup_only(lk)) wanted_params_[lk] = v;
+    if (lk == "options") {
+      for (const auto& [ok, ov] : parse_startup_options(v)) wanted_params_[lower(ok)] = ov;
+    } else if (!startup_only(lk)) {
+      wanted_params_[lk] = v;
+    }
   }
 
   // The values to report: a server connection's, brought to the client's startup values (in
@@ -356,9 +410,12 @@ void Session::relay_checkin_if_done() {
   set_state(ClientState::kIdle);
 }
 
-void Session::relay_cancel() {
-  if (!server_ || (transaction_pooling_ && tracker_.empty())) return;
-  asio::co_spawn(socket_.get_executor(), pool_->cancel(socket_.get_executor(), server_), asio::detached);
+void Session::relay_cancel(std::function<void()> done) {
+  if (!server_ || (transaction_pooling_ && tracker_.empty())) {
+    if (done) done();
+    return;
+  }
+  pool_->cancel(socket_.get_executor(), server_, std::move(done));
 }
 
 awaitable<void> Session::relay_write_client(std::string_view data) {
@@ -758,12 +815,15 @@ awaitable<void> Session::relay_server() {
         size_t z = body.find('\0');
         if (z != std::string_view::npos) {
           std::string name = lower(body.substr(0, z));
+          std::string_view rest = body.substr(z + 1);
+          std::string value(rest.substr(0, rest.find('\0')));
           if (tracked_report(name)) {
-            std::string_view rest = body.substr(z + 1);
-            std::string value(rest.substr(0, rest.find('\0')));
             wanted_params_[name] = value;
             server_->applied[name] = value;
           }
+          auto told = reported_params_.find(name);
+          if (told != reported_params_.end() && told->second == value) drop = true;  // nothing new for the client
+          else reported_params_[name] = std::move(value);
         }
       }
       if (!before.empty() || drop) {
@@ -813,7 +873,9 @@ awaitable<void> Session::relay_server() {
 }
 
 bool Session::relay_server_lost(std::optional<PgError> fatal, std::string& out) {
-  const bool in_tx = tx_ != Tx::kIdle;
+  // A pinned client's session state (its locks, LISTENs, temp tables) is gone with the server:
+  // like a transaction, that ends the client's session.
+  const bool in_tx = tx_ != Tx::kIdle || pinned();
   const size_t rounds = tracker_.abandon();
   const bool owed = rounds > 0 || open_round_;
   const bool fatal_forwarded = fatal && !transaction_pooling_;

@@ -77,14 +77,15 @@ size_t AuthThrottle::size() const {
   return entries_.size();
 }
 
-void ServerContext::cancel(int32_t pid, int32_t secret) {
+void ServerContext::cancel(int32_t pid, int32_t secret, std::function<void()> done) {
   std::shared_ptr<Session> s;
   {
     std::lock_guard lk(mu);
     auto it = sessions.find(pid);
     if (it != sessions.end()) s = it->second.lock();
   }
-  if (s) s->cancel(secret);
+  if (s) s->cancel(secret, std::move(done));
+  else if (done) done();
 }
 
 Session::Session(ServerContext& ctx, tcp::socket socket, std::atomic<int64_t>* busy)
@@ -230,13 +231,19 @@ void Session::refresh_timeouts() {
   idle_in_tx_timeout_ms_ = ms("idle_in_transaction_session_timeout");
 }
 
-void Session::cancel(int32_t secret) {
-  if (secret != secret_) return;
-  if (relayed_) {
-    // Relayed: the server connection running this client's statement gets the cancel.
-    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->relay_cancel(); });
+void Session::cancel(int32_t secret, std::function<void()> done) {
+  if (secret != secret_) {
+    if (done) done();
     return;
   }
+  if (relayed_) {
+    // Relayed: the server connection running this client's statement gets the cancel.
+    asio::post(socket_.get_executor(), [self = shared_from_this(), done = std::move(done)]() mutable {
+      self->relay_cancel(std::move(done));
+    });
+    return;
+  }
+  if (done) done();
   cancelled_ = true;
   std::lock_guard lk(exec_mu_);
   if (active_db_) sqlite3_interrupt(active_db_);
@@ -408,6 +415,24 @@ awaitable<bool> Session::authenticate(const std::string& user, const std::string
   const config::UserConfig* uc = cfg.auth.find_user(user);
   const auth::Credential* cred = uc ? &uc->credential : nullptr;
   wire::Writer w(out_);
+  // Authentication pass-through: a PostgreSQL database whose conninfo has no password, a user
+  // metagate has no secret for, a rule asking for a password. The client's password is asked
+  // in clear (the only form that can be used towards the server whatever method it wants) and
+  // checked by the server when the session takes its pool (relay_startup).
+  if (!cred && rule->method != auth::Method::kTrust && rule->method != auth::Method::kReject) {
+    const auto* entry = config::database_entry(cfg, database);
+    if (entry && entry->backend == config::Backend::kPostgres) {
+      auto target = config::parse_conninfo(entry->conninfo);
+      if (target && target->password.empty()) {
+        w.auth_cleartext();
+        auto pw = co_await read_password_message();
+        if (!pw) co_return false;
+        passthrough_password_ = *pw;
+        if (!passthrough_password_.empty() && passthrough_password_.back() == '\0') passthrough_password_.pop_back();
+        co_return true;
+      }
+    }
+  }
   switch (auth::challenge_for(rule->method, cred)) {
     case auth::Challenge::kNone: co_return true;
     case auth::Challenge::kReject:
@@ -501,7 +526,12 @@ awaitable<bool> Session::startup() {
     if (std::holds_alternative<wire::CancelRequest>(*pkt)) {
       auto c = std::get<wire::CancelRequest>(*pkt);
       close_reason_ = CloseReason::kCancelRequest;
-      ctx_.cancel(c.pid, c.secret);
+      // As PostgreSQL does, the requester's connection closes once the cancel has been
+      // delivered (a relayed one: once the server closed its cancel connection), so the
+      // client's next statement cannot be hit by it; at most 5 s.
+      auto done = std::make_shared<asio::steady_timer>(socket_.get_executor(), std::chrono::seconds(5));
+      ctx_.cancel(c.pid, c.secret, [done, ex = socket_.get_executor()] { asio::post(ex, [done] { done->cancel(); }); });
+      co_await done->async_wait(asio::as_tuple(use_awaitable));
       co_return false;
     }
     if (std::holds_alternative<wire::GssEncRequest>(*pkt)) {
@@ -583,6 +613,11 @@ awaitable<bool> Session::startup() {
       if (k.rfind("_pq_.", 0) == 0) continue;
       options.emplace_back(util::ascii_lower(k), v);
     }
+    // A database relayed to PostgreSQL: its server judges the parameters (relay_startup
+    // applies them, options included); the checks below are the SQLite front end's.
+    if (const auto* e = config::database_entry(cfg, database_); e && e->backend == config::Backend::kPostgres &&
+                                                                database_ != admin::kAdminDatabase)
+      options.clear();
     for (const auto& [k, v] : options) {
       close_reason_ = CloseReason::kStartupProtocolError;  // for the refusals below
       if (k == "client_encoding" && !util::iequals(v, "UTF8") && !util::iequals(v, "UTF-8") && !util::iequals(v, "unicode")) {
@@ -631,6 +666,13 @@ awaitable<bool> Session::startup() {
     } else if (const auto* entry = config::database_entry(cfg, database_);
                entry && entry->backend == config::Backend::kPostgres) {
       auto params = co_await relay_startup(*entry);
+      if (!params && params.error().sqlstate == sqlstate::kInvalidPassword && !passthrough_password_.empty()) {
+        // The server refused the client's own password: an authentication failure.
+        if (ctx_.metrics) ctx_.metrics->auth_failure(metrics::AuthFailure::kPassword);
+        ctx_.auth_throttle.failure(info_.address, cfg.limits.auth_failure_delay_ms, cfg.limits.auth_failure_delay_max_ms,
+                                   steady_now_us());
+        co_return co_await refuse(CloseReason::kAuthFailed, params.error());
+      }
       if (!params) co_return co_await refuse(CloseReason::kBackendUnavailable, params.error());
       server_params = std::move(*params);
     } else {
@@ -678,7 +720,10 @@ awaitable<bool> Session::startup() {
     wire::Writer w(out_);
     w.auth_ok();
     if (relayed_) {
-      for (const auto& [name, value] : server_params) w.parameter_status(name, value);
+      for (const auto& [name, value] : server_params) {
+        w.parameter_status(name, value);
+        reported_params_[util::ascii_lower(name)] = value;
+      }
     } else {
       for (const auto& [name, guc] : all_gucs()) {
         if (guc.report) w.parameter_status(guc.display_name, settings_[std::string(name)]);

@@ -89,14 +89,18 @@ struct ServerContext {
 
   std::mutex mu;
   std::unordered_map<int32_t, std::weak_ptr<Session>> sessions;  // by pid
-  std::atomic<int32_t> next_pid{1000};
+  // Backend pids clients see: above Linux's largest pid_max (2^22), so that a relayed client
+  // passing its own pid to pg_terminate_backend() can never name a real server process.
+  std::atomic<int32_t> next_pid{(1 << 22) + 1000};
   std::atomic<uint64_t> next_session_id{1};
   std::atomic<int64_t> connections{0};
   AuthThrottle auth_throttle;
   // Established sessions per user (for limits.max_connections_per_user).
   std::map<std::string, int64_t, std::less<>> user_sessions;  // guarded by mu
 
-  void cancel(int32_t pid, int32_t secret);
+  // `done` runs (on any thread) once the cancel has been delivered, or at once if there is
+  // nothing to cancel.
+  void cancel(int32_t pid, int32_t secret, std::function<void()> done = {});
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -106,8 +110,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(ServerContext& ctx, boost::asio::ip::tcp::socket socket, std::atomic<int64_t>* busy = nullptr);
   ~Session();
   boost::asio::awaitable<void> run();
-  // CancelRequest: interrupts the running statement, if any.
-  void cancel(int32_t secret);
+  // CancelRequest: interrupts the running statement, if any; `done` as for ServerContext::cancel.
+  void cancel(int32_t secret, std::function<void()> done = {});
   void close();
 
   // Ends the session from any thread: FATAL with the reason's SQLSTATE and message; a running
@@ -217,7 +221,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // The server connection was lost: the client gets an error for what it was owed, and keeps
   // its connection unless it was inside a transaction. False: the session ends.
   bool relay_server_lost(std::optional<PgError> fatal, std::string& out);
-  void relay_cancel();
+  void relay_cancel(std::function<void()> done);
   boost::asio::awaitable<void> relay_write_client(std::string_view data);
   boost::asio::awaitable<void> simple_query(const std::string& sql);
   boost::asio::awaitable<PgStatus> run_statement(const sql::Plan& plan_ref, sql::PlanPtr plan, Portal* portal,
@@ -326,6 +330,10 @@ class Session : public std::enable_shared_from_this<Session> {
   pool::ResponseTracker tracker_;
   std::unique_ptr<boost::asio::steady_timer> attach_signal_;  // wakes relay_server()
   std::vector<std::pair<std::string, std::string>> startup_params_;  // as the client sent them
+  std::string passthrough_password_;  // authentication pass-through: the client's password
+  // ParameterStatus values this client was told (lower-case name): a server's report of the
+  // same value again (after metagate's own set_config, or on another server) is not repeated.
+  std::map<std::string, std::string> reported_params_;
   std::map<std::string, std::string> wanted_params_;  // session parameters the client set (lower-case)
   bool params_dirty_ = true;        // the server's SETs may differ from wanted_params_
   bool open_round_ = false;         // extended-protocol messages sent since the last Sync

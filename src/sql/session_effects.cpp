@@ -5,6 +5,7 @@
 #include <array>
 
 #include "metagate/sql/parser.hpp"
+#include "metagate/types/codec.hpp"
 
 namespace metagate::sql {
 
@@ -191,6 +192,11 @@ bool may_have_session_effects(std::string_view t) {
 SessionEffects session_effects(std::string_view text) {
   SessionEffects fx;
   if (!may_have_session_effects(text)) return fx;
+  // The parser is only ever given valid UTF-8 (the server checks encodings; so does metagate).
+  if (!types::validate_utf8(text)) {
+    fx.unparsable = true;
+    return fx;
+  }
   auto parsed = parse(text);
   if (!parsed) {
     fx.unparsable = true;

@@ -13,6 +13,7 @@
 #include "fuzz_common.hpp"
 #include "metagate/sql/catalog.hpp"
 #include "metagate/sql/parser.hpp"
+#include "metagate/sql/session_effects.hpp"
 #include "metagate/sql/shape.hpp"
 #include "metagate/sql/translator.hpp"
 #include "metagate/types/codec.hpp"
@@ -146,6 +147,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // client string (valid UTF-8, 22021 otherwise), so parse() only sees valid UTF-8. Set: the
   // raw bytes go to parse(). FUZZ_SQL_UTF8_ONLY=1 treats every input as bit 7 clear (to fuzz
   // the translator past a known parse() problem with invalid UTF-8).
+  // Transaction pooling reads every relayed text's session effects (raw bytes: the relay does
+  // not check encodings itself).
+  {
+    auto fx = session_effects(sql);
+    if (!may_have_session_effects(sql)) FUZZ_CHECK(!fx.any() && !fx.unparsable, "effects without passing the pre-check");
+  }
   static const bool utf8_only = std::getenv("FUZZ_SQL_UTF8_ONLY") != nullptr;
   if (!(sel & 0x80) || utf8_only) {
     if (!types::validate_utf8(sql)) return 0;

@@ -21,7 +21,8 @@ ARTIFACTS=${FUZZ_ARTIFACTS:-$(dirname "$BIN_DIR")/fuzz-artifacts}
 
 # target:max_len (bytes; enough for every seed plus room to grow)
 ALL_TARGETS="fuzz_wire_frontend:4096 fuzz_wire_startup:2048 fuzz_auth_scram:1024 fuzz_auth_hba:2048
-fuzz_auth_credential:1024 fuzz_types:512 fuzz_sql:4096 fuzz_admin:256 fuzz_auth_scram_client:1024"
+fuzz_auth_credential:1024 fuzz_types:512 fuzz_sql:4096 fuzz_admin:256 fuzz_auth_scram_client:1024
+fuzz_pool_relay:2048"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/metagate-fuzz.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT

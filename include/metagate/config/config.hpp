@@ -138,6 +138,11 @@ struct DatabaseConfig {
   int64_t server_idle_timeout_ms = 600000; // closed when idle this long (0 = never)
   int64_t server_check_delay_ms = 30000;   // idle longer than this: checked before reuse
   int64_t prepared_statement_cache_size = 1000;  // statements kept per server connection
+  static DatabaseConfig sqlite(std::string file) {
+    DatabaseConfig d;
+    d.path = std::move(file);
+    return d;
+  }
   friend bool operator==(const DatabaseConfig&, const DatabaseConfig&) = default;
 };
 
@@ -223,7 +228,7 @@ struct Config {
   AuthConfig auth;
   // Database name -> where it lives. Exact names win over the "*" entry.
   std::map<std::string, DatabaseConfig, std::less<>> databases = {
-      {std::string(kWildcardDatabase), DatabaseConfig{Backend::kSqlite, std::string(kDefaultSqlitePath)}}};
+      {std::string(kWildcardDatabase), DatabaseConfig::sqlite(std::string(kDefaultSqlitePath))}};
   SqliteConfig sqlite;
   LimitsConfig limits;
   ServerConfig server;

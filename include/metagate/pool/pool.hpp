@@ -117,8 +117,17 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Shutdown: close idle connections (active ones close when their session ends).
   void close_idle();
 
-  // CancelRequest for the statement `s` runs: the connection is not reused until it is done.
-  boost::asio::awaitable<void> cancel(boost::asio::any_io_executor ex, ServerConnection* s);
+  // Authentication pass-through (no password in the conninfo): `password` is the client's.
+  // Accepted at once when it is the one the pool last connected with; else a new server
+  // connection checks it (kept in the pool when there is room) and the pool connects with it
+  // from then on. Errors: the server's (28P01), or 08006.
+  boost::asio::awaitable<PgStatus> verify_password(boost::asio::any_io_executor ex, std::string password);
+
+  // CancelRequest for the statement `s` runs, sent from `ex`: the connection is marked at once
+  // (by the caller's thread, which holds it) and not reused until the request is delivered.
+  // `done` runs once the server has closed the cancel connection (PostgreSQL's sign that the
+  // signal was sent).
+  void cancel(boost::asio::any_io_executor ex, ServerConnection* s, std::function<void()> done = {});
 
   // The server's ParameterStatus values as of its newest connection (for clients' startup).
   std::optional<std::vector<std::pair<std::string, std::string>>> parameters();

@@ -132,7 +132,7 @@ func (p *poolRun) run(group string, budget time.Duration, fn func(ctx context.Co
 
 // --- connections ------------------------------------------------------------------------
 
-func poolDSN(dsn string) string { return dsn + " connect_timeout=5" }
+func poolDSN(dsn string) string { return dsn + " connect_timeout=15" }
 
 // open: a lib/pq pool to the target with at most max connections.
 func (p *poolRun) open(max int) *sql.DB {

@@ -68,14 +68,15 @@ stop_mgs() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
   pids=()
 }
-# start_mg NAME CONNINFO [JSON]: metagate relaying every database name (JSON: more members of
-# the database entry, e.g. "pool_mode": "transaction"); sets MG_PORT, MG_METRICS.
+# start_mg NAME CONNINFO [JSON [TOP]]: metagate relaying every database name (JSON: more
+# members of the database entry, e.g. "pool_mode": "transaction"; TOP: more top-level
+# members); sets MG_PORT, MG_METRICS.
 start_mg() {
-  local name=$1 conninfo=$2 extra=${3:-} port log=$work/$1.log i cfg=$work/$1.json
+  local name=$1 conninfo=$2 extra=${3:-} top=${4:-} port log=$work/$1.log i cfg=$work/$1.json
   port=$(free_port)
   : > "$log"
   cat > "$cfg" <<JSON
-{"listen": "127.0.0.1:$port", "metrics": {"listen": "127.0.0.1:0"},
+{"listen": "127.0.0.1:$port", "metrics": {"listen": "127.0.0.1:0"},${top:+ $top,}
  "databases": {"*": {"backend": "postgres", "conninfo": "$conninfo"${extra:+, $extra}}}}
 JSON
   "$metagate" serve --config "$cfg" >>"$log" 2>&1 &
@@ -180,6 +181,25 @@ start_mg unreachable "host=127.0.0.1 port=$dead user=mg_scram password=x connect
   case $r in *"no response"*503) ok "/readyz with the backend down: $r" ;; *) bad "/readyz with the backend down: $r" ;; esac
 }
 
+# Authentication pass-through: no user or password in the conninfo, a password rule and no
+# users in metagate: the client's own user and password are checked by the server (SCRAM
+# and md5 roles there), once per password.
+start_mg passthrough "host=127.0.0.1 port=$PG_PORT" '"pool_mode": "transaction", "pool_size": 2' \
+  '"auth": {"rules": ["host all all 127.0.0.1/32 scram-sha-256"]}' && {
+  a=$(PGPASSWORD=scram-secret "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U mg_scram -d relay -At -c "SELECT current_user" 2>&1)
+  b=$(PGPASSWORD=md5-secret "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U mg_md5 -d relay -At -c "SELECT current_user" 2>&1)
+  c=$(PGPASSWORD=wrong "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U mg_scram -d relay -At -c "SELECT 1" 2>&1)
+  d=$(PGPASSWORD=scram-secret "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U mg_scram -d relay -At -c "SELECT 'again'" 2>&1)
+  connects=$(curl -s "http://$MG_METRICS/metrics" | grep -oP '^metagate_pool_server_connects_total\{database="relay",user="mg_scram",result="ok"\} \K[0-9]+')
+  failures=$(curl -s "http://$MG_METRICS/metrics" | grep -oP '^metagate_auth_failures_total\{method="password"\} \K[0-9]+')
+  if [ "$a" = mg_scram ] && [ "$b" = mg_md5 ] && echo "$c" | grep -q 'FATAL:  password authentication failed for user "mg_scram"' &&
+     [ "$d" = again ] && [ "${connects:-0}" = 1 ]; then
+    ok "pass-through: the server checks each client's own password (SCRAM and md5 roles; wrong one: $(echo "$c" | grep -o 'FATAL.*')); the same password again needs no new server connection"
+  else
+    bad "pass-through: a=[$a] b=[$b] c=[$c] d=[$d] connects=${connects:-?} auth failures=${failures:-?}"
+  fi
+}
+
 # Drain on SIGTERM with relayed sessions: a statement in flight completes, an open
 # transaction can still commit, then each session ends with 57P01 and the daemon exits.
 start_mg drain "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" && {
@@ -259,6 +279,14 @@ start_mg txn "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" 
     ok "transaction pooling: 50 pgbench clients over 2 server connections: $tx transactions, 0 failed"
   else
     bad "transaction pooling: 50 clients: rc=$rc tx=${tx:-?} failed=${failed:-?}"; tail -5 "$work/txn-pgbench-50.log"
+  fi
+  # Startup parameters are the server's to judge, `options` included.
+  o=$(PGOPTIONS='-c search_path=pg_catalog,public --work-mem=5MB' PGTZ=Europe/Berlin "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" \
+      -U x -d relay -At -c "SELECT current_setting('search_path'), current_setting('work_mem'), current_setting('TimeZone')" 2>&1)
+  if [ "$o" = "pg_catalog,public|5MB|Europe/Berlin" ]; then
+    ok "startup parameters reach the server: options -c/--name and TimeZone Europe/Berlin ($o)"
+  else
+    bad "startup parameters: $o"
   fi
   # The admin console and the metrics show the pool.
   pools=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U admin -d metagate -At -F ' ' -c "SHOW POOLS" 2>&1)
