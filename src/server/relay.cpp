@@ -696,7 +696,24 @@ awaitable<void> Session::relay_client() {
 // Server → client
 
 awaitable<void> Session::relay_server() {
-  std::vector<char> buf(65536);
+  // The read buffer exists only while a server connection is attached and is not zero-filled,
+  // so an idle client costs no buffer memory.
+  struct Buffer {
+    std::unique_ptr<char[]> p;
+    size_t cap = 0;
+    char* data() { return p.get(); }
+    size_t size() const { return cap; }
+    void resize(size_t n, size_t keep) {
+      std::unique_ptr<char[]> q(new char[n]);
+      if (keep) std::memcpy(q.get(), p.get(), keep);
+      p = std::move(q);
+      cap = n;
+    }
+    void release() {
+      p.reset();
+      cap = 0;
+    }
+  } buf;
   size_t len = 0;        // bytes in buf not yet handled (a partial message at its front)
   size_t body_left = 0;  // of a forwarded message whose header went out already
   std::string out;
@@ -704,10 +721,13 @@ awaitable<void> Session::relay_server() {
   for (;;) {
     if (relay_done_) co_return;
     if (!server_) {
+      if (len == 0) buf.release();
       attach_signal_->expires_at(asio::steady_timer::time_point::max());
       co_await attach_signal_->async_wait(asio::as_tuple(use_awaitable));
       continue;
     }
+    if (buf.size() == 0) buf.resize(16384, 0);
+    else if (len == buf.size()) buf.resize(buf.size() * 2, len);
     boost::system::error_code ec;
     size_t n = 0;
     if (!server_->link.leftover.empty()) {
@@ -750,7 +770,7 @@ awaitable<void> Session::relay_server() {
         continue;
       }
       if (len - pos < 5) break;
-      const char type = buf[pos];
+      const char type = buf.data()[pos];
       const size_t mlen = get32(buf.data() + pos + 1);
       if (mlen < 4 || mlen > max_message) {
         malformed = true;
@@ -760,7 +780,7 @@ awaitable<void> Session::relay_server() {
       // Rows and copy data stream through; every other message is read whole first (small).
       const bool streamed = (type == 'D' && !tracker_.probe_next()) || type == 'd';
       if (!streamed && len - pos < whole) {
-        if (whole > buf.size()) buf.resize(whole);
+        if (whole > buf.size()) buf.resize(whole, len);
         break;
       }
       std::string_view body(buf.data() + pos + 5, streamed ? 0 : mlen - 4);

@@ -266,16 +266,21 @@ awaitable<bool> Session::read_more() {
     in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(in_start_));
     in_start_ = 0;
   }
+  // Small reads while the client sends small messages (an idle session then holds a few KiB,
+  // not 64), large ones once a read came back full.
+  const size_t chunk = last_read_full_ ? 65536 : 4096;
+  if (in_.empty() && chunk == 4096 && in_.capacity() > 16384) in_.shrink_to_fit();
   size_t old = in_.size();
-  in_.resize(old + 65536);
+  in_.resize(old + chunk);
   boost::system::error_code ec;
   size_t n;
   if (tls_) {
-    std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(in_.data() + old, 65536), asio::as_tuple(use_awaitable));
+    std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(in_.data() + old, chunk), asio::as_tuple(use_awaitable));
   } else {
-    std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(in_.data() + old, 65536), asio::as_tuple(use_awaitable));
+    std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(in_.data() + old, chunk), asio::as_tuple(use_awaitable));
   }
   in_.resize(old + (ec ? 0 : n));
+  last_read_full_ = !ec && n == chunk;
   if (!ec && ctx_.metrics) ctx_.metrics->received(n);
   co_return !ec && n > 0;
 }
@@ -675,6 +680,16 @@ awaitable<bool> Session::startup() {
       }
       if (!params) co_return co_await refuse(CloseReason::kBackendUnavailable, params.error());
       server_params = std::move(*params);
+      // The server keeps the session's settings; metagate needs only its own timeouts (and
+      // the client's application name for SHOW CLIENTS): an idle relayed client stays small.
+      std::map<std::string, std::string> kept;
+      for (const char* k : {"statement_timeout", "idle_session_timeout", "idle_in_transaction_session_timeout",
+                            "application_name"}) {
+        if (auto it = settings_.find(k); it != settings_.end()) kept.emplace(it->first, std::move(it->second));
+      }
+      for (const auto& [k, v] : startup_params_)
+        if (util::ascii_lower(k) == "application_name") kept["application_name"] = v;
+      settings_ = std::move(kept);
     } else {
       auto dbr = ctx_.open_database(database_);
       if (!dbr) co_return co_await refuse(CloseReason::kUnknownDatabase, dbr.error());

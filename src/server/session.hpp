@@ -277,6 +277,7 @@ class Session : public std::enable_shared_from_this<Session> {
   };
   std::vector<uint8_t, NoInitAllocator<uint8_t>> in_;
   size_t in_start_ = 0;
+  bool last_read_full_ = false;  // the last read filled its buffer: read in large chunks
   std::string out_;
   wire::Limits limits_;
 
