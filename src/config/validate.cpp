@@ -150,7 +150,15 @@ void check_auth(const Config& c, const ParseOptions& options, Issues& errors, Is
       if (db.kind == auth::HbaName::Kind::kName && !database_route(c, db.name))
         warnings.push_back({k, "database " + json_quote(db.name) + " is not served by any entry in databases"});
   }
-  if (a.users.empty() && !first_password_rule.empty())
+  // Unless a PostgreSQL database checks passwords itself (pass-through: no password in its
+  // conninfo), password rules without users always fail.
+  bool passthrough = false;
+  for (const auto& [name, db] : c.databases) {
+    if (db.backend != Backend::kPostgres) continue;
+    auto t = parse_conninfo(db.conninfo);
+    if (t && t->password.empty()) passthrough = true;
+  }
+  if (a.users.empty() && !first_password_rule.empty() && !passthrough)
     warnings.push_back({"auth.users", "no users are configured, so password rules (" + first_password_rule +
                                           ", ...) always fail"});
 }

@@ -384,6 +384,19 @@ void Pool::close_idle() {
   for (ServerConnection* s : idle) close_locked(s, CloseCause::kShutdown, graveyard);
 }
 
+bool Pool::known_settings(const std::map<std::string, std::string>& s) {
+  std::lock_guard lk(mu_);
+  for (const auto& kv : s)
+    if (!known_settings_.count(kv)) return false;
+  return true;
+}
+
+void Pool::remember_settings(const std::map<std::string, std::string>& s) {
+  std::lock_guard lk(mu_);
+  if (known_settings_.size() + s.size() > kMaxKnownSettings) known_settings_.clear();
+  for (const auto& kv : s) known_settings_.insert(kv);
+}
+
 std::optional<std::vector<std::pair<std::string, std::string>>> Pool::parameters() {
   std::lock_guard lk(mu_);
   return parameters_;
@@ -434,7 +447,8 @@ std::vector<ServerInfo> Pool::servers() {
     i.age_ms = (now - s->created_us) / 1000;
     i.idle_ms = s->state == ServerState::kIdle ? (now - s->last_used_us) / 1000 : 0;
     i.checkouts = s->checkouts;
-    i.prepared = s->statements.size();  // approximate while active (owned by its session)
+    // A checked-out connection's statements belong to its session's thread: not read then.
+    i.prepared = s->state == ServerState::kIdle ? s->statements.size() : 0;
     out.push_back(std::move(i));
   }
   return out;

@@ -195,6 +195,7 @@ ResponseTracker::Outcome ResponseTracker::on_server_message(char type, std::stri
       if (simple(h.kind)) {
         if (h.drop) o.verdict = Verdict::kDrop;
         o.probe_error = h.kind == Expect::kProbe;
+        o.own_error = h.drop && h.kind != Expect::kProbe;
         return o;  // the round ends at its ReadyForQuery
       }
       // Extended protocol: the error is passed on even when it answers metagate's own

@@ -128,20 +128,21 @@ awaitable<PgResult<std::vector<std::pair<std::string, std::string>>>> Session::r
   relayed_ = true;
   transaction_pooling_ = entry.pool_mode == config::PoolMode::kTransaction;
   attach_signal_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+  // As PostgreSQL: the switches in `options` first, then the packet's own parameters, which win.
+  for (const auto& [k, v] : startup_params_) {
+    if (lower(k) == "options")
+      for (const auto& [ok, ov] : parse_startup_options(v)) wanted_params_[lower(ok)] = ov;
+  }
   for (const auto& [k, v] : startup_params_) {
     std::string lk = lower(k);
-    if (lk == "options") {
-      for (const auto& [ok, ov] : parse_startup_options(v)) wanted_params_[lower(ok)] = ov;
-    } else if (!startup_only(lk)) {
-      wanted_params_[lk] = v;
-    }
+    if (lk != "options" && !startup_only(lk)) wanted_params_[lk] = v;
   }
 
   // The values to report: a server connection's, brought to the client's startup values (in
   // transaction pooling, the pool's last known ones when it has some: the client then needs
   // no server connection until its first query).
   std::optional<std::vector<std::pair<std::string, std::string>>> params;
-  if (transaction_pooling_) params = pool_->parameters();
+  if (transaction_pooling_ && pool_->known_settings(wanted_params_)) params = pool_->parameters();
   if (!params) {
     auto s = co_await pool_->acquire(socket_.get_executor());
     if (!s) {
@@ -161,6 +162,7 @@ awaitable<PgResult<std::vector<std::pair<std::string, std::string>>>> Session::r
       }
       server_->applied = wanted_params_;
     }
+    pool_->remember_settings(wanted_params_);
     params_dirty_ = false;
     params = server_->link.parameters;
     if (transaction_pooling_) relay_detach(true);
@@ -208,6 +210,7 @@ awaitable<void> Session::relay() {
 void Session::relay_detach(bool reusable) {
   if (!server_) return;
   pool_->attached(false);
+  if (server_->state_unknown) reusable = false;
   if (reusable) pool_->release(server_);
   else pool_->discard(server_, pool::CloseCause::kDirty);
   server_ = nullptr;
@@ -662,6 +665,7 @@ awaitable<void> Session::relay_client() {
       relay_translate(type, body, whole, batch);
     }
     if (!batch.empty() && server_) {
+      if (relay_since_us_ == 0) relay_since_us_ = steady_now_us();
       writing_server_ = true;
       auto [ec, n] = co_await asio::async_write(server_->link.socket, asio::buffer(batch), asio::as_tuple(use_awaitable));
       writing_server_ = false;
@@ -809,7 +813,14 @@ awaitable<void> Session::relay_server() {
       if (o.verdict == pool::ResponseTracker::Verdict::kDrop) drop = true;
       if (o.probe_row) relay_probe_row(body);
       if (o.probe_error) probe_pins_ = -1;
+      if (o.own_error) {
+        PgError e = wire::parse_error_fields(body);
+        spdlog::warn("session {}: metagate's own statement failed on server connection (pid {}): {} {}; the "
+                     "connection will be closed", pid_, server_->link.pid, e.sqlstate, e.message);
+        server_->state_unknown = true;
+      }
       if (o.probe_done) relay_probe_done(probe_pins_ < 0);
+      if (type == 'Z' && tracker_.empty()) relay_since_us_ = 0;
       if (type == 'Z' && !body.empty() && !o.probe_done) {
         char st = body[0];
         if (tx_ == Tx::kIdle && st != 'I') tx_settings_snapshot_ = wanted_params_;
@@ -819,6 +830,14 @@ awaitable<void> Session::relay_server() {
                                        : ClientState::kIdleInTransaction);
       } else if (type == 'C') {
         std::string_view tag = wire::command_tag(body);
+        if (!drop && ctx_.metrics) {
+          // Relayed statements count by their command tag, timed from when the client's
+          // messages went out (or the previous statement of the same round completed).
+          int64_t now = steady_now_us();
+          ctx_.metrics->statement(metrics::Backend::kPostgres, metrics::kind_of_tag(tag, false),
+                                  relay_since_us_ ? static_cast<double>(now - relay_since_us_) / 1e6 : 0.0);
+          relay_since_us_ = now;
+        }
         if (tag == "ROLLBACK" && tx_ != Tx::kIdle) {
           // SETs made inside the transaction are undone with it.
           wanted_params_ = tx_settings_snapshot_;

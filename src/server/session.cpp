@@ -725,6 +725,12 @@ awaitable<bool> Session::startup() {
     close_reason_ = CloseReason::kClientClosed;
 
     pid_ = ctx_.next_pid++;
+    if (server_ && !transaction_pooling_) {
+      // Session pooling: the client's backend is that server process all along, so it is told
+      // the server's pid (pg_backend_pid() agrees; cancels still carry metagate's own secret).
+      std::lock_guard lk(ctx_.mu);
+      if (!ctx_.sessions.count(server_->link.pid)) pid_ = server_->link.pid;
+    }
     spdlog::info("session {}: connection authorized: host={} port={} user={} database={} tls={}", pid_, info_.address,
                  info_.port, user_, database_, tls_ ? "on" : "off");
     RAND_bytes(reinterpret_cast<unsigned char*>(&secret_), sizeof secret_);

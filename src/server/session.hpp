@@ -342,6 +342,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool answer_sync_locally_ = false;  // skipping up to Sync after a local error
   bool relay_done_ = false;
   bool server_buffered_ = false;    // relay_server() holds part of a server message
+  int64_t relay_since_us_ = 0;      // statements counted in metrics: timed from here (0 = idle)
   bool flushed_ = false;            // the last message sent was a Flush
   bool relay_protocol_error_ = false;
   std::optional<PgError> server_fatal_;  // a FATAL from the server, held back (transaction pooling)

@@ -4,15 +4,13 @@
 #include <algorithm>
 #include <array>
 
+#include "lex.hpp"
 #include "metagate/sql/parser.hpp"
 #include "metagate/types/codec.hpp"
 
 namespace metagate::sql {
 
 namespace {
-
-bool ident_start(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80; }
-bool ident_cont(unsigned char c) { return ident_start(c) || (c >= '0' && c <= '9') || c == '$'; }
 
 bool equal_ci(std::string_view a, std::string_view lower) {
   if (a.size() != lower.size()) return false;
@@ -39,21 +37,6 @@ bool one_of(std::string_view word, const std::array<std::string_view, N>& words)
   for (auto w : words)
     if (equal_ci(word, w)) return true;
   return false;
-}
-
-size_t skip_quoted(std::string_view t, size_t i, char q) {
-  ++i;
-  while (i < t.size()) {
-    if (t[i] == q) {
-      if (i + 1 < t.size() && t[i + 1] == q) {
-        i += 2;
-        continue;
-      }
-      return i + 1;
-    }
-    ++i;
-  }
-  return t.size();
 }
 
 // ---- reading the parse tree ------------------------------------------------------------
@@ -122,62 +105,52 @@ void statement(const RawStatement& st, SessionEffects& fx) {
 }  // namespace
 
 bool may_have_session_effects(std::string_view t) {
+  using namespace lex;
   bool statement_start = true;
   size_t i = 0;
+  auto matters = [&](std::string_view word) {
+    return one_of(word, kAnywhere) || (statement_start && one_of(word, kLeading));
+  };
   while (i < t.size()) {
     auto c = static_cast<unsigned char>(t[i]);
-    if (c == '-' && i + 1 < t.size() && t[i + 1] == '-') {
-      while (i < t.size() && t[i] != '\n') ++i;
+    // Unterminated tokens: the server will refuse the text; nothing to follow.
+    if (size_t j = skip_comment(t, i); j != i) {
+      if (j == std::string_view::npos) return false;
+      i = j;
       continue;
     }
-    if (c == '/' && i + 1 < t.size() && t[i + 1] == '*') {
-      int depth = 1;
-      i += 2;
-      while (i < t.size() && depth > 0) {
-        if (t[i] == '/' && i + 1 < t.size() && t[i + 1] == '*') {
-          ++depth;
-          i += 2;
-        } else if (t[i] == '*' && i + 1 < t.size() && t[i + 1] == '/') {
-          --depth;
-          i += 2;
-        } else {
-          ++i;
-        }
-      }
+    if (size_t j = skip_prefixed_quote(t, i); j != i) {
+      if (j == std::string_view::npos) return false;
+      i = j;
+      statement_start = false;
       continue;
     }
     if (c == '\'') {
-      i = skip_quoted(t, i, '\'');
+      i = skip_quoted(t, i, '\'', false);
+      if (i == std::string_view::npos) return false;
       statement_start = false;
       continue;
     }
     if (c == '"') {
       // A quoted identifier may name a function ("pg_advisory_lock"(1)).
-      size_t end = skip_quoted(t, i, '"');
-      std::string_view word = t.substr(i + 1, end > i + 1 ? end - i - 2 : 0);
-      if (one_of(word, kAnywhere) || (statement_start && one_of(word, kLeading))) return true;
+      size_t end = skip_quoted(t, i, '"', false);
+      if (end == std::string_view::npos) return false;
+      if (matters(t.substr(i + 1, end - i - 2))) return true;
       i = end;
       statement_start = false;
       continue;
     }
     if (c == '$') {
-      size_t j = i + 1;
-      while (j < t.size() && ident_cont(static_cast<unsigned char>(t[j])) && t[j] != '$') ++j;
-      if (j < t.size() && t[j] == '$' && (j == i + 1 || ident_start(static_cast<unsigned char>(t[i + 1])))) {
-        std::string_view tag = t.substr(i, j - i + 1);
-        size_t end = t.find(tag, j + 1);
-        i = end == std::string_view::npos ? t.size() : end + tag.size();
-        statement_start = false;
-        continue;
-      }
-      ++i;
+      size_t j = skip_dollar_quote(t, i);
+      if (j == std::string_view::npos) return false;
+      if (j != i) statement_start = false;
+      i = j == i ? i + 1 : j;
       continue;
     }
     if (ident_start(c)) {
       size_t j = i;
       while (j < t.size() && ident_cont(static_cast<unsigned char>(t[j]))) ++j;
-      std::string_view word = t.substr(i, j - i);
-      if (one_of(word, kAnywhere) || (statement_start && one_of(word, kLeading))) return true;
+      if (matters(t.substr(i, j - i))) return true;
       statement_start = false;
       i = j;
       continue;

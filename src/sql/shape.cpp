@@ -2,36 +2,17 @@
 // whether a translation is independent of a statement's integer literals.
 #include "metagate/sql/shape.hpp"
 
+#include "lex.hpp"
+
 #include <limits>
 
 namespace metagate::sql {
 namespace {
 
-bool ident_start(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80; }
-bool ident_cont(unsigned char c) { return ident_start(c) || (c >= '0' && c <= '9') || c == '$'; }
-bool digit(unsigned char c) { return c >= '0' && c <= '9'; }
-
-// Skips a quoted token starting at text[i] (the opening quote); `backslash` for E'' strings.
-// Returns the index after the closing quote, or npos when unterminated.
-size_t skip_quoted(std::string_view t, size_t i, char q, bool backslash) {
-  ++i;
-  while (i < t.size()) {
-    char c = t[i];
-    if (backslash && c == '\\') {
-      i += 2;
-      continue;
-    }
-    if (c == q) {
-      if (i + 1 < t.size() && t[i + 1] == q) {
-        i += 2;
-        continue;
-      }
-      return i + 1;
-    }
-    ++i;
-  }
-  return std::string_view::npos;
-}
+using lex::digit;
+using lex::ident_cont;
+using lex::ident_start;
+using lex::skip_quoted;
 
 bool plans_agree(const Plan& a, const Plan& b) {
   if (a.kind != b.kind || a.tag != b.tag || a.returns_rows != b.returns_rows || a.writes != b.writes ||
@@ -94,25 +75,9 @@ std::optional<StatementShape> statement_shape(std::string_view t) {
   size_t copied = 0;  // text before this index is already in the key
   while (i < t.size()) {
     auto c = static_cast<unsigned char>(t[i]);
-    if (c == '-' && i + 1 < t.size() && t[i + 1] == '-') {
-      while (i < t.size() && t[i] != '\n') ++i;
-      continue;
-    }
-    if (c == '/' && i + 1 < t.size() && t[i + 1] == '*') {
-      int depth = 1;
-      i += 2;
-      while (i < t.size() && depth > 0) {
-        if (t[i] == '/' && i + 1 < t.size() && t[i + 1] == '*') {
-          ++depth;
-          i += 2;
-        } else if (t[i] == '*' && i + 1 < t.size() && t[i + 1] == '/') {
-          --depth;
-          i += 2;
-        } else {
-          ++i;
-        }
-      }
-      if (depth > 0) return std::nullopt;
+    if (size_t j = lex::skip_comment(t, i); j != i) {
+      if (j == std::string_view::npos) return std::nullopt;
+      i = j;
       continue;
     }
     if (c == '\'' || c == '"') {
@@ -123,16 +88,9 @@ std::optional<StatementShape> statement_shape(std::string_view t) {
     if (c == '$') {
       if (i + 1 < t.size() && digit(static_cast<unsigned char>(t[i + 1]))) return std::nullopt;  // $n parameter
       // Dollar quote: $tag$ ... $tag$
-      size_t j = i + 1;
-      while (j < t.size() && t[j] != '$' && ident_cont(static_cast<unsigned char>(t[j])) && t[j] != '$') ++j;
-      if (j < t.size() && t[j] == '$' && (j == i + 1 || ident_start(static_cast<unsigned char>(t[i + 1])))) {
-        std::string_view tag = t.substr(i, j - i + 1);
-        size_t end = t.find(tag, j + 1);
-        if (end == std::string_view::npos) return std::nullopt;
-        i = end + tag.size();
-        continue;
-      }
-      ++i;
+      size_t j = lex::skip_dollar_quote(t, i);
+      if (j == std::string_view::npos) return std::nullopt;
+      i = j == i ? i + 1 : j;
       continue;
     }
     if (ident_start(c)) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,7 @@ struct ServerConnection {
   ServerState state = ServerState::kConnecting;  // guarded by the pool's mutex
   bool release_pending = false;                  // checked in while a cancel was in flight
   bool discard_pending = false;                  // discarded while a cancel was in flight
+  bool state_unknown = false;  // metagate's own SET/PREPARE failed on it: closed at check-in
 };
 
 // One row of SHOW SERVERS.
@@ -75,7 +77,7 @@ struct ServerInfo {
   int64_t age_ms = 0;
   int64_t idle_ms = 0;
   uint64_t checkouts = 0;
-  size_t prepared = 0;
+  size_t prepared = 0;  // idle connections only (0 while a session holds it)
 };
 
 struct PoolStats {
@@ -129,6 +131,11 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // signal was sent).
   void cancel(boost::asio::any_io_executor ex, ServerConnection* s, std::function<void()> done = {});
 
+  // Startup settings (name -> value) a server has accepted before: a client asking only for
+  // those needs no server connection at startup in transaction pooling.
+  bool known_settings(const std::map<std::string, std::string>& s);
+  void remember_settings(const std::map<std::string, std::string>& s);
+
   // The server's ParameterStatus values as of its newest connection (for clients' startup).
   std::optional<std::vector<std::pair<std::string, std::string>>> parameters();
 
@@ -174,6 +181,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::optional<PgError> last_connect_error_;
   uint64_t next_id_ = 1;
   std::optional<std::vector<std::pair<std::string, std::string>>> parameters_;
+  std::set<std::pair<std::string, std::string>> known_settings_;  // bounded (kMaxKnownSettings)
+  static constexpr size_t kMaxKnownSettings = 4096;
   std::atomic<int> clients_{0}, active_clients_{0};
   std::atomic<uint64_t> pins_by_cause_[kPinCauses] = {};
   std::atomic<uint64_t> closes_[6] = {};

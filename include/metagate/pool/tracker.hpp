@@ -98,6 +98,7 @@ class ResponseTracker {
     bool probe_row = false;  // a DataRow answering a kProbe (dropped; the relay reads it)
     bool probe_done = false; // the ReadyForQuery that ends a kProbe
     bool probe_error = false; // an ErrorResponse answering a kProbe (dropped)
+    bool own_error = false;   // an ErrorResponse answering metagate's own simple Query (dropped)
   };
   // One message from the server. First appends to `before` what must reach the client ahead of
   // it (synthetic answers whose turn has come). `cache`: the server's statements.

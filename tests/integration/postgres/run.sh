@@ -288,6 +288,16 @@ start_mg txn "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" 
   else
     bad "startup parameters: $o"
   fi
+  # ... and the packet's own parameters win over options; an unknown one is refused at startup
+  # even when the pool needs no server connection for the client yet.
+  enc=$(PGCLIENTENCODING=UTF8 PGOPTIONS='-c client_encoding=LATIN1' "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay \
+        -At -c "SHOW client_encoding" 2>&1)
+  unk=$(PGOPTIONS='-c doesnotexist=1' "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At -c "SELECT 1" 2>&1)
+  if [ "$enc" = UTF8 ] && echo "$unk" | grep -q 'FATAL:  unrecognized configuration parameter "doesnotexist"'; then
+    ok "startup parameters: the packet's client_encoding wins over options; unknown parameter refused ($(echo "$unk" | grep -o 'FATAL.*'))"
+  else
+    bad "startup parameters: encoding=[$enc] unknown=[$unk]"
+  fi
   # The admin console and the metrics show the pool.
   pools=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U admin -d metagate -At -F ' ' -c "SHOW POOLS" 2>&1)
   nserv=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U admin -d metagate -At -c "SHOW SERVERS" 2>&1 | grep -c '|relay|mg_scram|')
@@ -295,11 +305,12 @@ start_mg txn "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" 
   checkouts=$(echo "$scrape" | grep -oP '^metagate_pool_checkouts_total\{database="relay",user="mg_scram"\} \K[0-9]+')
   reparses=$(echo "$scrape" | grep -oP '^metagate_pool_reparses_total\{database="relay",user="mg_scram"\} \K[0-9]+')
   waits=$(echo "$scrape" | grep -oP '^metagate_pool_wait_seconds_count\{database="relay",user="mg_scram"\} \K[0-9]+')
+  selects=$(echo "$scrape" | grep -oP '^metagate_statements_total\{backend="postgres",kind="select"\} \K[0-9.e+]+')
   if echo "$pools" | grep -q '^relay mg_scram transaction 2 ' && [ "$nserv" -ge 1 ] && [ "$nserv" -le 2 ] &&
-     [ "${checkouts:-0}" -gt 1000 ] && [ -n "$reparses" ] && [ "${waits:-0}" -gt 1000 ]; then
-    ok "SHOW POOLS: $pools; SHOW SERVERS: $nserv rows; metrics: $checkouts checkouts, $reparses re-parses, $waits waits observed"
+     [ "${checkouts:-0}" -gt 1000 ] && [ -n "$reparses" ] && [ "${waits:-0}" -gt 1000 ] && [ "${selects:-0}" != 0 ]; then
+    ok "SHOW POOLS: $pools; SHOW SERVERS: $nserv rows; metrics: $checkouts checkouts, $reparses re-parses, $waits waits observed, $selects relayed SELECTs"
   else
-    bad "pool in the admin console and metrics: pools=[$pools] servers=$nserv checkouts=${checkouts:-?} reparses=${reparses:-?} waits=${waits:-?}"
+    bad "pool in the admin console and metrics: pools=[$pools] servers=$nserv checkouts=${checkouts:-?} reparses=${reparses:-?} waits=${waits:-?} selects=${selects:-?}"
   fi
   # Session state follows the client across server connections (another psql keeps the
   # other server connection busy in between, so the statements land on both).

@@ -18,6 +18,10 @@ TEST(SessionEffects, PreCheckLetsOrdinaryStatementsThrough) {
   EXPECT_TRUE(may_have_session_effects("SELECT \"pg_try_advisory_lock\"(1)"));
   EXPECT_TRUE(may_have_session_effects("CREATE TEMP TABLE x (a int)"));
   EXPECT_TRUE(may_have_session_effects("/* c */ LISTEN ch"));
+  // Escape strings: a backslash-escaped quote does not end them.
+  EXPECT_TRUE(may_have_session_effects("SELECT E'\\'', pg_advisory_lock(1)"));
+  EXPECT_FALSE(may_have_session_effects("SELECT E'\\' ; SET x = 1 '"));
+  EXPECT_FALSE(may_have_session_effects("SELECT 1 /* SET x = 1 "));  // unterminated: the server refuses it
 }
 
 TEST(SessionEffects, Settings) {
