@@ -305,6 +305,7 @@ void read_databases(const json& v, std::string_view key, Config& c, Issues& issu
       r.integer("server_idle_timeout_ms", db.server_idle_timeout_ms);
       r.integer("server_check_delay_ms", db.server_check_delay_ms);
       r.integer("prepared_statement_cache_size", db.prepared_statement_cache_size);
+      r.boolean("reuse_server_connections", db.reuse_server_connections);
       r.finish();
       if (!d.contains("conninfo"))
         issues.push_back({dk, "missing key \"conninfo\" (libpq connection string, e.g. \"host=db port=5432\")"});

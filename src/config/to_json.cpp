@@ -63,7 +63,8 @@ ordered_json to_json(const Config& c, Redact redact) {
                    {"server_lifetime_ms", db.server_lifetime_ms},
                    {"server_idle_timeout_ms", db.server_idle_timeout_ms},
                    {"server_check_delay_ms", db.server_check_delay_ms},
-                   {"prepared_statement_cache_size", db.prepared_statement_cache_size}};
+                   {"prepared_statement_cache_size", db.prepared_statement_cache_size},
+                   {"reuse_server_connections", db.reuse_server_connections}};
     else
       dbs[name] = {{"backend", to_string(db.backend)}, {"path", db.path}};
   }

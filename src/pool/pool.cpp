@@ -30,6 +30,7 @@ PoolSettings settings_for(const config::DatabaseConfig& db, config::PostgresTarg
   s.idle_timeout_ms = db.server_idle_timeout_ms;
   s.check_delay_ms = db.server_check_delay_ms;
   s.statement_cache_size = static_cast<size_t>(db.prepared_statement_cache_size);
+  s.reuse_session_servers = db.reuse_server_connections;
   return s;
 }
 
@@ -51,6 +52,7 @@ std::string_view to_string(CloseCause c) {
     case CloseCause::kDirty: return "dirty";
     case CloseCause::kCheckFailed: return "check_failed";
     case CloseCause::kShutdown: return "shutdown";
+    case CloseCause::kClientLeft: return "client_left";
   }
   return "?";
 }

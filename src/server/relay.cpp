@@ -194,6 +194,13 @@ awaitable<void> Session::relay() {
     relay_detach(false);
     co_return;
   }
+  if (!transaction_pooling_ && !pool_->settings().reuse_session_servers) {
+    // Session pooling without reuse: the client's backend ends with it, as with PostgreSQL.
+    pool_->attached(false);
+    pool_->discard(server_, pool::CloseCause::kClientLeft);
+    server_ = nullptr;
+    co_return;
+  }
   if (!transaction_pooling_ || pinned() || !sql_prepared_.empty()) {
     auto st = co_await pool::run_control_query(*server_, "DISCARD ALL");
     if (!st) {

@@ -37,6 +37,7 @@ struct PoolSettings {
   int64_t idle_timeout_ms = 600000;
   int64_t check_delay_ms = 30000;
   size_t statement_cache_size = 1000;
+  bool reuse_session_servers = true;  // session pooling: back to the pool when the client leaves
 };
 PoolSettings settings_for(const config::DatabaseConfig& db, config::PostgresTarget target);
 
@@ -44,7 +45,7 @@ enum class ServerState : uint8_t { kConnecting, kIdle, kActive, kCancelling };
 std::string_view to_string(ServerState s);
 
 // Why a server connection was closed (metrics, SHOW SERVERS, logs).
-enum class CloseCause : uint8_t { kIdleTimeout, kLifetime, kBroken, kDirty, kCheckFailed, kShutdown };
+enum class CloseCause : uint8_t { kIdleTimeout, kLifetime, kBroken, kDirty, kCheckFailed, kShutdown, kClientLeft };
 std::string_view to_string(CloseCause c);
 
 struct ServerConnection {
@@ -97,9 +98,9 @@ struct PoolStats {
   uint64_t reparses = 0;
   size_t interned_statements = 0;
   uint64_t pins[5] = {};  // by sql::PinCause bit (advisory lock, listen, temp table, hold cursor, other)
-  uint64_t closes[6] = {};  // server connections closed, by CloseCause
+  uint64_t closes[7] = {};  // server connections closed, by CloseCause
 };
-inline constexpr size_t kCloseCauses = 6;
+inline constexpr size_t kCloseCauses = 7;
 
 class Pool : public std::enable_shared_from_this<Pool> {
  public:
@@ -185,7 +186,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   static constexpr size_t kMaxKnownSettings = 4096;
   std::atomic<int> clients_{0}, active_clients_{0};
   std::atomic<uint64_t> pins_by_cause_[kPinCauses] = {};
-  std::atomic<uint64_t> closes_[6] = {};
+  std::atomic<uint64_t> closes_[7] = {};
   std::atomic<uint64_t> checkouts_{0}, waits_{0}, queue_timeouts_{0}, connects_{0}, connect_failures_{0}, reparses_{0};
 };
 

@@ -407,6 +407,20 @@ start_mg reset "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret
   fi
 }
 
+# ... or, with reuse_server_connections false, closes it: each client gets a fresh backend.
+start_mg noreuse "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" \
+  '"pool_size": 1, "reuse_server_connections": false' && {
+  p1=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At -c "SELECT pg_backend_pid()" 2>&1)
+  p2=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At -c "SELECT pg_backend_pid()" 2>&1)
+  sleep 0.3
+  left=$(pg_psql -d postgres -At -c "SELECT count(*) FROM pg_stat_activity WHERE pid = ${p1:-0}")
+  if [ -n "$p1" ] && [ -n "$p2" ] && [ "$p1" != "$p2" ] && [ "$left" = 0 ]; then
+    ok "session pooling without reuse: each client its own backend ($p1, then $p2), closed when the client left"
+  else
+    bad "session pooling without reuse: p1=$p1 p2=$p2 still there=$left"
+  fi
+}
+
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 pids=()
