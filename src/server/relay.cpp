@@ -448,18 +448,7 @@ void Session::relay_translate(char type, std::string_view body, std::string_view
   if (type != 'S' && type != 'Q' && type != 'F' && type != 'd' && type != 'c' && type != 'f') open_round_ = true;
   if (!transaction_pooling_) {
     // Session pooling: the server is the client's own; only the answers are followed.
-    batch.append(whole);
-    switch (type) {
-      case 'P': tracker_.expect(Expect::kParse); break;
-      case 'B': tracker_.expect(Expect::kBind); break;
-      case 'D': tracker_.expect(!body.empty() && body[0] == 'P' ? Expect::kDescribePortal : Expect::kDescribeStatement); break;
-      case 'E': tracker_.expect(Expect::kExecute); break;
-      case 'C': tracker_.expect(Expect::kClose); break;
-      case 'S': tracker_.expect(Expect::kSync); open_round_ = false; break;
-      case 'Q': tracker_.expect(Expect::kQuery); break;
-      case 'F': tracker_.expect(Expect::kFunctionCall); break;
-      default: break;
-    }
+    relay_forward(type, body, whole, batch);
     return;
   }
   switch (type) {
@@ -513,11 +502,7 @@ void Session::relay_translate(char type, std::string_view body, std::string_view
     case 'D': {
       auto v = wire::view_target(body);
       if (!v) break;
-      if (v->kind == 'P') {
-        batch.append(whole);
-        tracker_.expect(Expect::kDescribePortal);
-        return;
-      }
+      if (v->kind == 'P') break;
       if (v->name.empty()) {
         relay_ensure_unnamed(batch);
       } else if (auto it = client_statements_.find(std::string(v->name)); it != client_statements_.end()) {
@@ -526,9 +511,7 @@ void Session::relay_translate(char type, std::string_view body, std::string_view
         tracker_.expect(Expect::kDescribeStatement, false, it->second->id);
         return;
       }
-      batch.append(whole);
-      tracker_.expect(Expect::kDescribeStatement);
-      return;
+      break;
     }
     case 'C': {
       auto v = wire::view_target(body);
@@ -538,9 +521,7 @@ void Session::relay_translate(char type, std::string_view body, std::string_view
         tracker_.expect(Expect::kSyntheticCloseComplete);
         return;
       }
-      batch.append(whole);
-      tracker_.expect(Expect::kClose);
-      return;
+      break;
     }
     case 'E': {
       if (!portal_effects_.empty()) {
@@ -551,9 +532,7 @@ void Session::relay_translate(char type, std::string_view body, std::string_view
           probe_after_sync_ = true;
         }
       }
-      batch.append(whole);
-      tracker_.expect(Expect::kExecute);
-      return;
+      break;
     }
     case 'S':
       batch.append(whole);
@@ -570,17 +549,26 @@ void Session::relay_translate(char type, std::string_view body, std::string_view
       relay_query(sql, whole, batch);
       return;
     }
-    case 'F': batch.append(whole); tracker_.expect(Expect::kFunctionCall); return;
-    default: batch.append(whole); return;  // Flush, CopyData, CopyDone, CopyFail
+    default: break;
   }
-  // Malformed or unknown to metagate: the server answers it (with an error) as it is.
+  // As it is: nothing to rewrite (Execute, FunctionCall, Flush, copy data, a portal's
+  // Describe or Close, an unknown statement name), or malformed (the server answers with an
+  // error).
+  relay_forward(type, body, whole, batch);
+}
+
+void Session::relay_forward(char type, std::string_view body, std::string_view whole, std::string& batch) {
   batch.append(whole);
   switch (type) {
     case 'P': tracker_.expect(Expect::kParse); break;
     case 'B': tracker_.expect(Expect::kBind); break;
-    case 'D': tracker_.expect(Expect::kDescribeStatement); break;
+    case 'D': tracker_.expect(!body.empty() && body[0] == 'P' ? Expect::kDescribePortal : Expect::kDescribeStatement); break;
+    case 'E': tracker_.expect(Expect::kExecute); break;
     case 'C': tracker_.expect(Expect::kClose); break;
-    default: break;
+    case 'S': tracker_.expect(Expect::kSync); open_round_ = false; break;
+    case 'Q': tracker_.expect(Expect::kQuery); break;
+    case 'F': tracker_.expect(Expect::kFunctionCall); break;
+    default: break;  // Flush, CopyData, CopyDone, CopyFail: no answer of their own
   }
 }
 

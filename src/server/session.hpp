@@ -208,6 +208,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void relay_detach(bool reusable);
   // Rewrites one client message for the server in use (statement names, re-Parse) into batch.
   void relay_translate(char type, std::string_view body, std::string_view whole, std::string& batch);
+  // Forwards a message unchanged and notes what the server owes for it.
+  void relay_forward(char type, std::string_view body, std::string_view whole, std::string& batch);
   void relay_ensure_statement(const pool::StatementDef& def, bool for_client, std::string& batch);
   void relay_ensure_unnamed(std::string& batch);
   void relay_param_sync(std::string& batch);
