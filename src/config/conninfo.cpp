@@ -1,4 +1,5 @@
 // libpq connection strings for PostgreSQL backends, parsed by libpq itself.
+#include <algorithm>
 #include <libpq-fe.h>
 
 #include <charconv>
@@ -48,8 +49,17 @@ Expected<PostgresTarget, std::string> parse_conninfo(std::string_view conninfo) 
     else if (k == "user") t.user = v;
     else if (k == "password") t.password = v;
     else if (k == "sslmode") t.sslmode = v;
+    else if (k == "sslrootcert") t.sslrootcert = v;
+    else if (k == "sslcert") t.sslcert = v;
+    else if (k == "sslkey") t.sslkey = v;
+    else if (k == "sslsni") t.sslsni = v != "0";
     else if (k == "connect_timeout") t.connect_timeout_s = std::max(1, std::atoi(v.c_str()));
   }
+  static constexpr std::string_view kModes[] = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
+  if (std::find(std::begin(kModes), std::end(kModes), t.sslmode) == std::end(kModes))
+    return unexpected("invalid sslmode value: \"" + t.sslmode + "\"");
+  if (t.sslcert.empty() != t.sslkey.empty())
+    return unexpected(std::string("sslcert and sslkey go together: give both or neither"));
   if (host.empty()) host = "127.0.0.1";
   auto hosts = split_commas(host);
   auto ports = port.empty() ? std::vector<std::string>{"5432"} : split_commas(port);

@@ -1,5 +1,6 @@
 // Checks on a typed Config (listen addresses, TLS, users, rules, databases, values) and the
 // command-line overrides.
+#include <filesystem>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -177,9 +178,18 @@ void check_databases(const Config& c, Issues& errors) {
       auto t = parse_conninfo(db.conninfo);
       if (!t) {
         errors.push_back({detail::child_key(k, "conninfo"), t.error()});
-      } else if (t->sslmode != "disable" && t->sslmode != "allow" && t->sslmode != "prefer") {
-        errors.push_back({detail::child_key(k, "conninfo"),
-                          "sslmode=" + t->sslmode + ": TLS to PostgreSQL is not supported yet (use disable, allow or prefer)"});
+      } else {
+        for (const auto& [what, file] : {std::pair{"sslrootcert", t->sslrootcert}, std::pair{"sslcert", t->sslcert},
+                                         std::pair{"sslkey", t->sslkey}}) {
+          if (file.empty() || (std::string_view(what) == "sslrootcert" && file == "system")) continue;
+          std::error_code fec;
+          if (!std::filesystem::is_regular_file(file, fec))
+            errors.push_back({detail::child_key(k, "conninfo"), std::string(what) + " file \"" + file + "\" does not exist"});
+        }
+        if ((t->sslmode == "verify-ca" || t->sslmode == "verify-full") && t->sslrootcert.empty())
+          errors.push_back({detail::child_key(k, "conninfo"),
+                            "sslmode=" + t->sslmode + " needs sslrootcert=FILE (the CA that signed the server's certificate) "
+                            "or sslrootcert=system (the operating system's CA store)"});
       }
       struct Range {
         const char* key;

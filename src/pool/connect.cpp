@@ -1,10 +1,17 @@
 // Connecting and authenticating to a PostgreSQL server.
 #include "metagate/pool/connect.hpp"
 
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
 
 #include "metagate/auth/client.hpp"
 #include "metagate/wire/backend.hpp"
@@ -56,43 +63,245 @@ PgError connect_error(const std::string& what) {
   return PgError::fatal(sqlstate::kConnectionFailure, "could not connect to the PostgreSQL backend: " + what);
 }
 
+// Asio's reactor keeps a socket registered for EPOLLOUT once it has waited to write (as
+// async_connect does), so every ACK of a query sent later would wake an io thread for nothing.
+// The connected descriptor is handed to a fresh socket object, registered for reads only;
+// a write that ever has to wait registers EPOLLOUT again on its own.
+void reregister_for_reads(tcp::socket& socket, const asio::any_io_executor& ex) {
+  boost::system::error_code ec;
+  auto proto = socket.local_endpoint(ec).protocol();
+  if (ec) return;
+  auto fd = socket.release(ec);
+  if (ec) return;
+  tcp::socket fresh(ex);
+  fresh.assign(proto, fd, ec);
+  if (ec) {
+    ::close(fd);
+    return;
+  }
+  socket = std::move(fresh);
+}
+
+}  // namespace
+
+namespace {
+
+// TLS contexts by what they load (CA, client certificate, whether the peer is verified):
+// loading a CA store costs milliseconds, so each combination is built once per process.
+struct TlsKey {
+  std::string rootcert, cert, key;
+  bool verify = false;
+  auto operator<=>(const TlsKey&) const = default;
+};
+
+PgResult<std::shared_ptr<asio::ssl::context>> tls_context(const config::PostgresTarget& t) {
+  static std::mutex mu;
+  static std::map<TlsKey, std::shared_ptr<asio::ssl::context>> cache;
+  // As libpq: verify-ca and verify-full check the chain; so does require when a CA file is given.
+  TlsKey key{t.sslrootcert, t.sslcert, t.sslkey,
+             t.sslmode == "verify-ca" || t.sslmode == "verify-full" || (t.sslmode == "require" && !t.sslrootcert.empty())};
+  std::lock_guard lk(mu);
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  boost::system::error_code ec;
+  // libpq's default ssl_min_protocol_version: TLS 1.2.
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                       asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
+                   ec);
+  if (key.verify) {
+    ctx->set_verify_mode(asio::ssl::verify_peer, ec);
+    if (key.rootcert.empty() || key.rootcert == "system") ctx->set_default_verify_paths(ec);
+    else ctx->load_verify_file(key.rootcert, ec);
+    if (ec) return unexpected(connect_error("could not read root certificate file \"" + key.rootcert + "\": " + ec.message()));
+  } else {
+    ctx->set_verify_mode(asio::ssl::verify_none, ec);
+  }
+  if (!key.cert.empty()) {
+    ctx->use_certificate_chain_file(key.cert, ec);
+    if (ec) return unexpected(connect_error("could not load client certificate file \"" + key.cert + "\": " + ec.message()));
+    ctx->use_private_key_file(key.key, asio::ssl::context::pem, ec);
+    if (ec) return unexpected(connect_error("could not load private key file \"" + key.key + "\": " + ec.message()));
+  }
+  cache.emplace(key, ctx);
+  return ctx;
+}
+
+// libpq's verify-full check of the server certificate's names against the host connected to.
+std::optional<std::string> host_mismatch(SSL* ssl, const std::string& host) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (!cert) return "server certificate for host \"" + host + "\" is missing";
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  bool match = !ec ? X509_check_ip_asc(cert, host.c_str(), 0) == 1
+                   : X509_check_host(cert, host.c_str(), host.size(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr) == 1;
+  std::optional<std::string> why;
+  if (!match) {
+    // Name the certificate's first name (subjectAltName, else the common name), as libpq does.
+    std::vector<std::string> names;
+    if (auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr))) {
+      for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+        const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
+        if (g->type == GEN_DNS) {
+          names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(g->d.dNSName)),
+                             static_cast<size_t>(ASN1_STRING_length(g->d.dNSName)));
+        } else if (g->type == GEN_IPADD && ASN1_STRING_length(g->d.iPAddress) == 4) {
+          const unsigned char* b = ASN1_STRING_get0_data(g->d.iPAddress);
+          names.push_back(asio::ip::address_v4({b[0], b[1], b[2], b[3]}).to_string());
+        }
+      }
+      GENERAL_NAMES_free(sans);
+    }
+    if (names.empty()) {
+      char cn[256] = {0};
+      if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn) > 0) names.emplace_back(cn);
+    }
+    if (names.empty()) {
+      why = "could not get server's host name from server certificate";
+    } else if (names.size() == 1) {
+      why = "server certificate for \"" + names[0] + "\" does not match host name \"" + host + "\"";
+    } else {
+      size_t others = names.size() - 1;
+      why = "server certificate for \"" + names[0] + "\" (and " + std::to_string(others) +
+            (others == 1 ? " other name" : " other names") + ") does not match host name \"" + host + "\"";
+    }
+  }
+  X509_free(cert);
+  return why;
+}
+
+// SSLRequest, then (on 'S') the TLS handshake. Returns: nullopt = TLS is up; "" = the server
+// declined ('N'); else why it failed.
+awaitable<std::optional<std::string>> negotiate_tls(ServerStream& st, const std::string& host,
+                                                    const config::PostgresTarget& target,
+                                                    const std::shared_ptr<asio::ssl::context>& ctx) {
+  using namespace asio::experimental::awaitable_operators;
+  std::string req;
+  put32(req, 8);
+  put32(req, 80877103);
+  auto [wec, wn] = co_await st.async_write(asio::buffer(req), asio::as_tuple(use_awaitable));
+  if (wec) co_return "could not send SSL negotiation packet: " + wec.message();
+  // Exactly one byte: nothing the server sent after it may be read before the handshake.
+  char answer = 0;
+  auto [rec, rn] = co_await asio::async_read(st.socket(), asio::buffer(&answer, 1), asio::as_tuple(use_awaitable));
+  if (rec) co_return "the server closed the connection during SSL negotiation";
+  if (answer == 'N') co_return std::string();
+  if (answer != 'S') co_return "received invalid response to SSL negotiation: " + std::string(1, answer);
+  auto& tls = st.start_tls(ctx);
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec && target.sslsni) SSL_set_tlsext_host_name(tls.native_handle(), host.c_str());
+  asio::steady_timer timer(st.socket().get_executor(), std::chrono::seconds(target.connect_timeout_s));
+  auto r = co_await (tls.async_handshake(asio::ssl::stream_base::client, asio::as_tuple(use_awaitable)) ||
+                     timer.async_wait(asio::as_tuple(use_awaitable)));
+  if (r.index() == 1) co_return "SSL handshake timed out";
+  if (auto [hec] = std::get<0>(r); hec) {
+    std::string m = hec.message();
+    if (auto paren = m.find(" ("); paren != std::string::npos) m.resize(paren);  // "(SSL routines)"
+    co_return "SSL error: " + m;
+  }
+  if (target.sslmode == "verify-full")
+    if (auto why = host_mismatch(tls.native_handle(), host)) co_return *why;
+  co_return std::nullopt;
+}
+
+// TCP connect to one host, within connect_timeout.
+awaitable<PgResult<tcp::socket>> connect_tcp(asio::any_io_executor ex, const config::PostgresTarget::Host& h,
+                                             int timeout_s) {
+  using namespace asio::experimental::awaitable_operators;
+  tcp::resolver resolver(ex);
+  auto [rec, results] = co_await resolver.async_resolve(h.host, std::to_string(h.port), asio::as_tuple(use_awaitable));
+  if (rec) co_return unexpected(connect_error(h.host + ": " + rec.message()));
+  tcp::socket socket(ex);
+  asio::steady_timer timer(ex, std::chrono::seconds(timeout_s));
+  auto r = co_await (asio::async_connect(socket, results, asio::as_tuple(use_awaitable)) ||
+                     timer.async_wait(asio::as_tuple(use_awaitable)));
+  if (r.index() == 1) co_return unexpected(connect_error(h.host + ":" + std::to_string(h.port) + ": timeout"));
+  if (auto [cec, ep] = std::get<0>(r); cec)
+    co_return unexpected(connect_error(h.host + ":" + std::to_string(h.port) + ": " + cec.message()));
+  boost::system::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  reregister_for_reads(socket, ex);
+  co_return std::move(socket);
+}
+
+// StartupMessage, authentication, and the server's reports up to its first ReadyForQuery.
+awaitable<PgResult<BackendConnection>> startup(ServerStream stream, const config::PostgresTarget& target,
+                                               const std::string& user, const std::string& database,
+                                               const std::vector<std::pair<std::string, std::string>>& params);
+
+// How one attempt at one host ended.
+enum class Failure { kNone, kUnreachable, kTls, kServer };
+
 }  // namespace
 
 awaitable<PgResult<BackendConnection>> connect_backend(asio::any_io_executor ex, const config::PostgresTarget& target,
                                                        const std::string& user, const std::string& database,
                                                        const std::vector<std::pair<std::string, std::string>>& params) {
-  using namespace asio::experimental::awaitable_operators;
-  tcp::resolver resolver(ex);
-  tcp::socket socket(ex);
-  tcp::endpoint connected;
-  std::string why = "no host";
-  for (const auto& h : target.hosts) {
-    auto [rec, results] = co_await resolver.async_resolve(h.host, std::to_string(h.port), asio::as_tuple(use_awaitable));
-    if (rec) {
-      why = h.host + ": " + rec.message();
-      continue;
-    }
-    asio::steady_timer timer(ex, std::chrono::seconds(target.connect_timeout_s));
-    auto r = co_await (asio::async_connect(socket, results, asio::as_tuple(use_awaitable)) ||
-                       timer.async_wait(asio::as_tuple(use_awaitable)));
-    if (r.index() == 0) {
-      auto [cec, ep] = std::get<0>(r);
-      if (!cec) {
-        connected = ep;
-        break;
-      }
-      why = h.host + ":" + std::to_string(h.port) + ": " + cec.message();
-    } else {
-      why = h.host + ":" + std::to_string(h.port) + ": timeout";
-    }
-    boost::system::error_code ignore;
-    socket.close(ignore);
-    socket = tcp::socket(ex);
+  const std::string& mode = target.sslmode;
+  const bool tls_required = mode == "require" || mode == "verify-ca" || mode == "verify-full";
+  std::shared_ptr<asio::ssl::context> ctx;
+  if (mode != "disable") {
+    auto c = tls_context(target);
+    if (!c) co_return unexpected(c.error());
+    ctx = *c;
   }
-  if (!socket.is_open()) co_return unexpected(connect_error(why));
-  boost::system::error_code ec;
-  socket.set_option(tcp::no_delay(true), ec);
+  PgError last = connect_error("no host");
+  for (const auto& h : target.hosts) {
+    // libpq's order: allow tries without TLS first, prefer and stricter modes with TLS first;
+    // allow and prefer then try the other way once.
+    std::vector<bool> tries;
+    if (mode == "disable") tries = {false};
+    else if (mode == "allow") tries = {false, true};
+    else if (mode == "prefer") tries = {true, false};
+    else tries = {true};
+    for (size_t i = 0; i < tries.size(); ++i) {
+      auto sock = co_await connect_tcp(ex, h, target.connect_timeout_s);
+      if (!sock) {
+        last = sock.error();
+        break;  // this host is unreachable: the next one
+      }
+      tcp::endpoint ep = sock->remote_endpoint();
+      ServerStream st(std::move(*sock));
+      Failure failed = Failure::kNone;
+      if (tries[i]) {
+        auto why = co_await negotiate_tls(st, h.host, target, ctx);
+        if (why && why->empty()) {
+          // Declined: plain text on this connection, unless TLS is required.
+          if (tls_required) {
+            last = connect_error(h.host + ":" + std::to_string(h.port) + ": server does not support SSL, but SSL was required");
+            failed = Failure::kTls;
+          } else if (mode == "allow") {
+            failed = Failure::kTls;  // the plain attempt's refusal stands
+          }
+        } else if (why) {
+          last = connect_error(h.host + ":" + std::to_string(h.port) + ": " + *why);
+          failed = Failure::kTls;
+        }
+      }
+      if (failed == Failure::kNone) {
+        auto r = co_await startup(std::move(st), target, user, database, params);
+        if (r) {
+          r->endpoint = ep;
+          co_return r;
+        }
+        last = r.error();
+        // The server's own refusal (bad password, no such database) ends the attempt, as in
+        // libpq; with allow, a refusal of the plain connection is retried with TLS.
+        failed = r.error().sqlstate == sqlstate::kConnectionFailure ? Failure::kUnreachable : Failure::kServer;
+        if (failed == Failure::kServer && !(mode == "allow" && !tries[i])) co_return unexpected(std::move(last));
+      }
+      if (failed == Failure::kUnreachable) break;
+      // kTls (or allow's refused plain attempt): the next way of this host, if any.
+    }
+  }
+  co_return unexpected(std::move(last));
+}
 
+namespace {
+
+awaitable<PgResult<BackendConnection>> startup(ServerStream stream, const config::PostgresTarget& target,
+                                               const std::string& user, const std::string& database,
+                                               const std::vector<std::pair<std::string, std::string>>& params) {
   // StartupMessage (protocol 3.0).
   std::string body;
   put32(body, 196608);
@@ -114,10 +323,10 @@ awaitable<PgResult<BackendConnection>> connect_backend(asio::any_io_executor ex,
   std::vector<uint8_t> in;
   size_t start = 0;
   std::optional<auth::ScramClientExchange> scram;
-  BackendConnection conn{std::move(socket), connected, {}, 0, 0, {}};
+  BackendConnection conn{std::move(stream), {}, {}, 0, 0, {}};
   for (;;) {
     if (!out.empty()) {
-      auto [wec, n] = co_await asio::async_write(conn.socket, asio::buffer(out), asio::as_tuple(use_awaitable));
+      auto [wec, n] = co_await conn.stream.async_write(asio::buffer(out), asio::as_tuple(use_awaitable));
       out.clear();
       if (wec) co_return unexpected(connect_error(wec.message()));
     }
@@ -127,7 +336,7 @@ awaitable<PgResult<BackendConnection>> connect_backend(asio::any_io_executor ex,
     if (size == 0) {
       size_t old = in.size();
       in.resize(old + 16384);
-      auto [rec, n] = co_await conn.socket.async_read_some(asio::buffer(in.data() + old, 16384), asio::as_tuple(use_awaitable));
+      auto [rec, n] = co_await conn.stream.async_read_some(asio::buffer(in.data() + old, 16384), asio::as_tuple(use_awaitable));
       in.resize(old + (rec ? 0 : n));
       if (rec || n == 0) co_return unexpected(connect_error("the server closed the connection during startup"));
       continue;
@@ -202,6 +411,8 @@ awaitable<PgResult<BackendConnection>> connect_backend(asio::any_io_executor ex,
     }
   }
 }
+
+}  // namespace
 
 awaitable<void> send_cancel(asio::any_io_executor ex, tcp::endpoint endpoint, int32_t pid, int32_t secret) {
   tcp::socket s(ex);

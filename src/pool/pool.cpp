@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "metagate/util/clock.hpp"
 #include "metagate/wire/backend.hpp"
@@ -65,6 +66,22 @@ struct Pool::Waiter {
   int64_t since_us = steady_now_us();
 };
 
+Graveyard::~Graveyard() {
+  static constexpr char kTerminate[] = {'X', 0, 0, 0, 4};
+  for (auto& s : dead_) {
+    auto ex = s->link.stream.socket().get_executor();
+    asio::co_spawn(
+        ex,
+        [s = std::move(s)]() mutable -> awaitable<void> {
+          using namespace asio::experimental::awaitable_operators;
+          asio::steady_timer t(s->link.stream.socket().get_executor(), std::chrono::seconds(1));
+          co_await (s->link.stream.async_write(asio::buffer(kTerminate, sizeof kTerminate), asio::as_tuple(use_awaitable)) ||
+                    t.async_wait(asio::as_tuple(use_awaitable)));
+        },
+        asio::detached);
+  }
+}
+
 Pool::Pool(std::string database, std::string user, PoolSettings settings)
     : database_(std::move(database)), user_(std::move(user)), settings_(std::move(settings)) {}
 
@@ -79,7 +96,7 @@ ServerConnection* Pool::take_idle(const asio::any_io_executor& ex) {
   auto pick = idle_.end() - 1;
   for (auto it = idle_.end(); it != idle_.begin() && (idle_.end() - it) < 8;) {
     --it;
-    if ((*it)->link.socket.get_executor() == ex) {
+    if ((*it)->link.stream.socket().get_executor() == ex) {
       pick = it;
       break;
     }
@@ -103,7 +120,7 @@ void Pool::hand_over(ServerConnection* s) {
   idle_.push_back(s);
 }
 
-void Pool::close_locked(ServerConnection* s, CloseCause why, std::vector<std::unique_ptr<ServerConnection>>& graveyard) {
+void Pool::close_locked(ServerConnection* s, CloseCause why, Graveyard& graveyard) {
   auto idle_it = std::find(idle_.begin(), idle_.end(), s);
   if (idle_it != idle_.end()) idle_.erase(idle_it);
   for (auto it = servers_.begin(); it != servers_.end(); ++it) {
@@ -111,7 +128,7 @@ void Pool::close_locked(ServerConnection* s, CloseCause why, std::vector<std::un
       spdlog::info("pool {}/{}: closing server connection {} (pid {}): {}", database_, user_, s->id, s->link.pid,
                    to_string(why));
       closes_[static_cast<size_t>(why)].fetch_add(1, std::memory_order_relaxed);
-      graveyard.push_back(std::move(*it));
+      graveyard.add(std::move(*it));
       servers_.erase(it);
       return;
     }
@@ -122,6 +139,8 @@ namespace {
 
 // True when an idle server connection has been closed by the server or has sent something
 // unasked (a FATAL before closing): either way it cannot be used.
+constexpr int64_t kTrustIdleUs = 20000;
+
 bool looks_broken(asio::ip::tcp::socket& sock) {
   char c;
   ssize_t n = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -144,7 +163,7 @@ awaitable<PgResult<ServerConnection*>> Pool::connect_new(asio::any_io_executor e
     target = settings_.target;  // its password changes under pass-through
   }
   auto r = co_await connect_backend(ex, target, user_, database_, {});
-  std::vector<std::unique_ptr<ServerConnection>> graveyard;
+  Graveyard graveyard;
   std::lock_guard lk(mu_);
   --connecting_;
   if (!r) {
@@ -186,7 +205,7 @@ awaitable<PgStatus> Pool::verify_password(asio::any_io_executor ex, std::string 
   target.password = password;
   auto r = co_await connect_backend(ex, target, user_, database_, {});
   if (!r) co_return unexpected(r.error());
-  std::vector<std::unique_ptr<ServerConnection>> graveyard;
+  Graveyard graveyard;
   std::lock_guard lk(mu_);
   settings_.target.password = std::move(password);
   if (total_locked() < settings_.size) {
@@ -231,8 +250,10 @@ awaitable<PgResult<ServerConnection*>> Pool::acquire(asio::any_io_executor ex) {
     }
     if (s) {
       // Reuse only what answers: a closed or chatty socket is dropped at once; one idle
-      // longer than server_check_delay is asked an empty query first.
-      bool ok = !looks_broken(s->link.socket);
+      // longer than server_check_delay is asked an empty query first. A connection checked in
+      // moments ago is not peeked at (one syscall per transaction saved): a server lost in
+      // that window is handled like one lost mid-statement.
+      bool ok = now - s->last_used_us < kTrustIdleUs || !looks_broken(s->link.stream.socket());
       if (ok && settings_.check_delay_ms >= 0 && now - s->last_used_us > settings_.check_delay_ms * 1000)
         ok = static_cast<bool>(co_await run_control_query(*s, ""));
       if (!ok) {
@@ -291,7 +312,7 @@ awaitable<PgResult<ServerConnection*>> Pool::acquire(asio::any_io_executor ex) {
 }
 
 void Pool::release(ServerConnection* s) {
-  std::vector<std::unique_ptr<ServerConnection>> graveyard;
+  Graveyard graveyard;
   std::lock_guard lk(mu_);
   int64_t now = steady_now_us();
   s->last_used_us = now;
@@ -308,12 +329,12 @@ void Pool::release(ServerConnection* s) {
 }
 
 void Pool::discard(ServerConnection* s, CloseCause why) {
-  std::vector<std::unique_ptr<ServerConnection>> graveyard;
+  Graveyard graveyard;
   std::lock_guard lk(mu_);
   if (s->cancels.load() > 0) {
     // A cancel still uses its key; closed once that is done.
     boost::system::error_code ec;
-    s->link.socket.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    s->link.stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
     s->state = ServerState::kCancelling;
     s->release_pending = false;
     s->discard_pending = true;
@@ -337,7 +358,7 @@ void Pool::cancel(asio::any_io_executor ex, ServerConnection* s, std::function<v
       [self = shared_from_this(), ex, s, ep, pid, secret, done = std::move(done)]() -> awaitable<void> {
         co_await send_cancel(ex, ep, pid, secret);
         if (done) done();
-        std::vector<std::unique_ptr<ServerConnection>> graveyard;
+        Graveyard graveyard;
         std::lock_guard lk(self->mu_);
         if (s->cancels.fetch_sub(1) == 1) {
           if (s->discard_pending) self->close_locked(s, CloseCause::kBroken, graveyard);
@@ -351,7 +372,7 @@ void Pool::cancel(asio::any_io_executor ex, ServerConnection* s, std::function<v
 }
 
 void Pool::maintain(asio::any_io_executor ex, int64_t now_us) {
-  std::vector<std::unique_ptr<ServerConnection>> graveyard;
+  Graveyard graveyard;
   int missing = 0;
   {
     std::lock_guard lk(mu_);
@@ -380,7 +401,7 @@ void Pool::maintain(asio::any_io_executor ex, int64_t now_us) {
 }
 
 void Pool::close_idle() {
-  std::vector<std::unique_ptr<ServerConnection>> graveyard;
+  Graveyard graveyard;
   std::lock_guard lk(mu_);
   std::vector<ServerConnection*> idle(idle_.begin(), idle_.end());
   for (ServerConnection* s : idle) close_locked(s, CloseCause::kShutdown, graveyard);
@@ -483,10 +504,10 @@ void PoolSet::close_idle() {
 // ---- control queries --------------------------------------------------------------------
 
 awaitable<PgStatus> run_control_query(ServerConnection& s, std::string_view sql) {
-  auto& sock = s.link.socket;
+  auto& sock = s.link.stream;
   std::string out;
   wire::append_query(out, sql);
-  auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(out), asio::as_tuple(use_awaitable));
+  auto [wec, wn] = co_await sock.async_write(asio::buffer(out), asio::as_tuple(use_awaitable));
   if (wec) co_return unexpected(PgError::make(sqlstate::kConnectionFailure, "server connection lost: " + wec.message()));
   std::string in = std::move(s.link.leftover);
   s.link.leftover.clear();

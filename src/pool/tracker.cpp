@@ -119,6 +119,12 @@ uint64_t ResponseTracker::statement_next() const {
   return 0;
 }
 
+std::optional<Expect> ResponseTracker::kind_next() const {
+  for (const Entry& e : queue_)
+    if (!synthetic(e.kind)) return e.kind;
+  return std::nullopt;
+}
+
 bool ResponseTracker::head_is_synthetic() const { return !queue_.empty() && synthetic(queue_.front().kind); }
 
 void ResponseTracker::take_leading(std::string& out) {

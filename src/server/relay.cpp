@@ -127,7 +127,7 @@ awaitable<PgResult<std::vector<std::pair<std::string, std::string>>>> Session::r
   if (ctx_.metrics) pool_wait_ = ctx_.metrics->pool_wait(dbname, login);
   relayed_ = true;
   transaction_pooling_ = entry.pool_mode == config::PoolMode::kTransaction;
-  attach_signal_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+  attach_signal_ = std::make_unique<Signal>(socket_.get_executor(), 1);
   // As PostgreSQL: the switches in `options` first, then the packet's own parameters, which win.
   for (const auto& [k, v] : startup_params_) {
     if (lower(k) == "options")
@@ -208,6 +208,8 @@ awaitable<void> Session::relay() {
       co_return;
     }
     server_->statements.clear();
+    server_->stale.clear();
+    server_->shapes.clear();
     server_->applied.clear();
     server_->sql_prepared.clear();
   }
@@ -252,6 +254,33 @@ constexpr std::string_view kProbeSql =
     "(SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema()))::text";
 
 std::string deallocate_sql(const std::string& name) { return "DEALLOCATE " + util::quote_ident(name); }
+
+// Calls fn(type, whole message) for each message of `msgs` (whole frames, as the relay kept them).
+template <typename Fn>
+void for_each_message(std::string_view msgs, Fn&& fn) {
+  for (size_t at = 0; at + 5 <= msgs.size();) {
+    const auto* p = reinterpret_cast<const unsigned char*>(msgs.data() + at + 1);
+    const size_t len = (size_t{p[0]} << 24) | (size_t{p[1]} << 16) | (size_t{p[2]} << 8) | size_t{p[3]};
+    if (len < 4 || at + len + 1 > msgs.size()) return;
+    fn(msgs[at], msgs.substr(at, len + 1));
+    at += len + 1;
+  }
+}
+
+// An ErrorResponse body saying "cached plan must not change result type": raised by the
+// server's RevalidateCachedQuery (the routine field does not depend on lc_messages).
+bool cached_plan_changed(std::string_view body) {
+  for (size_t at = 0; at < body.size() && body[at] != '\0';) {
+    const char code = body[at];
+    size_t end = body.find('\0', at + 1);
+    if (end == std::string_view::npos) return false;
+    std::string_view value = body.substr(at + 1, end - at - 1);
+    if (code == 'R' && value == "RevalidateCachedQuery") return true;
+    if (code == 'M' && value == "cached plan must not change result type") return true;
+    at = end + 1;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -410,7 +439,7 @@ awaitable<bool> Session::relay_attach(std::string& batch) {
   pool_->attached(true);
   params_dirty_ = true;
   relay_param_sync(batch);
-  attach_signal_->cancel();  // relay_server() starts reading it
+  attach_signal_->try_send(boost::system::error_code{});  // relay_server() starts reading it
   co_return true;
 }
 
@@ -443,8 +472,23 @@ awaitable<void> Session::relay_write_client(std::string_view data) {
 // ---------------------------------------------------------------------------------------
 // Client → server
 
+void Session::relay_note_round(char type, std::string_view whole) {
+  // Kept for a possible retry: the messages since the last Sync (not copy data, not simple
+  // queries: a round with those is never run again).
+  const bool extended = type == 'P' || type == 'B' || type == 'D' || type == 'E' || type == 'C' || type == 'S' || type == 'H';
+  if (!open_round_) {
+    ++round_seq_;
+    round_bytes_.clear();
+    if (round_bytes_.capacity() > 65536) round_bytes_.shrink_to_fit();
+    round_replayable_ = true;
+  }
+  if (!extended) round_replayable_ = false;
+  if (round_replayable_) round_bytes_.append(whole);
+}
+
 void Session::relay_translate(char type, std::string_view body, std::string_view whole, std::string& batch) {
   flushed_ = type == 'H';
+  if (transaction_pooling_ && retry_ != Retry::kReplaying) relay_note_round(type, whole);
   if (type != 'S' && type != 'Q' && type != 'F' && type != 'd' && type != 'c' && type != 'f') open_round_ = true;
   if (!transaction_pooling_) {
     // Session pooling: the server is the client's own; only the answers are followed.
@@ -494,6 +538,16 @@ void Session::relay_translate(char type, std::string_view body, std::string_view
       }
       auto it = client_statements_.find(std::string(v->statement));
       if (it == client_statements_.end()) break;  // the server's own 26000 error names it
+      if (relay_shape_changed(it->second->id)) {
+        // This server's copy was prepared again after a change of its result type, and the
+        // client was told the old one: PostgreSQL's error, nothing runs.
+        std::string err;
+        wire::Writer w(err);
+        w.error_response(PgError::make(sqlstate::kFeatureNotSupported, "cached plan must not change result type"));
+        tracker_.expect(Expect::kSyntheticError, false, 0, std::move(err));
+        answer_sync_locally_ = true;
+        return;
+      }
       relay_ensure_statement(*it->second, false, batch);
       wire::append_bind(batch, v->portal, it->second->server_name, v->rest);
       tracker_.expect(Expect::kBind, false, it->second->id);
@@ -575,13 +629,26 @@ void Session::relay_forward(char type, std::string_view body, std::string_view w
 void Session::relay_ensure_statement(const pool::StatementDef& def, bool for_client, std::string& batch) {
   auto& cache = server_->statements;
   if (cache.contains(def.id)) {
-    if (for_client) tracker_.expect(Expect::kSyntheticParseComplete);
+    if (server_->stale.empty() || !server_->stale.erase(def.id)) {
+      if (for_client) tracker_.expect(Expect::kSyntheticParseComplete);
+      return;
+    }
+    // Its result type changed since: prepared anew under the same name.
+    server_->shapes.erase(def.id);
+    wire::append_target(batch, 'C', 'S', def.server_name);
+    tracker_.expect(Expect::kClose, /*drop=*/true);
+    wire::append_parse(batch, def.server_name, def.query, def.types);
+    tracker_.expect(Expect::kParse, /*drop=*/!for_client, def.id);
+    pool_->count_reparse();
     return;
   }
   if (auto evicted = cache.add(def.id)) {
+    server_->shapes.erase(*evicted);
+    server_->stale.erase(*evicted);
     wire::append_target(batch, 'C', 'S', pool::server_statement_name(*evicted));
     tracker_.expect(Expect::kClose, /*drop=*/true);
   }
+  server_->shapes.erase(def.id);
   wire::append_parse(batch, def.server_name, def.query, def.types);
   tracker_.expect(Expect::kParse, /*drop=*/!for_client, def.id);
   if (!for_client) pool_->count_reparse();
@@ -595,6 +662,86 @@ void Session::relay_ensure_unnamed(std::string& batch) {
   tracker_.expect(Expect::kParse, /*drop=*/true);
   server_->statements.unnamed_owner = unnamed_tag();
   pool_->count_reparse();
+}
+
+bool Session::relay_shape_changed(uint64_t id) const {
+  if (server_->shapes.empty() || described_.empty() || server_->stale.count(id)) return false;
+  auto here = server_->shapes.find(id);
+  if (here == server_->shapes.end()) return false;
+  // Differently described here since the client was told: this copy was prepared again after
+  // a change. (Described here before: this copy is the stale one; the server says so itself.)
+  auto told = described_.find(id);
+  return told != described_.end() && told->second.hash != here->second.hash && here->second.at_us > told->second.at_us;
+}
+
+void Session::relay_retire(uint64_t id) {
+  // A new Parse of the text gets a new statement (the old one's copies may be stale anywhere).
+  for (const auto& [name, def] : client_statements_) {
+    if (def->id == id) {
+      pool_->registry().retire(*def);
+      return;
+    }
+  }
+}
+
+void Session::relay_retry_prepare(std::string& batch) {
+  const pool::StatementDef* def = nullptr;
+  for (const auto& [name, d] : client_statements_)
+    if (d->id == retry_statement_) def = d.get();
+  retry_shape_ = 0;
+  if (!def) {  // closed meanwhile: nothing to compare, no retry
+    wire::append_sync(batch);
+    tracker_.expect(Expect::kSync, /*drop=*/true);
+    return;
+  }
+  server_->stale.erase(def->id);
+  wire::append_target(batch, 'C', 'S', def->server_name);
+  tracker_.expect(Expect::kClose, /*drop=*/true);
+  wire::append_parse(batch, def->server_name, def->query, def->types);
+  tracker_.expect(Expect::kParse, /*drop=*/true, def->id);
+  wire::append_target(batch, 'D', 'S', def->server_name);
+  tracker_.expect(Expect::kDescribeStatement, /*drop=*/!retry_redescribe_, def->id);
+  wire::append_sync(batch);
+  tracker_.expect(Expect::kSync, /*drop=*/!retry_redescribe_);
+  pool_->count_reparse();
+}
+
+bool Session::relay_round_is_prepare(uint64_t id) const {
+  // Parse, Describe of that statement, Sync (Flushes aside): a driver's prepare.
+  std::string kinds;
+  bool describes_it = false;
+  for_each_message(round_bytes_, [&](char type, std::string_view whole) {
+    if (type != 'H') kinds += type;
+    if (type == 'D' && whole.size() > 6 && whole[5] == 'S') {
+      std::string_view name = whole.substr(6);
+      if (!name.empty() && name.back() == '\0') name.remove_suffix(1);
+      auto it = client_statements_.find(std::string(name));
+      describes_it = it != client_statements_.end() && it->second->id == id;
+    }
+  });
+  return kinds == "PDS" && describes_it;
+}
+
+bool Session::relay_retry_safe() const {
+  if (retry_shape_ == 0) return false;
+  // The client was told the statement's parameters and columns: they must not have changed.
+  if (auto it = described_.find(retry_statement_); it != described_.end()) return it->second.hash == retry_shape_;
+  // Never described to this client: safe when it learns each result's columns in the round
+  // itself (a Describe of the portal between each Bind and its Execute, as libpq does).
+  bool portal_described = false, safe = true;
+  for_each_message(round_bytes_, [&](char type, std::string_view whole) {
+    if (type == 'B') portal_described = false;
+    else if (type == 'D' && whole.size() > 5 && whole[5] == 'P') portal_described = true;
+    else if (type == 'E' && !portal_described) safe = false;
+  });
+  return safe;
+}
+
+void Session::relay_retry_replay(std::string& batch) {
+  spdlog::info("session {}: a statement's result type changed (0A000) on server connection (pid {}): prepared "
+               "again, the round runs again", pid_, server_->link.pid);
+  const std::string round = round_bytes_;  // relay_translate() may start a new round
+  for_each_message(round, [&](char type, std::string_view whole) { relay_translate(type, whole.substr(5), whole, batch); });
 }
 
 awaitable<void> Session::relay_client() {
@@ -661,8 +808,9 @@ awaitable<void> Session::relay_client() {
     }
     if (!batch.empty() && server_) {
       if (relay_since_us_ == 0) relay_since_us_ = steady_now_us();
+      while (writing_server_) co_await asio::post(socket_.get_executor(), use_awaitable);  // a retry's write
       writing_server_ = true;
-      auto [ec, n] = co_await asio::async_write(server_->link.socket, asio::buffer(batch), asio::as_tuple(use_awaitable));
+      auto [ec, n] = co_await server_->link.stream.async_write(asio::buffer(batch), asio::as_tuple(use_awaitable));
       writing_server_ = false;
       batch.clear();
       // relay_server() notices a lost server; it must also run when it was waiting for
@@ -671,7 +819,7 @@ awaitable<void> Session::relay_client() {
           ((flushed_ && tracker_.head_is_synthetic()) ||
            (transaction_pooling_ && relay_idle() && !server_buffered_ && !pinned()))) {
         boost::system::error_code ignore;
-        server_->link.socket.cancel(ignore);
+        server_->link.stream.socket().cancel(ignore);
       }
     }
     batch.clear();
@@ -721,8 +869,7 @@ awaitable<void> Session::relay_server() {
     if (relay_done_) co_return;
     if (!server_) {
       if (len == 0) buf.release();
-      attach_signal_->expires_at(asio::steady_timer::time_point::max());
-      co_await attach_signal_->async_wait(asio::as_tuple(use_awaitable));
+      co_await attach_signal_->async_receive(asio::as_tuple(use_awaitable));
       continue;
     }
     if (buf.size() == 0) buf.resize(16384, 0);
@@ -735,13 +882,14 @@ awaitable<void> Session::relay_server() {
       server_->link.leftover.erase(0, n);
     } else {
       std::tie(ec, n) =
-          co_await server_->link.socket.async_read_some(asio::buffer(buf.data() + len, buf.size() - len), asio::as_tuple(use_awaitable));
+          co_await server_->link.stream.async_read_some(asio::buffer(buf.data() + len, buf.size() - len), asio::as_tuple(use_awaitable));
     }
     if (relay_done_) co_return;
     if (ec == asio::error::operation_aborted) {
       // Woken by relay_client(): owed answers metagate gives itself, or a check-in.
       out.clear();
       tracker_.take_leading(out);
+      if (!out.empty()) round_answered_ = true;
       co_await relay_write_client(out);
       relay_checkin_if_done();
       continue;
@@ -760,6 +908,7 @@ awaitable<void> Session::relay_server() {
     out.clear();
     size_t pos = 0, emit_from = 0;
     bool malformed = false;
+    bool retry_step = false;  // the retry moves on: metagate writes to the server below
     std::string before;
     while (pos < len) {
       if (body_left > 0) {
@@ -789,23 +938,92 @@ awaitable<void> Session::relay_server() {
         if (e.severity == "FATAL" || e.severity == "PANIC") {
           server_fatal_ = e;
           drop = transaction_pooling_;  // held back: the client's connection may live on
-        } else if (e.sqlstate == sqlstate::kFeatureNotSupported && transaction_pooling_) {
-          // "cached plan must not change result type": this server's copy is stale, and so
-          // may others be; a new Parse of the text gets a new statement.
+        } else if (e.sqlstate == sqlstate::kFeatureNotSupported && transaction_pooling_ && retry_ != Retry::kPreparing &&
+                   cached_plan_changed(body)) {
+          // This server's copy is stale (and so may others be): it is prepared anew before its
+          // next use here. A round that failed on it before anything reached the client is
+          // run again (see relay_retry_safe); otherwise the client gets the error.
           if (uint64_t id = tracker_.statement_next()) {
-            server_->statements.remove(id);
-            for (const auto& [name, def] : client_statements_) {
-              if (def->id == id) {
-                pool_->registry().retire(*def);
-                break;
-              }
+            server_->stale.insert(id);
+            const bool bind_first = tracker_.kind_next() == Expect::kBind && !round_answered_;
+            const bool prepare = tracker_.kind_next() == Expect::kDescribeStatement && relay_round_is_prepare(id);
+            if (retry_ == Retry::kNone && round_replayable_ && tx_ == Tx::kIdle && tracker_.pending_rounds() == 1 &&
+                (bind_first || prepare)) {
+              retry_ = Retry::kFailed;
+              retry_redescribe_ = prepare;
+              retry_statement_ = id;
+              retry_round_ = round_seq_;
+              retry_error_.assign(buf.data() + pos, whole);
+              drop = true;
+            } else {
+              relay_retire(id);
             }
           }
+        }
+      }
+      if ((type == 't' || type == 'T' || type == 'n') && transaction_pooling_ &&
+          tracker_.kind_next() == Expect::kDescribeStatement) {
+        // What a Describe of a named statement says, on this server and to this client.
+        if (type == 't') describing_.clear();
+        describing_ += type;
+        describing_ += body;
+        if (uint64_t id = tracker_.statement_next(); id && type != 't') {
+          pool::StatementShape shape{std::hash<std::string>{}(describing_) | 1, steady_now_us()};
+          server_->shapes[id] = shape;
+          if (retry_ == Retry::kPreparing && !retry_redescribe_) {
+            retry_shape_ = shape.hash;
+          } else {
+            if (described_.size() > 4096) described_.clear();  // bounded: forgetting only prevents retries
+            described_[id] = shape;
+          }
+          describing_.clear();
         }
       }
       before.clear();
       auto o = tracker_.on_server_message(type, before, server_->statements);
       if (o.verdict == pool::ResponseTracker::Verdict::kDrop) drop = true;
+      if (retry_ == Retry::kPreparing && type == 'E' && !retry_redescribe_) {
+        drop = true;  // the statement could not be prepared again: no retry
+        retry_shape_ = 0;
+      }
+      if (type == 'Z' && retry_ != Retry::kNone && !o.probe_done) {
+        switch (retry_) {
+          case Retry::kFailed:
+            // The failed round is over on the server: prepare the statement again first (its
+            // answers dropped), unless the client sent more meanwhile.
+            if (tracker_.empty() && round_seq_ == retry_round_ && body == "I") {
+              retry_ = Retry::kPreparing;
+              retry_step = true;
+              drop = true;
+            } else {
+              before += retry_error_;
+              relay_retire(retry_statement_);
+              retry_ = Retry::kNone;
+            }
+            break;
+          case Retry::kPreparing:
+            if (retry_redescribe_) {
+              // The client got the new Describe (or the re-Parse's error) and this ReadyForQuery.
+              retry_ = Retry::kNone;
+              retry_redescribe_ = false;
+            } else if (relay_retry_safe() && tracker_.empty() && round_seq_ == retry_round_) {
+              retry_ = Retry::kReplaying;
+              retry_step = true;
+              drop = true;
+            } else {
+              // Not safe to run again: the client gets the error PostgreSQL gave, and this
+              // ReadyForQuery (of metagate's own Sync, outside a transaction) in place of the round's.
+              before += retry_error_;
+              relay_retire(retry_statement_);
+              retry_ = Retry::kNone;
+              drop = false;
+            }
+            break;
+          default:
+            retry_ = Retry::kNone;
+            break;
+        }
+      }
       if (o.probe_row) relay_probe_row(body);
       if (o.probe_error) probe_pins_ = -1;
       if (o.own_error) {
@@ -840,6 +1058,10 @@ awaitable<void> Session::relay_server() {
         }
         if (tag == "DISCARD ALL" || tag == "DEALLOCATE ALL") {
           server_->statements.clear();
+          server_->stale.clear();
+          server_->shapes.clear();
+    server_->stale.clear();
+    server_->shapes.clear();
           if (tag == "DISCARD ALL") {
             server_->applied.clear();
             params_dirty_ = true;
@@ -870,6 +1092,7 @@ awaitable<void> Session::relay_server() {
         emit_from = pos;
         continue;
       }
+      round_answered_ = type != 'Z';
       if (len - pos >= whole) {
         pos += whole;
       } else {
@@ -898,6 +1121,15 @@ awaitable<void> Session::relay_server() {
     len -= pos;
     server_buffered_ = len > 0 || body_left > 0;
     if (close_reason_ == CloseReason::kNetworkError) co_return;
+    if (retry_step && server_) {
+      std::string batch;
+      if (retry_ == Retry::kPreparing) relay_retry_prepare(batch);
+      else relay_retry_replay(batch);
+      while (writing_server_) co_await asio::post(socket_.get_executor(), use_awaitable);
+      writing_server_ = true;
+      co_await server_->link.stream.async_write(asio::buffer(batch), asio::as_tuple(use_awaitable));
+      writing_server_ = false;  // a failed write shows as a lost server on the next read
+    }
     relay_checkin_if_done();
     if (ctx_.draining && relay_idle() && waiting_input_) {
       // The transaction that kept this session through the drain has ended: end it now.
@@ -907,6 +1139,7 @@ awaitable<void> Session::relay_server() {
 }
 
 bool Session::relay_server_lost(std::optional<PgError> fatal, std::string& out) {
+  retry_ = Retry::kNone;
   // A pinned client's session state (its locks, LISTENs, temp tables) is gone with the server:
   // like a transaction, that ends the client's session.
   const bool in_tx = tx_ != Tx::kIdle || pinned();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio.hpp>
+#include <boost/asio/experimental/channel.hpp>
 #include <boost/asio/ssl.hpp>
 
 #include <atomic>
@@ -331,7 +332,10 @@ class Session : public std::enable_shared_from_this<Session> {
   prometheus::Histogram* pool_wait_ = nullptr;
   pool::ServerConnection* server_ = nullptr;  // checked out
   pool::ResponseTracker tracker_;
-  std::unique_ptr<boost::asio::steady_timer> attach_signal_;  // wakes relay_server()
+  // Wakes relay_server() when a server connection is attached (a channel, not a timer: no
+  // timerfd reprogramming per transaction).
+  using Signal = boost::asio::experimental::channel<void(boost::system::error_code)>;
+  std::unique_ptr<Signal> attach_signal_;
   std::vector<std::pair<std::string, std::string>> startup_params_;  // as the client sent them
   std::string passthrough_password_;  // authentication pass-through: the client's password
   // ParameterStatus values this client was told (lower-case name): a server's report of the
@@ -366,6 +370,34 @@ class Session : public std::enable_shared_from_this<Session> {
   std::map<std::string, std::string> probe_settings_;
   int64_t probe_pins_ = -1;
   std::map<std::string, std::string> tx_settings_snapshot_;  // wanted_params_ when the transaction began
+  // Re-prepare and retry (transaction pooling): a round whose first answer is "cached plan
+  // must not change result type" (0A000) for one of the client's named statements, outside a
+  // transaction block and with nothing of it sent to the client yet, is run again after the
+  // statement is prepared anew on that server — when the new description is the one the client
+  // was given (or the client never asked for one). Otherwise the client gets the error.
+  enum class Retry : uint8_t { kNone, kFailed, kPreparing, kReplaying };
+  Retry retry_ = Retry::kNone;
+  uint64_t retry_statement_ = 0;
+  // The failed round was a prepare (Parse, Describe of the statement, Sync) whose Describe met
+  // the stale copy: the new Describe's answers go to the client, nothing runs again.
+  bool retry_redescribe_ = false;
+  bool relay_round_is_prepare(uint64_t id) const;
+  uint64_t retry_round_ = 0;
+  std::string retry_error_;       // the server's ErrorResponse frame, for the client if no retry
+  uint64_t retry_shape_ = 0;      // the statement's description after the re-Parse (hash; 0 = failed)
+  std::string describing_;        // a Describe's answers so far ('t', then 'T' or 'n')
+  std::string round_bytes_;       // the client's messages of the current extended-protocol round
+  uint64_t round_seq_ = 0;        // counts those rounds
+  bool round_replayable_ = true;  // the round holds only extended-protocol messages
+  bool round_answered_ = false;   // something of the current round went to the client
+  // What the client was told of its named statements by Describe (hash of 't' and 'T'/'n').
+  std::unordered_map<uint64_t, pool::StatementShape> described_;
+  void relay_note_round(char type, std::string_view whole);
+  void relay_retry_prepare(std::string& batch);
+  void relay_retry_replay(std::string& batch);
+  void relay_retire(uint64_t id);
+  bool relay_shape_changed(uint64_t id) const;
+  bool relay_retry_safe() const;
   std::string unnamed_parse_;        // the client's last Parse of the unnamed statement
   uint64_t unnamed_seq_ = 0;
   uint64_t unnamed_tag() const { return (session_id_ << 24) + unnamed_seq_; }

@@ -159,7 +159,12 @@ struct PostgresTarget {
   std::string dbname;       // "" = the client's database name
   std::string user;         // "" = the client's user
   std::string password;     // "" = none configured
+  // TLS, with libpq's meaning: disable, allow, prefer, require, verify-ca, verify-full.
   std::string sslmode = "prefer";
+  std::string sslrootcert;  // CA file for verify-ca/verify-full ("system": the OS store)
+  std::string sslcert;      // client certificate (with sslkey), when the server asks for one
+  std::string sslkey;
+  bool sslsni = true;       // send the host name (SNI) when it is not an IP address
   int connect_timeout_s = 10;
 };
 // Parses with libpq's own parser (PQconninfoParse); the error says what is wrong.

@@ -1,10 +1,14 @@
 // A connection from metagate to a PostgreSQL server (a backend of the relay): TCP connect to
-// the first host that answers, StartupMessage, authentication as the server asks (cleartext,
-// md5, SCRAM-SHA-256), then the server's ParameterStatus and BackendKeyData up to its first
-// ReadyForQuery. Also CancelRequest to a server.
+// the first host that answers, TLS as `sslmode` asks (SSLRequest, then a TLS handshake with the
+// certificate checks of libpq's verify-ca/verify-full), StartupMessage, authentication as the
+// server asks (cleartext, md5, SCRAM-SHA-256), then the server's ParameterStatus and
+// BackendKeyData up to its first ReadyForQuery. Also CancelRequest to a server.
 #pragma once
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+
+#include <memory>
 
 #include <string>
 #include <utility>
@@ -15,8 +19,41 @@
 
 namespace metagate::pool {
 
+// The byte stream to a server: plain TCP, or TLS over it. Reads and writes go through here;
+// socket() is the TCP socket underneath (cancel, peek, shutdown, its io_context).
+class ServerStream {
+ public:
+  using Socket = boost::asio::ip::tcp::socket;
+  using Tls = boost::asio::ssl::stream<Socket>;
+  explicit ServerStream(Socket s) : plain_(std::move(s)) {}
+  // Wraps the socket in TLS with `ctx` (kept alive here); the handshake is the caller's.
+  Tls& start_tls(std::shared_ptr<boost::asio::ssl::context> ctx) {
+    ctx_ = std::move(ctx);
+    tls_ = std::make_unique<Tls>(std::move(plain_), *ctx_);
+    return *tls_;
+  }
+  Socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
+  bool encrypted() const { return tls_ != nullptr; }
+  template <typename Token>
+  auto async_read_some(boost::asio::mutable_buffer b, Token&& token) {
+    if (tls_) return tls_->async_read_some(b, std::forward<Token>(token));
+    return plain_.async_read_some(b, std::forward<Token>(token));
+  }
+  // The whole buffer.
+  template <typename Token>
+  auto async_write(boost::asio::const_buffer b, Token&& token) {
+    if (tls_) return boost::asio::async_write(*tls_, b, std::forward<Token>(token));
+    return boost::asio::async_write(plain_, b, std::forward<Token>(token));
+  }
+
+ private:
+  Socket plain_;
+  std::shared_ptr<boost::asio::ssl::context> ctx_;
+  std::unique_ptr<Tls> tls_;
+};
+
 struct BackendConnection {
-  boost::asio::ip::tcp::socket socket;
+  ServerStream stream;
   boost::asio::ip::tcp::endpoint endpoint;  // where it is connected (for CancelRequest)
   std::vector<std::pair<std::string, std::string>> parameters;  // ParameterStatus, in order
   int32_t pid = 0;

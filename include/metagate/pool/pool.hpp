@@ -16,6 +16,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "metagate/config/config.hpp"
@@ -48,12 +50,25 @@ std::string_view to_string(ServerState s);
 enum class CloseCause : uint8_t { kIdleTimeout, kLifetime, kBroken, kDirty, kCheckFailed, kShutdown, kClientLeft };
 std::string_view to_string(CloseCause c);
 
+// A statement's description as a Describe gave it: a hash of its ParameterDescription and
+// RowDescription (or NoData), and when (steady clock).
+struct StatementShape {
+  uint64_t hash = 0;
+  int64_t at_us = 0;
+};
+
 struct ServerConnection {
   explicit ServerConnection(BackendConnection c, size_t statement_cache)
       : link(std::move(c)), statements(statement_cache) {}
   BackendConnection link;
   uint64_t id = 0;
   ServerStatements statements;
+  // Statements in `statements` whose server copy answered "cached plan must not change result
+  // type": closed and parsed again before their next use.
+  std::unordered_set<uint64_t> stale;
+  // What a Describe of a statement's copy here last said, when one passed through: a client
+  // told otherwise before that gets 0A000 instead of rows of another shape.
+  std::unordered_map<uint64_t, StatementShape> shapes;
   // Session parameters metagate has SET on it beyond its startup values (lower-case name).
   std::map<std::string, std::string> applied;
   // SQL-level PREPAREs clients made on it: name -> the PREPARE statement.
@@ -66,6 +81,21 @@ struct ServerConnection {
   bool release_pending = false;                  // checked in while a cancel was in flight
   bool discard_pending = false;                  // discarded while a cancel was in flight
   bool state_unknown = false;  // metagate's own SET/PREPARE failed on it: closed at check-in
+};
+
+// Server connections being closed, collected under a pool's lock and let go after it: each
+// is sent Terminate on its own io thread (the server then ends the session cleanly, TLS or
+// not, instead of logging a reset), then closed.
+class Graveyard {
+ public:
+  Graveyard() = default;
+  Graveyard(const Graveyard&) = delete;
+  Graveyard& operator=(const Graveyard&) = delete;
+  ~Graveyard();
+  void add(std::unique_ptr<ServerConnection> s) { dead_.push_back(std::move(s)); }
+
+ private:
+  std::vector<std::unique_ptr<ServerConnection>> dead_;
 };
 
 // One row of SHOW SERVERS.
@@ -164,7 +194,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Takes an idle connection (mutex held), preferring one on `ex`'s io_context.
   ServerConnection* take_idle(const boost::asio::any_io_executor& ex);
   void hand_over(ServerConnection* s);  // mutex held: to the first waiter, or idle
-  void close_locked(ServerConnection* s, CloseCause why, std::vector<std::unique_ptr<ServerConnection>>& graveyard);
+  void close_locked(ServerConnection* s, CloseCause why, Graveyard& graveyard);
   int total_locked() const;
 
   std::string database_, user_;

@@ -112,6 +112,8 @@ class ResponseTracker {
   bool probe_next() const;
   // The statement id of the message the server answers next (Bind, Describe, Parse), or 0.
   uint64_t statement_next() const;
+  // The kind of the message the server answers next (synthetic answers skipped), if any.
+  std::optional<Expect> kind_next() const;
   // The rounds (Sync, Query, FunctionCall) the server still owes an answer for.
   size_t pending_rounds() const;
   // The server was lost: everything owed is forgotten; returns the number of rounds that were

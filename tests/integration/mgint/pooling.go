@@ -15,6 +15,11 @@ package main
 //	 4 a pgx cached statement after ALTER TABLE changed its result type: the same outcome
 //	   as PostgreSQL (0A000 "cached plan must not change result type" once, then pgx
 //	   prepares again and gets both columns).
+//	4b the same statement text prepared by other clients on every server connection before
+//	   the ALTER TABLE, then by a new pgx client after it: PostgreSQL gives the new client both
+//	   columns and no error (its statement is new), so metagate must too, whichever stale
+//	   server copy it meets (Describe or Bind: prepared again, retried); an old client still
+//	   gets PostgreSQL's one 0A000.
 //	 5 SQL PREPARE / EXECUTE / DEALLOCATE on one client connection while other clients churn.
 //	 6 SET application_name, TimeZone, search_path, statement_timeout, DateStyle follow the
 //	   client; the timeout fires (57014), RESET works; other clients never see the values.
@@ -94,6 +99,7 @@ func runPooling(o PoolOptions) int {
 	p.run("pool/2", 15*time.Second, p.checkNamed)
 	p.run("pool/3", 15*time.Second, p.checkPgx)
 	p.run("pool/4", 10*time.Second, p.checkResultTypeChange)
+	p.run("pool/4b", 15*time.Second, p.checkRetryAfterDDL)
 	p.run("pool/5", 10*time.Second, p.checkSQLPrepare)
 	p.run("pool/6", 12*time.Second, p.checkSessionState)
 	p.run("pool/7", 25*time.Second, p.checkPins)
@@ -614,6 +620,108 @@ func (p *poolRun) checkResultTypeChange(ctx context.Context) {
 	}
 	p.checks.Check(name, ok,
 		"before ALTER: %s, %s; after: %s, %s (PostgreSQL: %s)", got[0], got[1], got[2], got[3], strings.Join(want[2:], ", "))
+}
+
+// --- 4b: stale server copies of a statement a client prepared after the DDL --------------
+
+// pgxOutcome runs q on conn: "N row(s) x M column(s)" or "error SQLSTATE".
+func pgxOutcome(ctx context.Context, conn *pgx.Conn, q string) string {
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return "error " + errText(err)
+	}
+	cols := len(rows.FieldDescriptions())
+	nrows := 0
+	for rows.Next() {
+		nrows++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		if st := sqlState(err); st != "" {
+			return "error " + st
+		}
+		return "error " + err.Error()
+	}
+	return fmt.Sprintf("%d row(s) x %d column(s)", nrows, cols)
+}
+
+func (p *poolRun) checkRetryAfterDDL(ctx context.Context) {
+	const name = "pool/4b statement prepared after DDL, stale server copies"
+	tbl := "public.pool_r_" + p.sfx
+	db := p.open(2)
+	defer db.Close()
+	for _, s := range []string{"CREATE TABLE " + tbl + " (a int)", "INSERT INTO " + tbl + " VALUES (1)"} {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			p.checks.Fail(name, "%s: %s", s, errText(err))
+			return
+		}
+	}
+	q := "SELECT * FROM " + tbl + " WHERE a > 0"
+	// Old clients: each prepares q inside a transaction held open, so that together they put
+	// a copy of it on every server connection of the pool.
+	n := p.o.PoolSize
+	if n < 1 || n > 8 {
+		n = 2
+	}
+	var old []*pgx.Conn
+	defer func() {
+		for _, c := range old {
+			poolClosePgx(c)
+		}
+	}()
+	for i := 0; i < n; i++ {
+		c, err := pgx.Connect(ctx, poolDSN(p.o.DSN))
+		if err != nil {
+			p.checks.Fail(name, "pgx connect: %s", errText(err))
+			return
+		}
+		old = append(old, c)
+		if _, err := c.Exec(ctx, "BEGIN"); err != nil {
+			p.checks.Fail(name, "BEGIN: %s", errText(err))
+			return
+		}
+		if got := pgxOutcome(ctx, c, q); got != "1 row(s) x 1 column(s)" {
+			p.checks.Fail(name, "old client %d before ALTER: %s", i, got)
+			return
+		}
+	}
+	for _, c := range old {
+		if _, err := c.Exec(ctx, "COMMIT"); err != nil {
+			p.checks.Fail(name, "COMMIT: %s", errText(err))
+			return
+		}
+	}
+	if _, err := db.ExecContext(ctx, "ALTER TABLE "+tbl+" ADD COLUMN b int"); err != nil {
+		p.checks.Fail(name, "ALTER TABLE: %s", errText(err))
+		return
+	}
+	// A new client prepares q now: PostgreSQL has no reason to fail it, on any run.
+	fresh, err := pgx.Connect(ctx, poolDSN(p.o.DSN))
+	if err != nil {
+		p.checks.Fail(name, "pgx connect: %s", errText(err))
+		return
+	}
+	defer poolClosePgx(fresh)
+	churn := p.startChurn(4)
+	var got []string
+	bad := 0
+	for i := 0; i < 4*n+4; i++ {
+		o := pgxOutcome(ctx, fresh, q)
+		if o != "1 row(s) x 2 column(s)" {
+			bad++
+			if len(got) < 3 {
+				got = append(got, fmt.Sprintf("run %d: %s", i+1, o))
+			}
+		}
+	}
+	p.endChurn(name, churn)
+	// An old client described the statement with one column: PostgreSQL fails its next run
+	// once (0A000), then pgx prepares again.
+	oldRuns := pgxOutcome(ctx, old[0], q) + ", " + pgxOutcome(ctx, old[0], q)
+	wantOld := "error 0A000, 1 row(s) x 2 column(s)"
+	p.checks.Check(name, bad == 0 && oldRuns == wantOld,
+		"new client: %d of %d runs gave 2 columns%s; old client: %s (PostgreSQL: %s)",
+		4*n+4-bad, 4*n+4, strings.Join(append([]string{""}, got...), "; "), oldRuns, wantOld)
 }
 
 // --- 5: SQL-level PREPARE / EXECUTE / DEALLOCATE -----------------------------------------

@@ -13,6 +13,8 @@
 #     SQL-level PREPARE follow the client; an exhausted pool answers 53300 after
 #     queue_timeout_ms and the client's connection stays usable; session pooling resets a
 #     server connection (DISCARD ALL) before another client gets it;
+#   - TLS to the server with libpq's sslmode semantics (prefer, require, verify-ca,
+#     verify-full with host name check, disable; the server's certificate from a test CA);
 #   - `mgint pooling` (tests/integration/mgint/pooling.go: lib/pq and pgx v4 under
 #     concurrency — unnamed statements split over Sync rounds, named statements, a result
 #     type changed by DDL, SQL-level PREPARE, session state, pins: advisory locks, temporary
@@ -41,7 +43,25 @@ bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 PSQL=$PG_BINDIR/psql
 PGBENCH=$PG_BINDIR/pgbench
 
+# TLS on the server (metagate's default sslmode=prefer then encrypts every server connection):
+# a CA, a server certificate for the name "localhost" only, and a CA that signed nothing here.
+mkdir -p "$tmp/certs"
+(
+  cd "$tmp/certs" || exit 1
+  for ca in ca otherca; do
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout $ca.key -out $ca.crt -days 2 -subj "/CN=metagate test $ca" 2>/dev/null
+  done
+  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost\n' > san.ext
+  openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile san.ext 2>/dev/null
+  chmod 600 server.key
+  [ "$(id -u)" = 0 ] && chown postgres: server.key server.crt
+) || { echo "could not make test certificates"; echo "0 passed, 1 failed"; exit 1; }
 pg_start "$tmp/pg" >/dev/null || { echo "could not start PostgreSQL"; echo "0 passed, 1 failed"; exit 1; }
+# In postgresql.auto.conf (not on the command line), so that a reload can turn it off later.
+pg_psql -d postgres -c "ALTER SYSTEM SET ssl_cert_file = '$tmp/certs/server.crt'" \
+  -c "ALTER SYSTEM SET ssl_key_file = '$tmp/certs/server.key'" -c "ALTER SYSTEM SET ssl = on" \
+  -c "SELECT pg_reload_conf()" >/dev/null
 pg_psql -d postgres <<'SQL' >/dev/null
 SET password_encryption = 'scram-sha-256';
 CREATE ROLE mg_scram LOGIN PASSWORD 'scram-secret';
@@ -199,6 +219,63 @@ start_mg passthrough "host=127.0.0.1 port=$PG_PORT" '"pool_mode": "transaction",
     bad "pass-through: a=[$a] b=[$b] c=[$c] d=[$d] connects=${connects:-?} auth failures=${failures:-?}"
   fi
 }
+
+# TLS to the server, libpq's sslmode semantics. backend_ssl: what pg_stat_ssl says of the
+# server connection a client of metagate got.
+backend_ssl() {
+  "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At -c \
+    "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()" 2>&1
+}
+scram="user=mg_scram password=scram-secret dbname=relay"
+start_mg tls_prefer "host=127.0.0.1 port=$PG_PORT $scram" && {
+  r=$(backend_ssl)
+  if echo "$r" | grep -q '^t|TLSv1\.[23]$'; then ok "TLS: the default sslmode=prefer encrypts the server connection ($r)"; else bad "TLS prefer: $r"; fi
+}
+start_mg tls_full "host=localhost port=$PG_PORT $scram sslmode=verify-full sslrootcert=$tmp/certs/ca.crt" && {
+  r=$(backend_ssl)
+  if echo "$r" | grep -q '^t|'; then ok "TLS: sslmode=verify-full with the right CA and host name (localhost) connects ($r)"; else bad "TLS verify-full: $r"; fi
+}
+start_mg tls_name "host=127.0.0.1 port=$PG_PORT $scram sslmode=verify-full sslrootcert=$tmp/certs/ca.crt" && {
+  r=$(backend_ssl)
+  if echo "$r" | grep -q 'server certificate for "localhost" does not match host name "127.0.0.1"'; then
+    ok "TLS: verify-full refuses a certificate for another name: $(echo "$r" | grep -o 'FATAL.*')"
+  else
+    bad "TLS verify-full wrong name: $r"
+  fi
+}
+start_mg tls_ca "host=127.0.0.1 port=$PG_PORT $scram sslmode=verify-ca sslrootcert=$tmp/certs/otherca.crt" && {
+  r=$(backend_ssl)
+  if echo "$r" | grep -q 'SSL error: certificate verify failed'; then
+    ok "TLS: verify-ca refuses a certificate from another CA: $(echo "$r" | grep -o 'FATAL.*')"
+  else
+    bad "TLS verify-ca other CA: $r"
+  fi
+}
+start_mg tls_ca_ok "host=127.0.0.1 port=$PG_PORT $scram sslmode=verify-ca sslrootcert=$tmp/certs/ca.crt" && {
+  r=$(backend_ssl)
+  if echo "$r" | grep -q '^t|'; then ok "TLS: verify-ca checks the chain only (127.0.0.1 with a localhost certificate connects)"; else bad "TLS verify-ca: $r"; fi
+}
+start_mg tls_off "host=127.0.0.1 port=$PG_PORT $scram sslmode=disable" && {
+  r=$(backend_ssl)
+  if [ "$r" = "f|" ]; then ok "TLS: sslmode=disable stays in plain text"; else bad "TLS disable: $r"; fi
+}
+# The server turns TLS off (reload): require fails, prefer falls back to plain text.
+pg_psql -d postgres -c "ALTER SYSTEM SET ssl = off" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+start_mg tls_req "host=127.0.0.1 port=$PG_PORT $scram sslmode=require" && {
+  r=$(backend_ssl)
+  if echo "$r" | grep -q 'server does not support SSL, but SSL was required'; then
+    ok "TLS: sslmode=require against a server without TLS: $(echo "$r" | grep -o 'FATAL.*')"
+  else
+    bad "TLS require without server TLS: $r"
+  fi
+}
+start_mg tls_fallback "host=127.0.0.1 port=$PG_PORT $scram" && {
+  r=$(backend_ssl)
+  if [ "$r" = "f|" ]; then ok "TLS: prefer falls back to plain text when the server declines"; else bad "TLS prefer fallback: $r"; fi
+}
+pg_psql -d postgres -c "ALTER SYSTEM RESET ssl" -c "SELECT pg_reload_conf()" >/dev/null
+stop_mgs
 
 # Drain on SIGTERM with relayed sessions: a statement in flight completes, an open
 # transaction can still commit, then each session ends with 57P01 and the daemon exits.
