@@ -12,6 +12,7 @@
 #      DURATION=10 (s per run)  ROUNDS=3  SCALE=10 (pgbench -i -s)  POOL_SIZE=20 (both poolers)
 #      CLIENTS="8 64"  MODES="simple extended prepared"  WORKLOADS="select-only tpcb-like"
 #      THREADS=2 (pgbench -j, except -M prepared: -j = -c, see below)
+#      MG_IO_THREADS=0 (metagate's io_threads: 0 = one per core)
 #      PARTS="matrix connections idle"      which parts to run
 #      CONN_CLIENTS=2000 CONN_THREADS=4 CONN_DURATION=20 CONN_SIDES="metagate pgbouncer"
 #      IDLE_CLIENTS=$CONN_CLIENTS  IDLE_SIDES="metagate pgbouncer"
@@ -50,7 +51,7 @@ METAGATE_BIN=${METAGATE_BIN:-$repo/build/bin/metagate}
 PGBOUNCER_BIN=${PGBOUNCER_BIN:-/usr/sbin/pgbouncer}
 DURATION=${DURATION:-10}; ROUNDS=${ROUNDS:-3}; SCALE=${SCALE:-10}; POOL_SIZE=${POOL_SIZE:-20}
 CLIENTS=${CLIENTS:-8 64}; MODES=${MODES:-simple extended prepared}
-WORKLOADS=${WORKLOADS:-select-only tpcb-like}; THREADS=${THREADS:-2}
+WORKLOADS=${WORKLOADS:-select-only tpcb-like}; THREADS=${THREADS:-2}; MG_IO_THREADS=${MG_IO_THREADS:-0}
 PARTS=${PARTS:-matrix connections idle}
 CONN_CLIENTS=${CONN_CLIENTS:-2000}; CONN_THREADS=${CONN_THREADS:-4}; CONN_DURATION=${CONN_DURATION:-20}
 CONN_SIDES=${CONN_SIDES-metagate pgbouncer}
@@ -60,7 +61,7 @@ stamp=$(date -u +%Y-%m-%d)-pooler-$(date -u +%H%M%S)
 OUT=${OUT:-$repo/bench/results/$stamp.md}
 PGB=/usr/lib/postgresql/15/bin/pgbench
 PSQL=/usr/lib/postgresql/15/bin/psql
-command_line="METAGATE_BIN=$METAGATE_BIN${METAGATE_COMMIT:+ METAGATE_COMMIT=$METAGATE_COMMIT} DURATION=$DURATION ROUNDS=$ROUNDS SCALE=$SCALE POOL_SIZE=$POOL_SIZE CLIENTS=\"$CLIENTS\" MODES=\"$MODES\" WORKLOADS=\"$WORKLOADS\" THREADS=$THREADS PARTS=\"$PARTS\" CONN_CLIENTS=$CONN_CLIENTS CONN_THREADS=$CONN_THREADS CONN_DURATION=$CONN_DURATION CONN_SIDES=\"$CONN_SIDES\" IDLE_CLIENTS=$IDLE_CLIENTS IDLE_SIDES=\"$IDLE_SIDES\" bench/pooler_compare.sh"
+command_line="METAGATE_BIN=$METAGATE_BIN${METAGATE_COMMIT:+ METAGATE_COMMIT=$METAGATE_COMMIT} DURATION=$DURATION ROUNDS=$ROUNDS SCALE=$SCALE POOL_SIZE=$POOL_SIZE CLIENTS=\"$CLIENTS\" MODES=\"$MODES\" WORKLOADS=\"$WORKLOADS\" THREADS=$THREADS MG_IO_THREADS=$MG_IO_THREADS PARTS=\"$PARTS\" CONN_CLIENTS=$CONN_CLIENTS CONN_THREADS=$CONN_THREADS CONN_DURATION=$CONN_DURATION CONN_SIDES=\"$CONN_SIDES\" IDLE_CLIENTS=$IDLE_CLIENTS IDLE_SIDES=\"$IDLE_SIDES\" bench/pooler_compare.sh"
 
 . "$repo/tests/support/pg.sh"
 [ -x "$METAGATE_BIN" ] || { echo "METAGATE_BIN=$METAGATE_BIN is not executable" >&2; exit 2; }
@@ -113,6 +114,7 @@ start_metagate() {  # name: a metagate with its own config/log; sets PORT[name] 
     cat > "$conf" <<JSON
 {
   "listen": "127.0.0.1:$port",
+  "io_threads": $MG_IO_THREADS,
   "metrics": {"listen": null},
   "auth": {"rules": ["host all all 127.0.0.1/32 trust"]},
   "limits": {"max_connections": $(( (CONN_CLIENTS > IDLE_CLIENTS ? CONN_CLIENTS : IDLE_CLIENTS) + 100 ))},

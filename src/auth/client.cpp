@@ -26,6 +26,10 @@ ScramClientExchange::ScramClientExchange(std::string password) : password_(std::
   nonce_ = base64_encode(std::span<const uint8_t>(raw.data(), raw.size()));
 }
 
+ScramClientExchange::ScramClientExchange(ScramKeys keys) : ScramClientExchange(std::string()) {
+  keys_ = std::move(keys);
+}
+
 std::string ScramClientExchange::client_first() {
   client_first_bare_ = "n=,r=" + nonce_;
   return "n,," + client_first_bare_;
@@ -54,12 +58,23 @@ AuthResult<std::string> ScramClientExchange::on_server_first(std::string_view sf
   if (!salt || salt->empty() || ec != std::errc() || p != iter.data() + iter.size() || iterations < 1 ||
       iterations > 10'000'000)
     return unexpected(protocol("malformed SCRAM server-first-message"));
-  // The bytes PostgreSQL derived the verifier from (SASLprep'd where it applies).
-  std::string pw = scram_password_bytes(password_).value_or(password_);
-  Sha256 salted = salted_password(pw, *salt, iterations);
-  Sha256 client_key = hmac_sha256(salted, {"Client Key"});
+  Sha256 client_key{}, server_key{};
+  if (keys_) {
+    if (*salt != keys_->salt || iterations != keys_->iterations)
+      return unexpected(AuthError{"28P01",
+                                  "the server's SCRAM secret for this role is not the one in metagate's auth.users "
+                                  "(different salt or iteration count): copy the role's secret from pg_authid",
+                                  {}, {}});
+    client_key = keys_->client_key;
+    server_key = keys_->server_key;
+  } else {
+    // The bytes PostgreSQL derived the verifier from (SASLprep'd where it applies).
+    std::string pw = scram_password_bytes(password_).value_or(password_);
+    Sha256 salted = salted_password(pw, *salt, iterations);
+    client_key = hmac_sha256(salted, {"Client Key"});
+    server_key = hmac_sha256(salted, {"Server Key"});
+  }
   Sha256 stored_key = sha256(client_key);
-  Sha256 server_key = hmac_sha256(salted, {"Server Key"});
   std::string without_proof = "c=biws,r=" + std::string(nonce);
   std::string auth_message = client_first_bare_ + "," + std::string(sf) + "," + without_proof;
   Sha256 signature = hmac_sha256(stored_key, {auth_message});

@@ -231,6 +231,7 @@ AuthResult<std::string> ScramServerExchange::on_client_final(std::string_view ms
   std::array<uint8_t, 32> client_key{};
   for (size_t i = 0; i < client_key.size(); ++i) client_key[i] = (*proof)[i] ^ client_signature[i];
   bool proof_ok = detail::ct_equal(detail::sha256(client_key), verifier_.stored_key);
+  if (proof_ok) client_key_ = client_key;
   if (doomed_) return unexpected(fail(password_failed(user_, doomed_reason_)));
   if (!proof_ok)
     return unexpected(fail(password_failed(user_, "Password does not match for user \"" + user_ + "\".")));
@@ -239,6 +240,11 @@ AuthResult<std::string> ScramServerExchange::on_client_final(std::string_view ms
       detail::hmac_sha256(verifier_.server_key, {client_first_bare_, ",", server_first_, ",", final_without_proof});
   state_ = State::kSucceeded;
   return "v=" + base64_encode(server_signature);
+}
+
+std::optional<ScramKeys> ScramServerExchange::keys() const {
+  if (state_ != State::kSucceeded || doomed_) return std::nullopt;
+  return ScramKeys{client_key_, verifier_.server_key, verifier_.salt, verifier_.iterations};
 }
 
 }  // namespace metagate::auth

@@ -227,7 +227,8 @@ awaitable<PgResult<tcp::socket>> connect_tcp(asio::any_io_executor ex, const con
 // StartupMessage, authentication, and the server's reports up to its first ReadyForQuery.
 awaitable<PgResult<BackendConnection>> startup(ServerStream stream, const config::PostgresTarget& target,
                                                const std::string& user, const std::string& database,
-                                               const std::vector<std::pair<std::string, std::string>>& params);
+                                               const std::vector<std::pair<std::string, std::string>>& params,
+                                               const auth::ScramKeys* keys);
 
 // How one attempt at one host ended.
 enum class Failure { kNone, kUnreachable, kTls, kServer };
@@ -236,7 +237,8 @@ enum class Failure { kNone, kUnreachable, kTls, kServer };
 
 awaitable<PgResult<BackendConnection>> connect_backend(asio::any_io_executor ex, const config::PostgresTarget& target,
                                                        const std::string& user, const std::string& database,
-                                                       const std::vector<std::pair<std::string, std::string>>& params) {
+                                                       const std::vector<std::pair<std::string, std::string>>& params,
+                                                       const auth::ScramKeys* keys) {
   const std::string& mode = target.sslmode;
   const bool tls_required = mode == "require" || mode == "verify-ca" || mode == "verify-full";
   std::shared_ptr<asio::ssl::context> ctx;
@@ -279,7 +281,7 @@ awaitable<PgResult<BackendConnection>> connect_backend(asio::any_io_executor ex,
         }
       }
       if (failed == Failure::kNone) {
-        auto r = co_await startup(std::move(st), target, user, database, params);
+        auto r = co_await startup(std::move(st), target, user, database, params, keys);
         if (r) {
           r->endpoint = ep;
           co_return r;
@@ -301,7 +303,8 @@ namespace {
 
 awaitable<PgResult<BackendConnection>> startup(ServerStream stream, const config::PostgresTarget& target,
                                                const std::string& user, const std::string& database,
-                                               const std::vector<std::pair<std::string, std::string>>& params) {
+                                               const std::vector<std::pair<std::string, std::string>>& params,
+                                               const auth::ScramKeys* keys) {
   // StartupMessage (protocol 3.0).
   std::string body;
   put32(body, 196608);
@@ -353,7 +356,12 @@ awaitable<PgResult<BackendConnection>> startup(ServerStream stream, const config
         if (b.size() < 4) co_return unexpected(connect_error("malformed authentication request"));
         int32_t code = get32(reinterpret_cast<const uint8_t*>(b.data()));
         std::string_view rest = b.substr(4);
+        const bool with_keys = target.password.empty() && keys;
         auto need_password = [&]() -> bool { return !target.password.empty(); };
+        if ((code == 3 || code == 5) && with_keys)
+          co_return unexpected(connect_error(std::string("the server asks for ") + (code == 3 ? "a password in clear" : "md5") +
+                                             ", and metagate holds only the client's SCRAM keys: authentication "
+                                             "pass-through without a password needs scram-sha-256 on the server"));
         if (code == 0) break;  // AuthenticationOk
         if (code == 3) {       // cleartext
           if (!need_password()) co_return unexpected(connect_error("the server asks for a password and none is configured"));
@@ -365,10 +373,12 @@ awaitable<PgResult<BackendConnection>> startup(ServerStream stream, const config
                                                          reinterpret_cast<const uint8_t*>(rest.data())) +
                                  std::string(1, '\0'));
         } else if (code == 10) {  // SASL
-          if (!need_password()) co_return unexpected(connect_error("the server asks for a password and none is configured"));
+          if (!need_password() && !with_keys)
+            co_return unexpected(connect_error("the server asks for a password and none is configured"));
           if (std::string_view(rest).find("SCRAM-SHA-256") == std::string_view::npos)
             co_return unexpected(connect_error("the server offers no SASL mechanism metagate supports"));
-          scram.emplace(target.password);
+          if (with_keys) scram.emplace(*keys);
+          else scram.emplace(target.password);
           std::string first = scram->client_first();
           std::string m = "SCRAM-SHA-256";
           m.push_back('\0');

@@ -158,11 +158,13 @@ PgError exhausted(const std::string& db, const std::string& user, int64_t ms) {
 
 awaitable<PgResult<ServerConnection*>> Pool::connect_new(asio::any_io_executor ex) {
   config::PostgresTarget target;
+  std::optional<auth::ScramKeys> keys;
   {
     std::lock_guard lk(mu_);
     target = settings_.target;  // its password changes under pass-through
+    keys = scram_keys_;
   }
-  auto r = co_await connect_backend(ex, target, user_, database_, {});
+  auto r = co_await connect_backend(ex, target, user_, database_, {}, keys ? &*keys : nullptr);
   Graveyard graveyard;
   std::lock_guard lk(mu_);
   --connecting_;
@@ -196,18 +198,26 @@ bool same_secret(std::string_view a, std::string_view b) {
 }  // namespace
 
 awaitable<PgStatus> Pool::verify_password(asio::any_io_executor ex, std::string password) {
+  co_return co_await verify_secret(std::move(ex), std::move(password), std::nullopt);
+}
+
+awaitable<PgStatus> Pool::verify_scram_keys(asio::any_io_executor ex, auth::ScramKeys keys) {
+  co_return co_await verify_secret(std::move(ex), std::string(), std::move(keys));
+}
+
+awaitable<PgStatus> Pool::verify_secret(asio::any_io_executor ex, std::string password, std::optional<auth::ScramKeys> keys) {
   config::PostgresTarget target;
   {
     std::lock_guard lk(mu_);
-    if (same_secret(password, settings_.target.password)) co_return PgStatus{};
+    if (keys ? scram_keys_ == keys : same_secret(password, settings_.target.password)) co_return PgStatus{};
     target = settings_.target;
   }
-  target.password = password;
-  auto r = co_await connect_backend(ex, target, user_, database_, {});
+  if (!keys) target.password = password;
+  auto r = co_await connect_backend(ex, target, user_, database_, {}, keys ? &*keys : nullptr);
   if (!r) co_return unexpected(r.error());
-  Graveyard graveyard;
   std::lock_guard lk(mu_);
-  settings_.target.password = std::move(password);
+  if (keys) scram_keys_ = std::move(keys);
+  else settings_.target.password = std::move(password);
   if (total_locked() < settings_.size) {
     auto s = std::make_unique<ServerConnection>(std::move(*r), settings_.statement_cache_size);
     s->id = next_id_++;

@@ -110,12 +110,17 @@ awaitable<PgResult<std::vector<std::pair<std::string, std::string>>>> Session::r
   std::string login = target->user.empty() ? user_ : target->user;
   std::string dbname = target->dbname.empty() ? database_ : target->dbname;
   pool_ = ctx_.pools->get(dbname, login, pool::settings_for(entry, *target));
-  if (target->password.empty() && !passthrough_password_.empty()) {
-    // Authentication pass-through: the server checks the client's password (once per
-    // password: the pool remembers the last one it accepted and connects with it).
-    auto ok = co_await pool_->verify_password(socket_.get_executor(), passthrough_password_);
+  if (target->password.empty() && (!passthrough_password_.empty() || passthrough_scram_)) {
+    // Authentication pass-through: the server checks the client's password, or the keys of
+    // its SCRAM exchange with metagate (once per secret: the pool remembers the last one it
+    // accepted and connects with it).
+    // (No co_await inside ?: — GCC 12 miscompiles the result's lifetime there.)
+    PgStatus ok;
+    if (passthrough_scram_) ok = co_await pool_->verify_scram_keys(socket_.get_executor(), *passthrough_scram_);
+    else ok = co_await pool_->verify_password(socket_.get_executor(), passthrough_password_);
     passthrough_password_.assign(passthrough_password_.size(), '\0');
     passthrough_password_.clear();
+    passthrough_scram_.reset();
     if (!ok) {
       pool_.reset();
       PgError e = ok.error();

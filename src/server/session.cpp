@@ -502,6 +502,7 @@ awaitable<bool> Session::authenticate(const std::string& user, const std::string
         co_return co_await failed(metrics::AuthFailure::kScram, server_final.error().to_pg_error(), CloseReason::kAuthFailed);
       }
       w.auth_sasl_final(*server_final);
+      passthrough_scram_ = exchange.keys();  // used when the database's conninfo has no password
       co_return true;
     }
   }
@@ -670,8 +671,9 @@ awaitable<bool> Session::startup() {
       admin_console_ = true;
     } else if (const auto* entry = config::database_entry(cfg, database_);
                entry && entry->backend == config::Backend::kPostgres) {
+      const bool passing_through = !passthrough_password_.empty() || passthrough_scram_;
       auto params = co_await relay_startup(*entry);
-      if (!params && params.error().sqlstate == sqlstate::kInvalidPassword && !passthrough_password_.empty()) {
+      if (!params && params.error().sqlstate == sqlstate::kInvalidPassword && passing_through) {
         // The server refused the client's own password: an authentication failure.
         if (ctx_.metrics) ctx_.metrics->auth_failure(metrics::AuthFailure::kPassword);
         ctx_.auth_throttle.failure(info_.address, cfg.limits.auth_failure_delay_ms, cfg.limits.auth_failure_delay_max_ms,

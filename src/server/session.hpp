@@ -338,6 +338,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<Signal> attach_signal_;
   std::vector<std::pair<std::string, std::string>> startup_params_;  // as the client sent them
   std::string passthrough_password_;  // authentication pass-through: the client's password
+  std::optional<auth::ScramKeys> passthrough_scram_;  // ... or its SCRAM keys (auth.users verifier)
   // ParameterStatus values this client was told (lower-case name): a server's report of the
   // same value again (after metagate's own set_config, or on another server) is not repeated.
   std::map<std::string, std::string> reported_params_;

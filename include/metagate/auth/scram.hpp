@@ -15,10 +15,12 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "metagate/auth/client.hpp"
 #include "metagate/auth/credential.hpp"
 #include "metagate/auth/error.hpp"
 
@@ -47,6 +49,9 @@ class ScramServerExchange {
   AuthResult<std::string> on_client_final(std::string_view client_final_message);
 
   bool succeeded() const { return state_ == State::kSucceeded; }
+  // After success: the client's keys (for authentication pass-through to a PostgreSQL server
+  // that holds the same verifier).
+  std::optional<ScramKeys> keys() const;
   bool is_mock() const { return doomed_; }
   // The user name the client put in "n=" (ignored, like PG; useful for logs). libpq sends "".
   const std::string& client_username() const { return client_username_; }
@@ -70,6 +75,7 @@ class ScramServerExchange {
   std::string server_nonce_;
   std::string client_first_bare_;
   std::string server_first_;
+  std::array<uint8_t, 32> client_key_{};
 };
 
 }  // namespace metagate::auth

@@ -138,9 +138,10 @@ struct DatabaseConfig {
   int64_t server_idle_timeout_ms = 600000; // closed when idle this long (0 = never)
   int64_t server_check_delay_ms = 30000;   // idle longer than this: checked before reuse
   int64_t prepared_statement_cache_size = 1000;  // statements kept per server connection
-  // Session pooling: a server connection goes back to the pool (after DISCARD ALL) when its
-  // client leaves; false closes it instead (no client ever sees another's backend).
-  bool reuse_server_connections = true;
+  // Session pooling: true = a server connection goes back to the pool (after DISCARD ALL) when
+  // its client leaves; false (default) = it is closed (no client ever sees another's backend,
+  // exactly as with PostgreSQL directly).
+  bool reuse_server_connections = false;
   static DatabaseConfig sqlite(std::string file) {
     DatabaseConfig d;
     d.path = std::move(file);

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "metagate/auth/client.hpp"
 #include "metagate/config/config.hpp"
 #include "metagate/util/pg_error.hpp"
 
@@ -63,9 +64,11 @@ struct BackendConnection {
 
 // `params`: startup parameters besides user and database (application_name, ...). Errors: the
 // server's own ErrorResponse (e.g. 28P01, 3D000), or 08006 when no host could be reached.
+// `keys`: a client's SCRAM keys, used when the target has no password (pass-through).
 boost::asio::awaitable<PgResult<BackendConnection>> connect_backend(
     boost::asio::any_io_executor ex, const config::PostgresTarget& target, const std::string& user,
-    const std::string& database, const std::vector<std::pair<std::string, std::string>>& params);
+    const std::string& database, const std::vector<std::pair<std::string, std::string>>& params,
+    const auth::ScramKeys* keys = nullptr);
 
 // Sends CancelRequest(pid, secret) to the server on a new connection (best effort).
 boost::asio::awaitable<void> send_cancel(boost::asio::any_io_executor ex, boost::asio::ip::tcp::endpoint endpoint,

@@ -155,6 +155,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // connection checks it (kept in the pool when there is room) and the pool connects with it
   // from then on. Errors: the server's (28P01), or 08006.
   boost::asio::awaitable<PgStatus> verify_password(boost::asio::any_io_executor ex, std::string password);
+  // The same with a client's SCRAM keys (its SCRAM exchange with metagate against the role's
+  // verifier in auth.users): the server must hold the same verifier.
+  boost::asio::awaitable<PgStatus> verify_scram_keys(boost::asio::any_io_executor ex, auth::ScramKeys keys);
 
   // CancelRequest for the statement `s` runs, sent from `ex`: the connection is marked at once
   // (by the caller's thread, which holds it) and not reused until the request is delivered.
@@ -210,6 +213,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   static constexpr int64_t kConnectRetryUs = 500000;
   int64_t next_connect_us_ = 0;
   std::optional<PgError> last_connect_error_;
+  std::optional<auth::ScramKeys> scram_keys_;  // pass-through keys the server last accepted
+  boost::asio::awaitable<PgStatus> verify_secret(boost::asio::any_io_executor ex, std::string password,
+                                                 std::optional<auth::ScramKeys> keys);
   uint64_t next_id_ = 1;
   std::optional<std::vector<std::pair<std::string, std::string>>> parameters_;
   std::set<std::pair<std::string, std::string>> known_settings_;  // bounded (kMaxKnownSettings)

@@ -13,6 +13,8 @@
 #     SQL-level PREPARE follow the client; an exhausted pool answers 53300 after
 #     queue_timeout_ms and the client's connection stays usable; session pooling resets a
 #     server connection (DISCARD ALL) before another client gets it;
+#   - SCRAM pass-through: the role's verifier in auth.users, the client's proof logs in to the
+#     server (no password in metagate); a different verifier or an md5 server role is refused;
 #   - TLS to the server with libpq's sslmode semantics (prefer, require, verify-ca,
 #     verify-full with host name check, disable; the server's certificate from a test CA);
 #   - `mgint pooling` (tests/integration/mgint/pooling.go: lib/pq and pgx v4 under
@@ -219,6 +221,46 @@ start_mg passthrough "host=127.0.0.1 port=$PG_PORT" '"pool_mode": "transaction",
     bad "pass-through: a=[$a] b=[$b] c=[$c] d=[$d] connects=${connects:-?} auth failures=${failures:-?}"
   fi
 }
+
+# SCRAM pass-through without the password: metagate holds the role's own SCRAM verifier
+# (copied from pg_authid into auth.users), checks the client's SCRAM exchange itself, and logs
+# in to the server with the keys that exchange proved (no password anywhere in metagate).
+scram_verifier() {  # PASSWORD: a new SCRAM-SHA-256 verifier (fresh salt) for PASSWORD
+  python3 - "$1" <<'PY'
+import base64, hashlib, hmac, os, sys
+salt = os.urandom(16)
+salted = hashlib.pbkdf2_hmac("sha256", sys.argv[1].encode(), salt, 4096)
+ck = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+sk = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+b = lambda x: base64.b64encode(x).decode()
+print("SCRAM-SHA-256$4096:%s$%s:%s" % (b(salt), b(hashlib.sha256(ck).digest()), b(sk)))
+PY
+}
+pg_secret=$(pg_psql -d postgres -At -c "SELECT rolpassword FROM pg_authid WHERE rolname = 'mg_scram'")
+other_secret=$(scram_verifier scram-secret)
+md5role_secret=$(scram_verifier md5-secret)
+start_mg scrampass "host=127.0.0.1 port=$PG_PORT" '"pool_mode": "transaction", "pool_size": 2' \
+  "\"auth\": {\"rules\": [\"host all all 127.0.0.1/32 scram-sha-256\"], \"users\": {\"mg_scram\": {\"password\": \"$pg_secret\"}, \"mg_md5\": {\"password\": \"$md5role_secret\"}}}" && {
+  a=$(PGPASSWORD=scram-secret "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U mg_scram -d relay -At -c "SELECT current_user" 2>&1)
+  b=$(PGPASSWORD=wrong "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U mg_scram -d relay -At -c "SELECT 1" 2>&1)
+  c=$(PGPASSWORD=md5-secret "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U mg_md5 -d relay -At -c "SELECT 1" 2>&1)
+  if [ "$a" = mg_scram ] && echo "$b" | grep -q 'password authentication failed for user "mg_scram"' &&
+     echo "$c" | grep -q "needs scram-sha-256 on the server"; then
+    ok "SCRAM pass-through: with the role's verifier from pg_authid in auth.users (and no password anywhere), the client's SCRAM proof logs in to the server; a wrong password fails at metagate; an md5 role: $(echo "$c" | grep -o 'FATAL.*' | cut -c1-120)"
+  else
+    bad "SCRAM pass-through: a=[$a] b=[$b] c=[$c]"
+  fi
+}
+start_mg scrammismatch "host=127.0.0.1 port=$PG_PORT" '"pool_mode": "transaction"' \
+  "\"auth\": {\"rules\": [\"host all all 127.0.0.1/32 scram-sha-256\"], \"users\": {\"mg_scram\": {\"password\": \"$other_secret\"}}}" && {
+  r=$(PGPASSWORD=scram-secret "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U mg_scram -d relay -At -c "SELECT 1" 2>&1)
+  if echo "$r" | grep -q "not the one in metagate's auth.users"; then
+    ok "SCRAM pass-through: a verifier other than the server's (same password, another salt) is refused clearly: $(echo "$r" | grep -o 'FATAL.*' | cut -c1-140)"
+  else
+    bad "SCRAM pass-through, other verifier: $r"
+  fi
+}
+stop_mgs
 
 # TLS to the server, libpq's sslmode semantics. backend_ssl: what pg_stat_ssl says of the
 # server connection a client of metagate got.
@@ -470,8 +512,8 @@ SQL
     bad "exhausted pool: $out"
   fi
 }
-# Session pooling resets a server connection before the next client gets it.
-start_mg reset "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" '"pool_size": 1' && {
+# Session pooling with reuse resets a server connection before the next client gets it.
+start_mg reset "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" '"pool_size": 1, "reuse_server_connections": true' && {
   "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At -c "CREATE TEMP TABLE leak (a int)" -c "SET TimeZone = 'Asia/Tokyo'" \
     -c "SELECT pg_backend_pid()" > "$tmp/r1" 2>&1
   "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At \
@@ -484,7 +526,7 @@ start_mg reset "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret
   fi
 }
 
-# ... or, with reuse_server_connections false, closes it: each client gets a fresh backend.
+# ... or, by default (reuse_server_connections false), closes it: each client gets a fresh backend.
 start_mg noreuse "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" \
   '"pool_size": 1, "reuse_server_connections": false' && {
   p1=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At -c "SELECT pg_backend_pid()" 2>&1)

@@ -42,6 +42,62 @@ TEST(ScramClient, WrongPasswordIsRefusedByTheServer) {
   EXPECT_FALSE(server.on_client_final(*cf));
 }
 
+// One SCRAM exchange of `client` against a server exchange holding `verifier`: true when the
+// server accepts the proof and the client accepts the server's signature.
+bool exchange(ScramClientExchange& client, const ScramVerifier& verifier, std::optional<ScramKeys>* keys = nullptr) {
+  ScramServerExchange server(Credential(verifier), "alice");
+  auto sf = server.on_client_first(client.client_first());
+  if (!sf) return false;
+  auto cf = client.on_server_first(*sf);
+  if (!cf) return false;
+  auto fin = server.on_client_final(*cf);
+  if (!fin) return false;
+  if (keys) *keys = server.keys();
+  return static_cast<bool>(client.on_server_final(*fin));
+}
+
+TEST(ScramPassThrough, KeysFromOneExchangeLogInToAnotherServerWithTheSameVerifier) {
+  auto verifier = make_scram_verifier("s3cret");
+  ASSERT_TRUE(verifier);
+  // The client's exchange with metagate yields its keys ...
+  ScramClientExchange with_password("s3cret");
+  std::optional<ScramKeys> keys;
+  ASSERT_TRUE(exchange(with_password, *verifier, &keys));
+  ASSERT_TRUE(keys);
+  EXPECT_EQ(keys->server_key, verifier->server_key);
+  // ... which log in to a server holding the same verifier, without the password.
+  ScramClientExchange with_keys(*keys);
+  EXPECT_TRUE(exchange(with_keys, *verifier));
+}
+
+TEST(ScramPassThrough, NoKeysFromAFailedOrMockExchange) {
+  auto verifier = make_scram_verifier("right");
+  ASSERT_TRUE(verifier);
+  ScramClientExchange wrong("wrong");
+  std::optional<ScramKeys> keys;
+  EXPECT_FALSE(exchange(wrong, *verifier, &keys));
+  ScramServerExchange server(Credential(*verifier), "alice");
+  EXPECT_FALSE(server.keys());  // nothing before success
+}
+
+TEST(ScramPassThrough, ADifferentVerifierIsNamedNotGuessed) {
+  // Same password, another salt: the server's secret is not the one the keys came from.
+  auto mine = make_scram_verifier("s3cret");
+  auto servers = make_scram_verifier("s3cret");
+  ASSERT_TRUE(mine && servers);
+  ScramClientExchange with_password("s3cret");
+  std::optional<ScramKeys> keys;
+  ASSERT_TRUE(exchange(with_password, *mine, &keys));
+  ScramClientExchange with_keys(*keys);
+  ScramServerExchange server(Credential(*servers), "alice");
+  auto sf = server.on_client_first(with_keys.client_first());
+  ASSERT_TRUE(sf);
+  auto cf = with_keys.on_server_first(*sf);
+  ASSERT_FALSE(cf);
+  EXPECT_EQ(cf.error().sqlstate, "28P01");
+  EXPECT_NE(cf.error().message.find("not the one in metagate's auth.users"), std::string::npos);
+}
+
 TEST(ScramClient, RejectsABadServer) {
   ScramClientExchange client("pw");
   client.set_client_nonce_for_testing("abc");
