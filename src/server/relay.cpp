@@ -689,6 +689,13 @@ void Session::relay_retire(uint64_t id) {
   }
 }
 
+void Session::relay_retry_give_up(std::string& out) {
+  // The client gets the error the server gave; the next Parse of the text gets a new statement.
+  out += retry_error_;
+  relay_retire(retry_statement_);
+  retry_ = Retry::kNone;
+}
+
 void Session::relay_retry_prepare(std::string& batch) {
   const pool::StatementDef* def = nullptr;
   for (const auto& [name, d] : client_statements_)
@@ -1001,9 +1008,7 @@ awaitable<void> Session::relay_server() {
               retry_step = true;
               drop = true;
             } else {
-              before += retry_error_;
-              relay_retire(retry_statement_);
-              retry_ = Retry::kNone;
+              relay_retry_give_up(before);
             }
             break;
           case Retry::kPreparing:
@@ -1018,9 +1023,7 @@ awaitable<void> Session::relay_server() {
             } else {
               // Not safe to run again: the client gets the error PostgreSQL gave, and this
               // ReadyForQuery (of metagate's own Sync, outside a transaction) in place of the round's.
-              before += retry_error_;
-              relay_retire(retry_statement_);
-              retry_ = Retry::kNone;
+              relay_retry_give_up(before);
               drop = false;
             }
             break;

@@ -396,6 +396,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void relay_note_round(char type, std::string_view whole);
   void relay_retry_prepare(std::string& batch);
   void relay_retry_replay(std::string& batch);
+  void relay_retry_give_up(std::string& out);
   void relay_retire(uint64_t id);
   bool relay_shape_changed(uint64_t id) const;
   bool relay_retry_safe() const;

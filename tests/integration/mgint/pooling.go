@@ -584,25 +584,7 @@ func (p *poolRun) checkResultTypeChange(ctx context.Context) {
 	}
 	defer poolClosePgx(conn)
 	q := "SELECT * FROM " + tbl
-	outcome := func() string {
-		rows, err := conn.Query(ctx, q)
-		if err != nil {
-			return "error " + errText(err)
-		}
-		cols := len(rows.FieldDescriptions())
-		nrows := 0
-		for rows.Next() {
-			nrows++
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			if st := sqlState(err); st != "" {
-				return "error " + st
-			}
-			return "error " + err.Error()
-		}
-		return fmt.Sprintf("%d row(s) x %d column(s)", nrows, cols)
-	}
+	outcome := func() string { return pgxOutcome(ctx, conn, q) }
 	before := []string{outcome(), outcome()}
 	if _, err := db.ExecContext(ctx, "ALTER TABLE "+tbl+" ADD COLUMN b int"); err != nil {
 		p.checks.Fail(name, "ALTER TABLE: %s", errText(err))
