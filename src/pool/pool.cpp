@@ -74,9 +74,15 @@ Graveyard::~Graveyard() {
         ex,
         [s = std::move(s)]() mutable -> awaitable<void> {
           using namespace asio::experimental::awaitable_operators;
+          // Terminate, then read (and drop) whatever the server still sends until it closes:
+          // closing with unread bytes would reset the connection, which the server logs.
+          auto farewell = [](ServerConnection& c) -> awaitable<void> {
+            auto [ec, n] = co_await c.link.stream.async_write(asio::buffer(kTerminate, sizeof kTerminate), asio::as_tuple(use_awaitable));
+            char sink[4096];
+            while (!ec) std::tie(ec, n) = co_await c.link.stream.async_read_some(asio::buffer(sink), asio::as_tuple(use_awaitable));
+          };
           asio::steady_timer t(s->link.stream.socket().get_executor(), std::chrono::seconds(1));
-          co_await (s->link.stream.async_write(asio::buffer(kTerminate, sizeof kTerminate), asio::as_tuple(use_awaitable)) ||
-                    t.async_wait(asio::as_tuple(use_awaitable)));
+          co_await (farewell(*s) || t.async_wait(asio::as_tuple(use_awaitable)));
         },
         asio::detached);
   }
@@ -342,9 +348,7 @@ void Pool::discard(ServerConnection* s, CloseCause why) {
   Graveyard graveyard;
   std::lock_guard lk(mu_);
   if (s->cancels.load() > 0) {
-    // A cancel still uses its key; closed once that is done.
-    boost::system::error_code ec;
-    s->link.stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    // A cancel still uses its key; closed (Terminate, then drained) once that is done.
     s->state = ServerState::kCancelling;
     s->release_pending = false;
     s->discard_pending = true;

@@ -2,6 +2,7 @@
 #include "backend_probe.hpp"
 
 #include <libpq-fe.h>
+#include <openssl/x509.h>
 
 #include <boost/asio.hpp>
 
@@ -68,6 +69,9 @@ void BackendProbe::loop() {
       }
       // A short timeout for the ping only (a later keyword wins in a conninfo string).
       std::string ci = t.conninfo + " connect_timeout=2";
+      // libpq 15 does not know sslrootcert=system (metagate's relay does): OpenSSL's default
+      // CA file is the same store.
+      if (target && target->sslrootcert == "system") ci += std::string(" sslrootcert=") + X509_get_default_cert_file();
       switch (PQping(ci.c_str())) {
         case PQPING_OK: break;
         case PQPING_REJECT:
