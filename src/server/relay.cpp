@@ -262,13 +262,13 @@ std::string deallocate_sql(const std::string& name) { return "DEALLOCATE " + uti
 
 // Calls fn(type, whole message) for each message of `msgs` (whole frames, as the relay kept them).
 template <typename Fn>
-void for_each_message(std::string_view msgs, Fn&& fn) {
-  for (size_t at = 0; at + 5 <= msgs.size();) {
-    const auto* p = reinterpret_cast<const unsigned char*>(msgs.data() + at + 1);
-    const size_t len = (size_t{p[0]} << 24) | (size_t{p[1]} << 16) | (size_t{p[2]} << 8) | size_t{p[3]};
-    if (len < 4 || at + len + 1 > msgs.size()) return;
-    fn(msgs[at], msgs.substr(at, len + 1));
-    at += len + 1;
+void for_each_message(std::string_view msgs, const wire::Limits& limits, Fn&& fn) {
+  auto bytes = std::span(reinterpret_cast<const uint8_t*>(msgs.data()), msgs.size());
+  for (size_t at = 0; at < msgs.size();) {
+    auto fr = wire::next_frame(bytes.subspan(at), false, limits);
+    if (fr.status != wire::FrameStatus::kFrame) return;
+    fn(fr.frame.type, msgs.substr(at, fr.frame.total_size));
+    at += fr.frame.total_size;
   }
 }
 
@@ -722,7 +722,7 @@ bool Session::relay_round_is_prepare(uint64_t id) const {
   // Parse, Describe of that statement, Sync (Flushes aside): a driver's prepare.
   std::string kinds;
   bool describes_it = false;
-  for_each_message(round_bytes_, [&](char type, std::string_view whole) {
+  for_each_message(round_bytes_, limits_, [&](char type, std::string_view whole) {
     if (type != 'H') kinds += type;
     if (type == 'D' && whole.size() > 6 && whole[5] == 'S') {
       std::string_view name = whole.substr(6);
@@ -741,7 +741,7 @@ bool Session::relay_retry_safe() const {
   // Never described to this client: safe when it learns each result's columns in the round
   // itself (a Describe of the portal between each Bind and its Execute, as libpq does).
   bool portal_described = false, safe = true;
-  for_each_message(round_bytes_, [&](char type, std::string_view whole) {
+  for_each_message(round_bytes_, limits_, [&](char type, std::string_view whole) {
     if (type == 'B') portal_described = false;
     else if (type == 'D' && whole.size() > 5 && whole[5] == 'P') portal_described = true;
     else if (type == 'E' && !portal_described) safe = false;
@@ -753,7 +753,7 @@ void Session::relay_retry_replay(std::string& batch) {
   spdlog::info("session {}: a statement's result type changed (0A000) on server connection (pid {}): prepared "
                "again, the round runs again", pid_, server_->link.pid);
   const std::string round = round_bytes_;  // relay_translate() may start a new round
-  for_each_message(round, [&](char type, std::string_view whole) { relay_translate(type, whole.substr(5), whole, batch); });
+  for_each_message(round, limits_, [&](char type, std::string_view whole) { relay_translate(type, whole.substr(5), whole, batch); });
 }
 
 awaitable<void> Session::relay_client() {
