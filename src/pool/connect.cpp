@@ -1,6 +1,7 @@
 // Connecting and authenticating to a PostgreSQL server.
 #include "metagate/pool/connect.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -8,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -19,6 +21,16 @@
 namespace metagate::pool {
 
 namespace asio = boost::asio;
+
+size_t send_now(asio::ip::tcp::socket& s, std::string_view data) {
+  if (data.empty() || !s.is_open()) return 0;
+  ssize_t n;
+  do {
+    n = ::send(s.native_handle(), data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n > 0 ? static_cast<size_t>(n) : 0;
+}
+
 using asio::awaitable;
 using asio::use_awaitable;
 using asio::ip::tcp;

@@ -468,7 +468,8 @@ awaitable<void> Session::relay_write_client(std::string_view data) {
   boost::system::error_code ec;
   if (tls_) {
     std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(data), asio::as_tuple(use_awaitable));
-  } else {
+  } else if (size_t now = pool::send_now(socket_, data); now < data.size()) {
+    data.remove_prefix(now);
     std::tie(ec, std::ignore) = co_await asio::async_write(socket_, asio::buffer(data), asio::as_tuple(use_awaitable));
   }
   if (ec) close_reason_ = CloseReason::kNetworkError;
@@ -822,7 +823,10 @@ awaitable<void> Session::relay_client() {
       if (relay_since_us_ == 0) relay_since_us_ = steady_now_us();
       while (writing_server_) co_await asio::post(socket_.get_executor(), use_awaitable);  // a retry's write
       writing_server_ = true;
-      auto [ec, n] = co_await server_->link.stream.async_write(asio::buffer(batch), asio::as_tuple(use_awaitable));
+      boost::system::error_code ec;
+      if (size_t now = server_->link.stream.write_now(batch); now < batch.size())
+        std::tie(ec, std::ignore) = co_await server_->link.stream.async_write(
+            asio::buffer(batch.data() + now, batch.size() - now), asio::as_tuple(use_awaitable));
       writing_server_ = false;
       batch.clear();
       // relay_server() notices a lost server; it must also run when it was waiting for
@@ -1068,8 +1072,6 @@ awaitable<void> Session::relay_server() {
           server_->statements.clear();
           server_->stale.clear();
           server_->shapes.clear();
-    server_->stale.clear();
-    server_->shapes.clear();
           if (tag == "DISCARD ALL") {
             server_->applied.clear();
             params_dirty_ = true;

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,6 +20,12 @@
 #include "metagate/util/pg_error.hpp"
 
 namespace metagate::pool {
+
+// Sends what the socket takes at once, without waiting and without Asio's reactor (one
+// send(2), MSG_DONTWAIT): the relay's common case, a small message into an empty socket buffer,
+// costs no asynchronous operation. Returns the bytes sent; 0 when the socket is full or failed
+// (the caller's asynchronous write then sends the rest, or reports the error).
+size_t send_now(boost::asio::ip::tcp::socket& s, std::string_view data);
 
 // The byte stream to a server: plain TCP, or TLS over it. Reads and writes go through here;
 // socket() is the TCP socket underneath (cancel, peek, shutdown, its io_context).
@@ -40,6 +47,8 @@ class ServerStream {
     if (tls_) return tls_->async_read_some(b, std::forward<Token>(token));
     return plain_.async_read_some(b, std::forward<Token>(token));
   }
+  // Like send_now(); always 0 with TLS (records are written by the TLS stream).
+  size_t write_now(std::string_view data) { return tls_ ? 0 : send_now(plain_, data); }
   // The whole buffer.
   template <typename Token>
   auto async_write(boost::asio::const_buffer b, Token&& token) {
