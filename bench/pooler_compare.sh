@@ -3,16 +3,22 @@
 # (`pool_mode: transaction`) and through PgBouncer (Debian's package, `pool_mode = transaction`),
 # both with the same pool size, interleaved in one run on one machine. The 2 cores are shared by
 # pgbench's threads, the pooler and PostgreSQL, so absolute numbers move; compare the ratios.
+# A fourth side, when Debian's haproxy is installed, is the floor for any proxy on this machine:
+# HAProxy in TCP mode (one thread) copies bytes between a client and its own server connection,
+# no protocol, no pooling, so whatever it costs, every pooler pays at least.
 #
 #   bench/pooler_compare.sh                       (run as root or as a user who may run postgres)
 #   METAGATE_BIN=/tmp/metagate-x DURATION=3 ROUNDS=1 bench/pooler_compare.sh     (a quick try)
 #
 # env: METAGATE_BIN=build/bin/metagate (the release build)  PGBOUNCER_BIN=/usr/sbin/pgbouncer
+#      HAPROXY_BIN=/usr/sbin/haproxy (the floor side; left out when missing, or with HAPROXY_BIN=)
 #      METAGATE_COMMIT= the commit METAGATE_BIN was built from, for the report (default: repo HEAD)
 #      DURATION=10 (s per run)  ROUNDS=3  SCALE=10 (pgbench -i -s)  POOL_SIZE=20 (both poolers)
 #      CLIENTS="8 64"  MODES="simple extended prepared"  WORKLOADS="select-only tpcb-like"
 #      THREADS=2 (pgbench -j, except -M prepared: -j = -c, see below)
-#      MG_IO_THREADS=0 (metagate's io_threads: 0 = one per core)
+#      MG_IO_THREADS=1 (metagate's io_threads; PgBouncer and HAProxy here run one thread too.
+#        With pgbench and PostgreSQL on the same 2 cores a second io thread costs more CPU per
+#        transaction than it gains; 0 = one per core, the daemon's default)
 #      PARTS="matrix connections idle"      which parts to run
 #      CONN_CLIENTS=2000 CONN_THREADS=4 CONN_DURATION=20 CONN_SIDES="metagate pgbouncer"
 #      IDLE_CLIENTS=$CONN_CLIENTS  IDLE_SIDES="metagate pgbouncer"
@@ -51,7 +57,8 @@ METAGATE_BIN=${METAGATE_BIN:-$repo/build/bin/metagate}
 PGBOUNCER_BIN=${PGBOUNCER_BIN:-/usr/sbin/pgbouncer}
 DURATION=${DURATION:-10}; ROUNDS=${ROUNDS:-3}; SCALE=${SCALE:-10}; POOL_SIZE=${POOL_SIZE:-20}
 CLIENTS=${CLIENTS:-8 64}; MODES=${MODES:-simple extended prepared}
-WORKLOADS=${WORKLOADS:-select-only tpcb-like}; THREADS=${THREADS:-2}; MG_IO_THREADS=${MG_IO_THREADS:-0}
+WORKLOADS=${WORKLOADS:-select-only tpcb-like}; THREADS=${THREADS:-2}; MG_IO_THREADS=${MG_IO_THREADS:-1}
+HAPROXY_BIN=${HAPROXY_BIN-/usr/sbin/haproxy}
 PARTS=${PARTS:-matrix connections idle}
 CONN_CLIENTS=${CONN_CLIENTS:-2000}; CONN_THREADS=${CONN_THREADS:-4}; CONN_DURATION=${CONN_DURATION:-20}
 CONN_SIDES=${CONN_SIDES-metagate pgbouncer}
@@ -61,7 +68,7 @@ stamp=$(date -u +%Y-%m-%d)-pooler-$(date -u +%H%M%S)
 OUT=${OUT:-$repo/bench/results/$stamp.md}
 PGB=/usr/lib/postgresql/15/bin/pgbench
 PSQL=/usr/lib/postgresql/15/bin/psql
-command_line="METAGATE_BIN=$METAGATE_BIN${METAGATE_COMMIT:+ METAGATE_COMMIT=$METAGATE_COMMIT} DURATION=$DURATION ROUNDS=$ROUNDS SCALE=$SCALE POOL_SIZE=$POOL_SIZE CLIENTS=\"$CLIENTS\" MODES=\"$MODES\" WORKLOADS=\"$WORKLOADS\" THREADS=$THREADS MG_IO_THREADS=$MG_IO_THREADS PARTS=\"$PARTS\" CONN_CLIENTS=$CONN_CLIENTS CONN_THREADS=$CONN_THREADS CONN_DURATION=$CONN_DURATION CONN_SIDES=\"$CONN_SIDES\" IDLE_CLIENTS=$IDLE_CLIENTS IDLE_SIDES=\"$IDLE_SIDES\" bench/pooler_compare.sh"
+command_line="METAGATE_BIN=$METAGATE_BIN${METAGATE_COMMIT:+ METAGATE_COMMIT=$METAGATE_COMMIT} HAPROXY_BIN=$HAPROXY_BIN DURATION=$DURATION ROUNDS=$ROUNDS SCALE=$SCALE POOL_SIZE=$POOL_SIZE CLIENTS=\"$CLIENTS\" MODES=\"$MODES\" WORKLOADS=\"$WORKLOADS\" THREADS=$THREADS MG_IO_THREADS=$MG_IO_THREADS PARTS=\"$PARTS\" CONN_CLIENTS=$CONN_CLIENTS CONN_THREADS=$CONN_THREADS CONN_DURATION=$CONN_DURATION CONN_SIDES=\"$CONN_SIDES\" IDLE_CLIENTS=$IDLE_CLIENTS IDLE_SIDES=\"$IDLE_SIDES\" bench/pooler_compare.sh"
 
 . "$repo/tests/support/pg.sh"
 [ -x "$METAGATE_BIN" ] || { echo "METAGATE_BIN=$METAGATE_BIN is not executable" >&2; exit 2; }
@@ -168,6 +175,34 @@ INI
   echo "PgBouncer $name did not start, see $d/" >&2; tail -20 "$d/pgbouncer.log" "$d/start.log" >&2; return 1
 }
 
+start_haproxy() {  # name: HAProxy 2.6 in TCP mode, one thread, one server connection per client
+  local name=$1 d=$WORK/$1 attempt port pid
+  mkdir -p "$d"
+  for attempt in 1 2 3; do
+    port=$(free_port) || return 1
+    cat > "$d/haproxy.cfg" <<CFG
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+listen pg
+  bind 127.0.0.1:$port
+  server pg 127.0.0.1:$PG_PORT
+CFG
+    rm -f "$d/haproxy.pid"
+    "$HAPROXY_BIN" -D -f "$d/haproxy.cfg" -p "$d/haproxy.pid" >>"$d/start.log" 2>&1
+    local i; for i in $(seq 1 50); do [ -s "$d/haproxy.pid" ] && break; sleep 0.1; done
+    pid=$(head -1 "$d/haproxy.pid" 2>/dev/null)
+    if [ -n "$pid" ] && wait_port "$port" 30 "$pid" 2>>"$d/start.log"; then PORT[$name]=$port; PID[$name]=$pid; return 0; fi
+    [ -n "$pid" ] && stop_pid "$pid"
+  done
+  echo "HAProxy $name did not start, see $d/" >&2; tail -20 "$d/start.log" >&2; return 1
+}
+
 rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null; }
 # server_conns PID: PostgreSQL sessions (logged-in client backends) whose TCP connection belongs to
 # process PID, i.e. its server pool (a connection still authenticating, such as metagate's /readyz
@@ -182,6 +217,12 @@ server_conns() {
 sides=(direct metagate pgbouncer)
 start_metagate metagate || exit 1
 start_pgbouncer pgbouncer || exit 1
+hap_version=""
+if [ -n "$HAPROXY_BIN" ] && [ -x "$HAPROXY_BIN" ]; then
+  start_haproxy haproxy || exit 1
+  sides+=(haproxy)
+  hap_version=$("$HAPROXY_BIN" -v 2>&1 | head -1)
+fi
 mg_version=$("$PSQL" -X -qAt -h 127.0.0.1 -p "${PORT[metagate]}" -U postgres -d metagate -c "SHOW VERSION" 2>&1 | head -1)
 pgb_version=$("$PGBOUNCER_BIN" --version 2>&1 | head -1)
 repo_commit=$(git -C "$repo" log -1 --format='%h' 2>/dev/null)
@@ -356,13 +397,13 @@ if [[ " $PARTS " == *" idle "* ]]; then
 fi
 
 # --- report ------------------------------------------------------------------------------------
-for s in metagate pgbouncer; do
-  # both poolers stay up until here so that their logs are complete; stop them now
+for s in metagate pgbouncer haproxy; do
+  # the poolers stay up until here so that their logs are complete; stop them now
   stop_pid "${PID[$s]:-}"; unset "PID[$s]"
 done
 mkdir -p "$(dirname "$OUT")"
-export mg_commit load_start command_line pg_version pg_maxconn pg_fsync mg_version pgb_version repo_commit repo_dirty bin_sum bin_date
-export METAGATE_BIN DURATION ROUNDS SCALE POOL_SIZE THREADS CONN_CLIENTS CONN_THREADS CONN_DURATION IDLE_CLIENTS WORK
+export mg_commit load_start command_line pg_version pg_maxconn pg_fsync mg_version pgb_version hap_version repo_commit repo_dirty bin_sum bin_date
+export METAGATE_BIN MG_IO_THREADS DURATION ROUNDS SCALE POOL_SIZE THREADS CONN_CLIENTS CONN_THREADS CONN_DURATION IDLE_CLIENTS WORK
 python3 - "$R" "$CR" "$IR" > "$OUT" <<'PY'
 import collections, os, re, statistics, subprocess, sys, glob
 E = os.environ
@@ -372,14 +413,16 @@ def sh(c):
     except Exception: return "?"
 cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
 mem = sh("awk '/MemTotal/{printf \"%.0f\", $2/1048576}' /proc/meminfo")
-print("# Transaction pooling: PostgreSQL directly vs metagate vs PgBouncer (pgbench)\n")
+print("# Transaction pooling: PostgreSQL directly vs metagate vs PgBouncer (pgbench), HAProxy as the floor\n")
 print(f"Run of {sh('date -u +%Y-%m-%d')} (finished {sh('date -u +%H:%M')} UTC).\n")
 print("```sh\n" + E["command_line"] + "\n```\n")
 print("| | |\n|---|---|")
 print(f"| machine | {sh('nproc')} cores ({cpu}), {mem} GiB RAM, kernel {sh('uname -r')} |")
 print(f"| PostgreSQL | {E['pg_version']} (fsync={E['pg_fsync']}, max_connections={E['pg_maxconn']}, otherwise default settings), pgbench {sh('/usr/lib/postgresql/15/bin/pgbench --version').split(') ')[-1]} |")
 print(f"| PgBouncer | {E['pgb_version']}: pool_mode = transaction, default_pool_size = {E['POOL_SIZE']}, auth_type = trust |")
-print(f"| metagate | `{E['METAGATE_BIN']}` (sha256 {E['bin_sum']}…, built {E['bin_date']}; reports \"{E['mg_version']}\"); {E['mg_commit']}; pool_mode transaction, pool_size {E['POOL_SIZE']}, metrics endpoint off |")
+print(f"| metagate | `{E['METAGATE_BIN']}` (sha256 {E['bin_sum']}…, built {E['bin_date']}; reports \"{E['mg_version']}\"); {E['mg_commit']}; pool_mode transaction, pool_size {E['POOL_SIZE']}, io_threads {E['MG_IO_THREADS']}, metrics endpoint off |")
+if E.get("hap_version"):
+    print(f"| HAProxy (floor) | {E['hap_version']}: mode tcp, nbthread 1, one server connection per client (no pooling, no protocol) |")
 print("| all on | 127.0.0.1; pgbench's threads, the pooler and PostgreSQL share the same cores |")
 load_end = sh("cut -d' ' -f1-3 /proc/loadavg")
 print(f"| load average | {E['load_start']} at the start, {load_end} at the end |")
@@ -392,7 +435,7 @@ if rows:
     print(f"## pgbench matrix (medians of {E['ROUNDS']} rounds, {E['DURATION']} s per run, scale {E['SCALE']})\n")
     print(f"`pgbench [-S] -M MODE -c C -j J -T {E['DURATION']} -n`; J = {E['THREADS']}, except -M prepared where J = C "
           "(pgbench 15's synchronous PQprepare would otherwise block a thread while its other clients hold pooled "
-          "server connections). Each round runs direct, metagate and PgBouncer back to back per cell, the order "
+          "server connections). Each round runs every side back to back per cell, the order "
           "rotated each round. Before every run pgbench_branches/pgbench_tellers are vacuumed and pgbench_history "
           "truncated directly on PostgreSQL. Ratios: side / direct (tps: higher is better; latency: lower is better).\n")
     cells, runs = [], collections.defaultdict(list)
@@ -417,18 +460,18 @@ if rows:
     def ratio(k, side, f):
         a, b = med(k, side, f), med(k, "direct", f)
         return f"**{a/b:.2f}**" if a is not None and b else "—"
-    print("### Throughput (tps)\n")
-    print("| workload | mode | clients | -j | direct | metagate | PgBouncer | metagate / direct | PgBouncer / direct |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for k in cells:
-        print(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {cellv(k,'direct','tps',0)} | {cellv(k,'metagate','tps',0)} | "
-              f"{cellv(k,'pgbouncer','tps',0)} | {ratio(k,'metagate','tps')} | {ratio(k,'pgbouncer','tps')} |")
-    print("\n### Average latency (ms)\n")
-    print("| workload | mode | clients | -j | direct | metagate | PgBouncer | metagate / direct | PgBouncer / direct |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for k in cells:
-        print(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {cellv(k,'direct','lat',3)} | {cellv(k,'metagate','lat',3)} | "
-              f"{cellv(k,'pgbouncer','lat',3)} | {ratio(k,'metagate','lat')} | {ratio(k,'pgbouncer','lat')} |")
+    shown = [x for x in ("metagate", "pgbouncer", "haproxy") if any(r[4] == x for r in rows)]
+    label = {"metagate": "metagate", "pgbouncer": "PgBouncer", "haproxy": "HAProxy (floor)"}
+    for title, f, d in (("Throughput (tps)", "tps", 0), ("Average latency (ms)", "lat", 3)):
+        print(f"### {title}\n")
+        print("| workload | mode | clients | -j | direct | " + " | ".join(label[x] for x in shown) + " | "
+              + " | ".join(f"{label[x]} / direct" for x in shown) + " |")
+        print("|---|---|---:|---:|---:|" + "---:|" * (2 * len(shown)))
+        for k in cells:
+            print(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {cellv(k,'direct',f,d)} | "
+                  + " | ".join(cellv(k, x, f, d) for x in shown) + " | "
+                  + " | ".join(ratio(k, x, f) for x in shown) + " |")
+        print()
     failures = [(r[0], r[1], r[2], r[4], r[5], r[8], r[9]) for r in rows if r[8] != "ok"]
     print("\n### Runs that failed or had errors\n")
     print("fails: clients aborted or no result (left out of the medians); errors †: the run completed but pgbench "
