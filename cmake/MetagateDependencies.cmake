@@ -14,6 +14,7 @@ find_package(spdlog CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 # prometheus-cpp's config file has no version file: no version in find_package.
 find_package(prometheus-cpp CONFIG REQUIRED)
+find_package(zstd CONFIG REQUIRED)
 
 # libpg_query ships neither a CMake config nor a pkg-config file.
 find_path(PG_QUERY_INCLUDE_DIR pg_query.h REQUIRED)

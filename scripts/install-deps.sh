@@ -14,6 +14,7 @@ BUILD_PKGS=(
   libcli11-dev
   libssl-dev openssl
   prometheus-cpp-dev
+  libzstd-dev
 )
 TEST_PKGS=(
   libgtest-dev libgmock-dev

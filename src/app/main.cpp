@@ -1,4 +1,4 @@
-// metagate: the command line — serve, status, check-config, passwd.
+// metagate: the command line — serve, status, check-config, passwd, backup, restore.
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 
@@ -12,6 +12,7 @@
 #include <iostream>
 #include <thread>
 
+#include "backup_cmd.hpp"
 #include "sd_notify.hpp"
 #include "status.hpp"
 #include "metagate/auth/credential.hpp"
@@ -104,7 +105,37 @@ int main(int argc, char** argv) {
   auto* passwd = app.add_subcommand("passwd", "print a SCRAM-SHA-256 verifier for a password read from stdin");
   passwd->add_option("user", passwd_user, "user name (for the config's auth.users)");
 
+  app::BackupOptions bo;
+  auto* backup = app.add_subcommand("backup", "snapshots of the SQLite files (docs/BACKUP.md)");
+  backup->require_subcommand(1);
+  auto backup_opts = [&](CLI::App* sub, bool with_id) {
+    sub->add_option("--config", bo.config_file, "the instance's configuration file (default: the built-in defaults)");
+    sub->add_option("--database", bo.database, "only this database name's file");
+    if (with_id) sub->add_option("--id", bo.id, "only this snapshot");
+  };
+  auto* backup_now = backup->add_subcommand("now", "take a snapshot now (metagate may be running), then apply retention");
+  backup_opts(backup_now, false);
+  auto* backup_list = backup->add_subcommand("list", "list the snapshots");
+  backup_opts(backup_list, false);
+  auto* backup_verify = backup->add_subcommand("verify", "read every snapshot back: checksums and integrity_check");
+  backup_opts(backup_verify, true);
+
+  app::RestoreOptions ro;
+  auto* restore = app.add_subcommand("restore", "build a database file from a snapshot");
+  restore->add_option("--config", ro.backup.config_file, "the instance's configuration file");
+  restore->add_option("--database", ro.backup.database, "the database name (when the config serves several files)");
+  restore->add_option("--from", ro.from, "where the snapshots are: local")->check(CLI::IsMember({"local", "s3"}));
+  restore->add_option("--to-time", ro.to_time, "the newest snapshot at or before this UTC time (2026-12-06T11:00:00Z)");
+  restore->add_option("--id", ro.backup.id, "this snapshot");
+  restore->add_option("--output", ro.output, "the file to write (must not exist, unless --force)")->required();
+  restore->add_flag("--force", ro.force, "replace --output (only while no process has it open)");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*backup_now) return app::backup_now(bo, std::cout, std::cerr);
+  if (*backup_list) return app::backup_list(bo, std::cout, std::cerr);
+  if (*backup_verify) return app::backup_verify(bo, std::cout, std::cerr);
+  if (*restore) return app::restore(ro, std::cout, std::cerr);
 
   if (*check) {
     auto cfg = config::load_config_file(check_file);

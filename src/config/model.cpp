@@ -47,6 +47,11 @@ constexpr IntRange kIntRanges[] = {
     {"limits.auth_failure_delay_max_ms", 0, 600'000, [](const Config& c) { return c.limits.auth_failure_delay_max_ms; }},
     {"server.drain_timeout_ms", 0, 86'400'000, [](const Config& c) { return c.server.drain_timeout_ms; }},
     {"log.slow_statement_ms", -1, 2147483647, [](const Config& c) { return c.log.slow_statement_ms; }},
+    {"backup.retention.last", 0, 100'000, [](const Config& c) { return c.backup.retention.last; }},
+    {"backup.retention.hourly", 0, 100'000, [](const Config& c) { return c.backup.retention.hourly; }},
+    {"backup.retention.daily", 0, 100'000, [](const Config& c) { return c.backup.retention.daily; }},
+    {"backup.retention.weekly", 0, 100'000, [](const Config& c) { return c.backup.retention.weekly; }},
+    {"backup.zstd_level", 1, 19, [](const Config& c) { return c.backup.zstd_level; }},
 };
 }  // namespace
 
@@ -337,6 +342,71 @@ PgResult<std::string> database_route(const Config& config, std::string_view dbna
   for (size_t i = 0; (i = path.find(kDatabasePlaceholder, i)) != std::string::npos; i += dbname.size())
     path.replace(i, kDatabasePlaceholder.size(), dbname);
   return path;
+}
+
+// ---- Units --------------------------------------------------------------------------------
+
+namespace {
+// "12.5" -> 12.5 with the rest of the text in `unit`; false when there is no number.
+bool split_number(std::string_view text, double& value, std::string& unit) {
+  size_t i = 0;
+  while (i < text.size() && text[i] == ' ') ++i;
+  size_t start = i;
+  while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+  if (i == start) return false;
+  std::string num(text.substr(start, i - start));
+  if (std::count(num.begin(), num.end(), '.') > 1 || num.front() == '.' || num.back() == '.') return false;
+  value = std::stod(num);
+  while (i < text.size() && text[i] == ' ') ++i;
+  unit = util::ascii_lower(text.substr(i));
+  while (!unit.empty() && unit.back() == ' ') unit.pop_back();
+  return true;
+}
+}  // namespace
+
+std::optional<int64_t> parse_duration_ms(std::string_view text) {
+  if (util::ascii_lower(text) == "off") return 0;
+  double v = 0;
+  std::string unit;
+  if (!split_number(text, v, unit)) return std::nullopt;
+  double ms;
+  if (unit == "ms") ms = v;
+  else if (unit == "s" || (unit.empty() && v == 0)) ms = v * 1e3;
+  else if (unit == "m" || unit == "min") ms = v * 60e3;
+  else if (unit == "h") ms = v * 3600e3;
+  else if (unit == "d") ms = v * 86400e3;
+  else return std::nullopt;
+  if (ms > 365.0 * 86400e3) return std::nullopt;
+  return static_cast<int64_t>(ms);
+}
+
+std::optional<uint64_t> parse_byte_size(std::string_view text) {
+  double v = 0;
+  std::string unit;
+  if (!split_number(text, v, unit)) return std::nullopt;
+  double mult;
+  if (unit.empty() || unit == "b") mult = 1;
+  else if (unit == "kib") mult = 1024.0;
+  else if (unit == "mib") mult = 1024.0 * 1024;
+  else if (unit == "gib") mult = 1024.0 * 1024 * 1024;
+  else if (unit == "tib") mult = 1024.0 * 1024 * 1024 * 1024;
+  else if (unit == "kb") mult = 1e3;
+  else if (unit == "mb") mult = 1e6;
+  else if (unit == "gb") mult = 1e9;
+  else if (unit == "tb") mult = 1e12;
+  else return std::nullopt;
+  double bytes = v * mult;
+  if (bytes > 1e18) return std::nullopt;
+  return static_cast<uint64_t>(bytes);
+}
+
+std::string backup_dir_for(const BackupConfig& b, const std::string& database_file) {
+  std::filesystem::path f(database_file);
+  std::string stem = f.stem().string();
+  if (stem.empty()) stem = "database";
+  std::filesystem::path base = b.dir.empty() ? (f.parent_path().empty() ? std::filesystem::path(".") : f.parent_path()) / "backups"
+                                             : std::filesystem::path(b.dir);
+  return (base / stem).string();
 }
 
 }  // namespace metagate::config

@@ -381,6 +381,47 @@ void read_metrics(const json& v, std::string_view key, MetricsConfig& m, Issues&
   r.finish();
 }
 
+void read_backup(const json& v, std::string_view key, BackupConfig& b, Issues& issues) {
+  ObjectReader r(v, std::string(key), issues);
+  r.string("dir", b.dir);
+  std::string text;
+  if (const json* iv = r.field("interval")) {
+    if (!iv->is_string()) {
+      r.type_error("interval", "a string such as \"1h\", \"30m\" or \"off\"", *iv);
+    } else if (auto ms = parse_duration_ms(iv->get<std::string>())) {
+      if (*ms != 0 && *ms < 1000) r.error("interval", "must be at least 1s (or \"off\")");
+      else b.interval_ms = *ms;
+    } else {
+      r.error("interval", "\"" + iv->get<std::string>() + "\" is not a duration (examples: \"1h\", \"30m\", \"off\")");
+    }
+  }
+  if (const json* rv = r.object("retention")) {
+    ObjectReader rr(*rv, r.key("retention"), issues);
+    rr.integer("last", b.retention.last);
+    rr.integer("hourly", b.retention.hourly);
+    rr.integer("daily", b.retention.daily);
+    rr.integer("weekly", b.retention.weekly);
+    rr.finish();
+  }
+  auto size = [&](std::string_view k, uint64_t& out) {
+    const json* sv = r.field(k);
+    if (!sv) return;
+    if (sv->is_number_unsigned()) {
+      out = sv->get<uint64_t>();
+    } else if (!sv->is_string()) {
+      r.type_error(k, "a size such as \"10GiB\" or \"512MiB\"", *sv);
+    } else if (auto n = parse_byte_size(sv->get<std::string>())) {
+      out = *n;
+    } else {
+      r.error(k, "\"" + sv->get<std::string>() + "\" is not a size (examples: \"10GiB\", \"512MiB\", \"0\")");
+    }
+  };
+  size("disk_budget", b.disk_budget_bytes);
+  size("min_free_space", b.min_free_bytes);
+  r.integer("zstd_level", b.zstd_level);
+  r.finish();
+}
+
 void read_root(const json& root, Config& c, Issues& issues) {
   ObjectReader r(root, "", issues);
   if (const json* v = r.field("listen")) read_listen(*v, "listen", c.listen, issues);
@@ -393,6 +434,7 @@ void read_root(const json& root, Config& c, Issues& issues) {
   if (const json* v = r.object("server")) read_server(*v, "server", c.server, issues);
   if (const json* v = r.object("log")) read_log(*v, "log", c.log, issues);
   if (const json* v = r.object("metrics")) read_metrics(*v, "metrics", c.metrics, issues);
+  if (const json* v = r.object("backup")) read_backup(*v, "backup", c.backup, issues);
   r.finish();
 }
 

@@ -100,6 +100,15 @@ ordered_json to_json(const Config& c, Redact redact) {
               {"slow_statement_ms", c.log.slow_statement_ms},
               {"redact_statements", c.log.redact_statements}};
   j["metrics"] = {{"listen", c.metrics.listen ? ordered_json(c.metrics.listen->to_string()) : ordered_json(nullptr)}};
+  const BackupConfig& b = c.backup;
+  j["backup"] = {{"dir", b.dir},
+                 {"interval", b.interval_ms == 0          ? std::string("off")
+                              : b.interval_ms % 1000 ? std::to_string(b.interval_ms) + "ms"
+                                                     : std::to_string(b.interval_ms / 1000) + "s"},
+                 {"retention", {{"last", b.retention.last}, {"hourly", b.retention.hourly}, {"daily", b.retention.daily}, {"weekly", b.retention.weekly}}},
+                 {"disk_budget", std::to_string(b.disk_budget_bytes)},
+                 {"min_free_space", std::to_string(b.min_free_bytes)},
+                 {"zstd_level", b.zstd_level}};
   return j;
 }
 

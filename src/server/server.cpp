@@ -20,6 +20,7 @@
 #include "metagate/admin/admin.hpp"
 #include "database.hpp"
 #include "backend_probe.hpp"
+#include "backup_scheduler.hpp"
 #include "http_endpoint.hpp"
 #include "metagate/metrics/metrics.hpp"
 #include "metagate/types/type_catalog.hpp"
@@ -82,6 +83,7 @@ struct Server::Impl : admin::AdminControl {
   ServerContext ctx;
   std::mutex db_mu;
   std::map<std::string, std::shared_ptr<Database>> databases;  // by SQLite path
+  std::unique_ptr<BackupScheduler> backups;  // snapshots of the SQLite files (null: interval off)
   std::atomic<size_t> next_worker{0};
   std::mutex sessions_mu;
   std::vector<std::weak_ptr<Session>> live;
@@ -234,6 +236,7 @@ struct Server::Impl : admin::AdminControl {
     }
     for (auto& s : sessions()) s->close();
     pools.close_idle();
+    if (backups) backups->stop();  // a snapshot in progress finishes first
     if (http) http->stop();
     {
       std::lock_guard lk(workers_mu);
@@ -338,6 +341,57 @@ struct Server::Impl : admin::AdminControl {
                     &ckpt, &commits, &syncs, &sync_fail})
       out.push_back(std::move(*f));
     collect_pools(out);
+    collect_backups(out);
+  }
+
+  // Snapshots, per SQLite file (path label, as the sqlite series).
+  void collect_backups(std::vector<prometheus::MetricFamily>& out) {
+    using prometheus::MetricType;
+    using metrics::add_sample;
+    auto fam = [](const char* name, const char* help, MetricType t) { return metrics::make_family(name, help, t); };
+    auto last_ok = fam("metagate_backup_last_success_timestamp_seconds",
+                       "When the newest snapshot taken by this process started (Unix time; 0 = none yet)", MetricType::Gauge);
+    auto last_fail = fam("metagate_backup_last_failure_timestamp_seconds", "When the last failed snapshot was attempted",
+                         MetricType::Gauge);
+    auto dur = fam("metagate_backup_last_duration_seconds", "The newest snapshot: copy, integrity check, compression, fsyncs",
+                   MetricType::Gauge);
+    auto copy = fam("metagate_backup_last_copy_seconds", "The newest snapshot's read transaction (page copy)", MetricType::Gauge);
+    auto raw = fam("metagate_backup_last_raw_bytes", "The newest snapshot, uncompressed", MetricType::Gauge);
+    auto count = fam("metagate_backup_snapshots", "Snapshots kept on local disk", MetricType::Gauge);
+    auto bytes = fam("metagate_backup_stored_bytes", "Local disk used by the kept snapshots", MetricType::Gauge);
+    auto ok = fam("metagate_backup_successes_total", "Snapshots taken", MetricType::Counter);
+    auto failed = fam("metagate_backup_failures_total", "Snapshots that failed, by SQLSTATE (53100: disk full)", MetricType::Counter);
+    std::map<std::string, BackupScheduler::FileStats> stats;
+    if (backups) stats = backups->stats();
+    for (const auto& [file, st] : stats) {
+      std::vector<std::pair<std::string, std::string>> l = {{"path", file}};
+      add_sample(last_ok, static_cast<double>(st.last_success_unix_ms) / 1e3, l);
+      add_sample(last_fail, static_cast<double>(st.last_failure_unix_ms) / 1e3, l);
+      add_sample(dur, st.last_duration_seconds, l);
+      add_sample(copy, st.last_copy_seconds, l);
+      add_sample(raw, static_cast<double>(st.last_raw_bytes), l);
+      add_sample(count, static_cast<double>(st.snapshots), l);
+      add_sample(bytes, static_cast<double>(st.stored_bytes), l);
+      add_sample(ok, static_cast<double>(st.successes), l);
+      for (const auto& [code, n] : st.failures) add_sample(failed, static_cast<double>(n), {{"path", file}, {"sqlstate", code}});
+    }
+    for (auto* f : {&last_ok, &last_fail, &dur, &copy, &raw, &count, &bytes, &ok, &failed}) out.push_back(std::move(*f));
+  }
+
+  // The SQLite files to back up: the configured ones that exist, and every one opened since.
+  std::vector<std::string> backup_files() {
+    std::vector<std::string> out;
+    auto c = ctx.current_config();
+    for (const auto& [name, e] : c->databases) {
+      std::error_code ec;
+      if (e.backend == config::Backend::kSqlite && e.path.find("{database}") == std::string::npos &&
+          std::filesystem::exists(e.path, ec))
+        out.push_back(e.path);
+    }
+    std::lock_guard lk(db_mu);
+    for (const auto& [path, db] : databases)
+      if (std::find(out.begin(), out.end(), path) == out.end()) out.push_back(path);
+    return out;
   }
 
   // PostgreSQL pools, per (database, user) as sent to the server.
@@ -672,6 +726,10 @@ void Server::start() {
     if (db.backend == config::Backend::kPostgres) backends.push_back({name, db.conninfo});
   if (!backends.empty()) impl_->probe = std::make_unique<BackendProbe>(std::move(backends), std::chrono::seconds(2));
   asio::co_spawn(impl_->control, impl_->janitor(), asio::detached);
+  if (impl_->cfg->backup.interval_ms > 0) {
+    impl_->backups = std::make_unique<BackupScheduler>(impl_->cfg->backup, [impl = impl_.get()] { return impl->backup_files(); });
+    impl_->backups->start();
+  }
 }
 
 void Server::run() {

@@ -223,6 +223,35 @@ struct LogConfig {
   bool redact_statements = true;     // constants in logged statement text become $1, $2, ...
 };
 
+// Snapshots of the SQLite files (docs/BACKUP.md).
+struct BackupRetention {
+  int64_t last = 0;     // the N newest snapshots, whatever their times
+  int64_t hourly = 24;  // the newest snapshot of each of the last N hours
+  int64_t daily = 7;    // ... days
+  int64_t weekly = 4;   // ... weeks
+  friend bool operator==(const BackupRetention&, const BackupRetention&) = default;
+};
+
+struct BackupConfig {
+  // Where snapshots go: <dir>/<database file name without .db>/. "" = a "backups" directory
+  // next to each database file.
+  std::string dir;
+  int64_t interval_ms = 3'600'000;  // "interval": "1h"; 0 ("off") = only on demand
+  BackupRetention retention;
+  uint64_t disk_budget_bytes = 0;   // "disk_budget": all snapshots of one file; 0 = no limit
+  uint64_t min_free_bytes = 512ull << 20;  // "min_free_space": never fill the disk below this
+  int64_t zstd_level = 3;
+  friend bool operator==(const BackupConfig&, const BackupConfig&) = default;
+};
+
+// "90s", "15m", "1h", "7d", "250ms", "0" or "off" (0) -> milliseconds; nullopt if malformed.
+std::optional<int64_t> parse_duration_ms(std::string_view text);
+// "512MiB", "10GiB", "1.5GB", "4096", "0" -> bytes (KiB/MiB/GiB/TiB binary, kB/MB/GB/TB
+// decimal, B or nothing = bytes); nullopt if malformed.
+std::optional<uint64_t> parse_byte_size(std::string_view text);
+// The directory a database file's snapshots go to.
+std::string backup_dir_for(const BackupConfig& b, const std::string& database_file);
+
 inline constexpr uint16_t kDefaultMetricsPort = 9187;
 
 struct MetricsConfig {
@@ -243,6 +272,7 @@ struct Config {
   ServerConfig server;
   LogConfig log;
   MetricsConfig metrics;
+  BackupConfig backup;
 
   // Not configuration: things that are allowed but probably wrong (hostssl rules with TLS
   // disabled, trust for non-loopback clients, ...). check-config prints them; serve logs them.

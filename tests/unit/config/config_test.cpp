@@ -698,7 +698,7 @@ TEST(ConfigJson, RedactsSecrets) {
   std::vector<std::string> keys;
   for (const auto& [k, v] : j.items()) keys.push_back(k);
   EXPECT_EQ(keys, (std::vector<std::string>{"listen", "io_threads", "tls", "auth", "databases", "sqlite", "limits",
-                                            "server", "log", "metrics"}));
+                                            "server", "log", "metrics", "backup"}));
 }
 
 TEST(ConfigJson, RoundTrips) {
@@ -812,3 +812,51 @@ TEST(ConfigPostgres, ConninfoHostsPortsAndRedaction) {
   EXPECT_FALSE(apply_overrides(c2, o));
 }
 
+
+// ---- backup -------------------------------------------------------------------------------
+
+TEST(ConfigBackup, DefaultsAndUnits) {
+  Config d = parse_ok("{}");
+  EXPECT_EQ(d.backup.interval_ms, 3'600'000);
+  EXPECT_EQ(d.backup.retention, (BackupRetention{0, 24, 7, 4}));
+  EXPECT_EQ(d.backup.disk_budget_bytes, 0u);
+  EXPECT_EQ(backup_dir_for(d.backup, "./data/grafana.db"), "./data/backups/grafana");
+  EXPECT_EQ(backup_dir_for(d.backup, "grafana.db"), "./backups/grafana");
+
+  Config c = parse_ok(R"({"backup": {"dir": "/srv/mg-backups", "interval": "15m",
+      "retention": {"last": 5, "hourly": 48, "daily": 14, "weekly": 8}, "disk_budget": "10GiB", "min_free_space": "1.5GB",
+      "zstd_level": 9}})");
+  EXPECT_EQ(c.backup.interval_ms, 900'000);
+  EXPECT_EQ(c.backup.retention, (BackupRetention{5, 48, 14, 8}));
+  EXPECT_EQ(c.backup.disk_budget_bytes, 10ull << 30);
+  EXPECT_EQ(c.backup.min_free_bytes, 1'500'000'000ull);
+  EXPECT_EQ(c.backup.zstd_level, 9);
+  EXPECT_EQ(backup_dir_for(c.backup, "/var/lib/metagate/grafana.db"), "/srv/mg-backups/grafana");
+  EXPECT_EQ(parse_ok(R"({"backup": {"interval": "off"}})").backup.interval_ms, 0);
+  EXPECT_EQ(parse_ok(R"({"backup": {"disk_budget": 4096}})").backup.disk_budget_bytes, 4096u);
+
+  EXPECT_EQ(parse_duration_ms("90s"), 90'000);
+  EXPECT_EQ(parse_duration_ms("1.5h"), 5'400'000);
+  EXPECT_EQ(parse_duration_ms("250ms"), 250);
+  EXPECT_EQ(parse_duration_ms("7d"), 7LL * 86'400'000);
+  EXPECT_EQ(parse_duration_ms("0"), 0);
+  EXPECT_FALSE(parse_duration_ms("10"));
+  EXPECT_FALSE(parse_duration_ms("1 fortnight"));
+  EXPECT_FALSE(parse_duration_ms("1..5h"));
+  EXPECT_EQ(parse_byte_size("512MiB"), 512ull << 20);
+  EXPECT_EQ(parse_byte_size("2 kB"), 2000u);
+  EXPECT_EQ(parse_byte_size("0"), 0u);
+  EXPECT_FALSE(parse_byte_size("lots"));
+  EXPECT_FALSE(parse_byte_size("-5GiB"));
+}
+
+TEST(ConfigBackup, ErrorsNameTheKey) {
+  EXPECT_EQ(error_of(R"({"backup": {"interval": "soon"}})"),
+            "backup.interval: \"soon\" is not a duration (examples: \"1h\", \"30m\", \"off\")");
+  EXPECT_EQ(error_of(R"({"backup": {"interval": "100ms"}})"), "backup.interval: must be at least 1s (or \"off\")");
+  EXPECT_EQ(error_of(R"({"backup": {"disk_budget": "big"}})"),
+            "backup.disk_budget: \"big\" is not a size (examples: \"10GiB\", \"512MiB\", \"0\")");
+  EXPECT_EQ(error_of(R"({"backup": {"retention": {"hourly": -1}}})").substr(0, 26), "backup.retention.hourly: -");
+  EXPECT_NE(error_of(R"({"backup": {"retention": {"monthly": 3}}})").find("backup.retention.monthly"), std::string::npos);
+  EXPECT_NE(error_of(R"({"backup": {"zstd_level": 30}})").find("backup.zstd_level"), std::string::npos);
+}

@@ -1,0 +1,312 @@
+// `metagate backup ...` and `metagate restore`.
+#include "backup_cmd.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <vector>
+
+#include "metagate/backup/retention.hpp"
+#include "metagate/backup/snapshot.hpp"
+#include "metagate/config/config.hpp"
+
+namespace metagate::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Target {
+  std::string name;  // the config's database name
+  std::string file;  // the SQLite file
+  std::string dir;   // its snapshots
+};
+
+std::optional<config::Config> load(const std::string& file, std::ostream& err) {
+  if (file.empty()) return config::default_config();
+  auto c = config::load_config_file(file);
+  if (!c) {
+    err << c.error().to_string() << "\n";
+    return std::nullopt;
+  }
+  return std::move(*c);
+}
+
+// The SQLite files the configuration serves (or the one `database` routes to).
+std::optional<std::vector<Target>> targets(const config::Config& c, const std::string& database, std::ostream& err) {
+  std::vector<Target> out;
+  auto add = [&](const std::string& name, const std::string& file) {
+    out.push_back({name, file, config::backup_dir_for(c.backup, file)});
+  };
+  if (!database.empty()) {
+    const config::DatabaseConfig* e = config::database_entry(c, database);
+    if (!e) {
+      err << "database \"" << database << "\" does not exist in this configuration\n";
+      return std::nullopt;
+    }
+    if (e->backend != config::Backend::kSqlite) {
+      err << "database \"" << database << "\" is relayed to PostgreSQL: back it up there (pg_dump, PITR)\n";
+      return std::nullopt;
+    }
+    auto file = config::database_route(c, database);
+    if (!file) {
+      err << file.error().message << "\n";
+      return std::nullopt;
+    }
+    add(database, *file);
+    return out;
+  }
+  for (const auto& [name, e] : c.databases) {
+    if (e.backend != config::Backend::kSqlite) continue;
+    if (e.path.find("{database}") != std::string::npos) {
+      err << "note: database entry \"" << name << "\" serves one file per database name (" << e.path
+          << "); name one with --database\n";
+      continue;
+    }
+    add(name, e.path);
+  }
+  if (out.empty()) err << "this configuration names no SQLite file\n";
+  return out;
+}
+
+// The configuration and the files it names (or the one --database routes to); nullopt (the
+// reason on `err`) when there is nothing to work on.
+struct Loaded {
+  config::Config cfg;
+  std::vector<Target> targets;
+};
+std::optional<Loaded> load_targets(const BackupOptions& o, std::ostream& err) {
+  auto c = load(o.config_file, err);
+  if (!c) return std::nullopt;
+  auto ts = targets(*c, o.database, err);
+  if (!ts || ts->empty()) return std::nullopt;
+  return Loaded{std::move(*c), std::move(*ts)};
+}
+
+std::string human_bytes(uint64_t b) {
+  char buf[32];
+  if (b >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(b) / (1ull << 30));
+  else if (b >= (1ull << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / (1ull << 20));
+  else if (b >= 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(b) / 1024);
+  else std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
+  return buf;
+}
+
+std::string utc_text(int64_t unix_ms) {
+  std::time_t s = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::optional<int64_t> parse_utc(const std::string& text) {
+  std::tm tm{};
+  int y, mo, d, h = 0, mi = 0, s = 0;
+  char z = 0;
+  int n = std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d%c", &y, &mo, &d, &h, &mi, &s, &z);
+  if (n < 3 || (n == 7 && z != 'Z') || (n > 3 && n < 6)) return std::nullopt;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return static_cast<int64_t>(timegm(&tm)) * 1000 + 999;  // the whole second counts
+}
+
+// Processes (this user may look at) that have `file` open: a running metagate serving it.
+std::vector<int> processes_with_open(const fs::path& file) {
+  std::vector<int> pids;
+  std::error_code ec;
+  fs::path target = fs::weakly_canonical(file, ec);
+  for (const auto& p : fs::directory_iterator("/proc", ec)) {
+    const std::string name = p.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    int pid = std::stoi(name);
+    if (pid == ::getpid()) continue;
+    std::error_code e2;
+    for (const auto& fd : fs::directory_iterator(p.path() / "fd", e2)) {
+      std::error_code e3;
+      fs::path link = fs::read_symlink(fd.path(), e3);
+      if (!e3 && link == target) {
+        pids.push_back(pid);
+        break;
+      }
+    }
+  }
+  return pids;
+}
+
+}  // namespace
+
+int backup_now(const BackupOptions& o, std::ostream& out, std::ostream& err) {
+  auto loaded = load_targets(o, err);
+  if (!loaded) return 1;
+  const config::Config* c = &loaded->cfg;
+  const std::vector<Target>* ts = &loaded->targets;
+  int rc = 0;
+  for (const Target& t : *ts) {
+    backup::SnapshotOptions so;
+    so.database = fs::path(t.file).stem().string();
+    so.reason = "manual";
+    so.zstd_level = static_cast<int>(c->backup.zstd_level);
+    so.min_free_bytes = c->backup.min_free_bytes;
+    auto m = backup::take_snapshot(t.file, t.dir, so);
+    if (!m) {
+      err << t.file << ": backup failed: " << m.error().message << " (SQLSTATE " << m.error().sqlstate << ")\n";
+      rc = 1;
+      continue;
+    }
+    out << t.file << ": snapshot " << m->id << " in " << t.dir << ": " << human_bytes(m->raw_bytes) << " -> "
+        << human_bytes(m->stored_bytes) << ", integrity ok, copied in " << m->copy_seconds << " s, done in "
+        << m->total_seconds << " s\n";
+    auto listing = backup::list_snapshots(t.dir);
+    if (!listing) continue;
+    const auto& rc = c->backup.retention;
+    backup::Retention r{.last = static_cast<int>(rc.last), .hourly = static_cast<int>(rc.hourly),
+                        .daily = static_cast<int>(rc.daily), .weekly = static_cast<int>(rc.weekly),
+                        .disk_budget_bytes = c->backup.disk_budget_bytes};
+    auto plan = backup::plan_retention(listing->snapshots, r);
+    for (const auto& m2 : listing->snapshots) {
+      if (std::find(plan.remove.begin(), plan.remove.end(), m2.id) == plan.remove.end()) continue;
+      if (auto s = backup::remove_snapshot(t.dir, m2); !s) err << "could not remove snapshot " << m2.id << ": " << s.error().message << "\n";
+      else out << "  removed snapshot " << m2.id << " (retention)\n";
+    }
+    if (plan.over_budget) err << "  warning: the newest snapshot alone exceeds backup.disk_budget\n";
+  }
+  return rc;
+}
+
+int backup_list(const BackupOptions& o, std::ostream& out, std::ostream& err) {
+  auto loaded = load_targets(o, err);
+  if (!loaded) return 1;
+  const std::vector<Target>* ts = &loaded->targets;
+  for (const Target& t : *ts) {
+    auto l = backup::list_snapshots(t.dir);
+    if (!l) {
+      err << l.error().message << "\n";
+      return 1;
+    }
+    out << t.file << " (database \"" << t.name << "\"): " << l->snapshots.size() << " snapshot(s) in " << t.dir << "\n";
+    for (const auto& m : l->snapshots)
+      out << "  " << m.id << "  " << utc_text(m.created_unix_ms) << "  " << human_bytes(m.raw_bytes) << " -> "
+          << human_bytes(m.stored_bytes) << "  " << m.reason << "\n";
+    for (const auto& p : l->stray) out << "  (incomplete or unknown file: " << p.filename().string() << ")\n";
+  }
+  return 0;
+}
+
+int backup_verify(const BackupOptions& o, std::ostream& out, std::ostream& err) {
+  auto loaded = load_targets(o, err);
+  if (!loaded) return 1;
+  const std::vector<Target>* ts = &loaded->targets;
+  int rc = 0;
+  size_t checked = 0;
+  for (const Target& t : *ts) {
+    auto l = backup::list_snapshots(t.dir);
+    if (!l) {
+      err << l.error().message << "\n";
+      return 1;
+    }
+    for (const auto& m : l->snapshots) {
+      if (!o.id.empty() && m.id != o.id) continue;
+      ++checked;
+      if (auto s = backup::verify_snapshot(t.dir, m); !s) {
+        err << t.dir << "/" << m.id << ": FAILED: " << s.error().message << "\n";
+        rc = 1;
+      } else {
+        out << t.dir << "/" << m.id << ": ok\n";
+      }
+    }
+  }
+  if (!o.id.empty() && checked == 0) {
+    err << "no snapshot " << o.id << "\n";
+    return 1;
+  }
+  return rc;
+}
+
+int restore(const RestoreOptions& o, std::ostream& out, std::ostream& err) {
+  if (o.from != "local") {
+    err << "--from " << o.from << ": only local snapshots can be restored by this version (S3 comes with the sync)\n";
+    return 2;
+  }
+  if (o.output.empty()) {
+    err << "--output FILE is required\n";
+    return 2;
+  }
+  auto loaded = load_targets(o.backup, err);
+  if (!loaded) return 1;
+  const std::vector<Target>* ts = &loaded->targets;
+  if (ts->size() > 1) {
+    err << "this configuration names several SQLite files: choose one with --database\n";
+    return 2;
+  }
+  const Target& t = ts->front();
+  auto l = backup::list_snapshots(t.dir);
+  if (!l) {
+    err << l.error().message << "\n";
+    return 1;
+  }
+  std::optional<int64_t> until;
+  if (!o.to_time.empty()) {
+    until = parse_utc(o.to_time);
+    if (!until) {
+      err << "--to-time " << o.to_time << ": expected UTC like 2026-12-06T11:00:00Z\n";
+      return 2;
+    }
+  }
+  const backup::Manifest* pick = nullptr;
+  for (const auto& m : l->snapshots) {
+    if (!o.backup.id.empty() ? m.id == o.backup.id : (!until || m.created_unix_ms <= *until)) pick = &m;
+  }
+  if (!pick) {
+    err << "no snapshot of " << t.file << " in " << t.dir
+        << (until ? " at or before " + o.to_time : std::string()) << (o.backup.id.empty() ? "" : " with id " + o.backup.id) << "\n";
+    return 1;
+  }
+  fs::path output(o.output);
+  std::error_code ec;
+  const bool exists = fs::exists(output, ec);
+  if (exists && !o.force) {
+    err << o.output << " exists: restore writes a new file (use --force to replace it while metagate is stopped)\n";
+    return 1;
+  }
+  if (exists) {
+    auto pids = processes_with_open(output);
+    if (!pids.empty()) {
+      err << o.output << " is open in process " << pids.front() << " (a running metagate?): stop it first\n";
+      return 1;
+    }
+  }
+  fs::path staged = output;
+  staged += ".restored";
+  fs::remove(staged, ec);
+  if (auto s = backup::restore_snapshot(t.dir, *pick, staged); !s) {
+    err << "restore failed: " << s.error().message << "\n";
+    return 1;
+  }
+  if (exists) {
+    // The old file's WAL and shared memory belong to it: SQLite would replay that WAL onto the
+    // restored file. They go first, then the file is replaced in one rename.
+    for (const char* side : {"-wal", "-shm"}) fs::remove(output.string() + side, ec);
+  }
+  if (::rename(staged.c_str(), output.c_str()) != 0) {
+    err << "could not move the restored file into place: " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  out << "restored snapshot " << pick->id << " (" << utc_text(pick->created_unix_ms) << ", " << human_bytes(pick->raw_bytes)
+      << ", checksums ok) to " << o.output << "\n";
+  return 0;
+}
+
+}  // namespace metagate::app

@@ -1,0 +1,558 @@
+// Snapshots of a live SQLite file: online copy, integrity check, zstd, manifest, verify.
+#include "metagate/backup/snapshot.hpp"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+namespace metagate::backup {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kIoError = "58030";
+constexpr std::string_view kDiskFull = "53100";
+
+Unexpected<PgError> fail(std::string_view code, std::string message) {
+  return unexpected(PgError::make(code, std::move(message)));
+}
+
+Unexpected<PgError> io_error(const std::string& what, const fs::path& p, int err) {
+  return fail(kIoError, "could not " + what + " file \"" + p.string() + "\": " + std::strerror(err));
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// ---- files ----------------------------------------------------------------------------------
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    return *this;
+  }
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+PgStatus write_all(int fd, const void* data, size_t n, const fs::path& p) {
+  auto* c = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd, c, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOSPC) return fail(kDiskFull, "could not write file \"" + p.string() + "\": No space left on device");
+      return io_error("write", p, errno);
+    }
+    c += w;
+    n -= static_cast<size_t>(w);
+  }
+  return Ok{};
+}
+
+PgStatus fsync_path(const fs::path& p, bool directory) {
+  Fd fd(::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC));
+  if (!fd) return io_error("open", p, errno);
+  if (::fsync(fd.get()) != 0) return io_error("fsync", p, errno);
+  return Ok{};
+}
+
+void remove_quietly(const fs::path& p) {
+  std::error_code ec;
+  fs::remove(p, ec);
+}
+
+// Removes a temporary file (and SQLite's side files for it) when it goes out of scope.
+struct TempFile {
+  fs::path path;
+  ~TempFile() {
+    if (path.empty()) return;
+    remove_quietly(path);
+    remove_quietly(path.string() + "-journal");
+    remove_quietly(path.string() + "-wal");
+    remove_quietly(path.string() + "-shm");
+  }
+};
+
+// ---- hashing ----------------------------------------------------------------------------------
+
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+  ~Sha256() { EVP_MD_CTX_free(ctx_); }
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(const void* p, size_t n) { EVP_DigestUpdate(ctx_, p, n); }
+  std::string hex() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_, md, &len);
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    for (unsigned i = 0; i < len; ++i) {
+      out += digits[md[i] >> 4];
+      out += digits[md[i] & 15];
+    }
+    return out;
+  }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
+// ---- SQLite -------------------------------------------------------------------------------------
+
+struct Db {
+  sqlite3* db = nullptr;
+  Db() = default;
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+  ~Db() { close(); }
+  void close() {
+    if (db) sqlite3_close_v2(db);
+    db = nullptr;
+  }
+};
+
+Unexpected<PgError> sqlite_error(sqlite3* db, const std::string& what) {
+  int code = db ? sqlite3_extended_errcode(db) : SQLITE_ERROR;
+  std::string msg = what + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
+  int primary = code & 0xff;
+  if (primary == SQLITE_FULL) return fail(kDiskFull, msg);
+  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) return fail(sqlstate::kDataCorrupted, msg);
+  return fail(kIoError, msg);
+}
+
+PgStatus exec(sqlite3* db, const char* sql, const std::string& what) {
+  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return sqlite_error(db, what);
+  return Ok{};
+}
+
+// The first column of the first row as text ("" when none).
+PgResult<std::string> query_text(sqlite3* db, const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) return sqlite_error(db, sql);
+  std::string out;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    const unsigned char* t = sqlite3_column_text(st, 0);
+    if (t) out = reinterpret_cast<const char*>(t);
+  } else if (rc != SQLITE_DONE) {
+    auto e = sqlite_error(db, sql);
+    sqlite3_finalize(st);
+    return e;
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+// PRAGMA integrity_check's whole answer ("ok" when the file is sound), on a fresh connection.
+PgResult<std::string> integrity_check(const fs::path& file) {
+  Db d;
+  if (sqlite3_open_v2(file.c_str(), &d.db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
+    return sqlite_error(d.db, "could not open \"" + file.string() + "\"");
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(d.db, "PRAGMA integrity_check", -1, &st, nullptr) != SQLITE_OK)
+    return sqlite_error(d.db, "integrity_check");
+  std::string out;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (!out.empty()) out += "; ";
+    const unsigned char* t = sqlite3_column_text(st, 0);
+    out += t ? reinterpret_cast<const char*>(t) : "";
+  }
+  if (rc != SQLITE_DONE) {
+    // A file too damaged for the check itself reports here (SQLITE_CORRUPT, SQLITE_NOTADB).
+    out = std::string("integrity_check failed: ") + sqlite3_errmsg(d.db);
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+std::string snapshot_id(std::chrono::system_clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+// ---- zstd streams -------------------------------------------------------------------------------
+
+// Compresses `in` into `out` (created, must not exist), hashing both sides; fsyncs `out`.
+PgStatus compress_file(const fs::path& in, const fs::path& out, int level, Sha256& raw_hash, Sha256& stored_hash,
+                       uint64_t& raw_bytes, uint64_t& stored_bytes) {
+  Fd src(::open(in.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!src) return io_error("open", in, errno);
+  Fd dst(::open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!dst) return io_error("create", out, errno);
+  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
+  std::vector<char> ibuf(ZSTD_CStreamInSize()), obuf(ZSTD_CStreamOutSize());
+  raw_bytes = stored_bytes = 0;
+  for (;;) {
+    ssize_t n = ::read(src.get(), ibuf.data(), ibuf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("read", in, errno);
+    }
+    raw_hash.update(ibuf.data(), static_cast<size_t>(n));
+    raw_bytes += static_cast<uint64_t>(n);
+    const bool last = n == 0;
+    ZSTD_inBuffer input{ibuf.data(), static_cast<size_t>(n), 0};
+    bool done = false;
+    while (!done) {
+      ZSTD_outBuffer output{obuf.data(), obuf.size(), 0};
+      size_t left = ZSTD_compressStream2(cctx.get(), &output, &input, last ? ZSTD_e_end : ZSTD_e_continue);
+      if (ZSTD_isError(left)) return fail(sqlstate::kInternalError, std::string("zstd: ") + ZSTD_getErrorName(left));
+      if (auto s = write_all(dst.get(), obuf.data(), output.pos, out); !s) return s;
+      stored_hash.update(obuf.data(), output.pos);
+      stored_bytes += output.pos;
+      done = last ? left == 0 : input.pos == input.size;
+    }
+    if (last) break;
+  }
+  if (::fsync(dst.get()) != 0) return io_error("fsync", out, errno);
+  return Ok{};
+}
+
+// Decompresses `in` into the open descriptor `out_fd` (out names it for messages), hashing
+// both sides.
+PgStatus decompress_file(const fs::path& in, int out_fd, const fs::path& out, Sha256& stored_hash, Sha256& raw_hash,
+                         uint64_t& stored_bytes, uint64_t& raw_bytes) {
+  Fd src(::open(in.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!src) return io_error("open", in, errno);
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  std::vector<char> ibuf(ZSTD_DStreamInSize()), obuf(ZSTD_DStreamOutSize());
+  stored_bytes = raw_bytes = 0;
+  size_t pending = 1;  // ZSTD_decompressStream's hint: 0 once a frame is complete
+  for (;;) {
+    ssize_t n = ::read(src.get(), ibuf.data(), ibuf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("read", in, errno);
+    }
+    if (n == 0) break;
+    stored_hash.update(ibuf.data(), static_cast<size_t>(n));
+    stored_bytes += static_cast<uint64_t>(n);
+    ZSTD_inBuffer input{ibuf.data(), static_cast<size_t>(n), 0};
+    while (input.pos < input.size) {
+      ZSTD_outBuffer output{obuf.data(), obuf.size(), 0};
+      pending = ZSTD_decompressStream(dctx.get(), &output, &input);
+      if (ZSTD_isError(pending))
+        return fail(sqlstate::kDataCorrupted,
+                             "snapshot file \"" + in.string() + "\" is damaged: " + ZSTD_getErrorName(pending));
+      if (auto s = write_all(out_fd, obuf.data(), output.pos, out); !s) return s;
+      raw_hash.update(obuf.data(), output.pos);
+      raw_bytes += output.pos;
+    }
+  }
+  if (pending != 0)
+    return fail(sqlstate::kDataCorrupted, "snapshot file \"" + in.string() + "\" is truncated");
+  return Ok{};
+}
+
+// Writes `tmp` with `fill`, fsyncs it, then publishes it as `final_path` — rename(2), or link(2)
+// when an existing file must never be replaced — and fsyncs the directory. On failure nothing
+// is left behind.
+PgStatus publish_file(const fs::path& tmp, const fs::path& final_path, bool replace,
+                      const std::function<PgStatus(int fd)>& fill) {
+  remove_quietly(tmp);  // left by an interrupted run
+  {
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd) return io_error("create", tmp, errno);
+    if (auto s = fill(fd.get()); !s) {
+      remove_quietly(tmp);
+      return s;
+    }
+    if (::fsync(fd.get()) != 0) {
+      int e = errno;
+      remove_quietly(tmp);
+      return io_error("fsync", tmp, e);
+    }
+  }
+  if ((replace ? ::rename(tmp.c_str(), final_path.c_str()) : ::link(tmp.c_str(), final_path.c_str())) != 0) {
+    int e = errno;
+    remove_quietly(tmp);
+    return io_error(replace ? "rename" : "create", replace ? tmp : final_path, e);
+  }
+  if (!replace) remove_quietly(tmp);
+  fs::path parent = final_path.parent_path().empty() ? fs::path(".") : final_path.parent_path();
+  return fsync_path(parent, true);
+}
+
+PgStatus write_file_atomically(const fs::path& dir, const std::string& name, const std::string& text) {
+  return publish_file(dir / (".tmp-" + name), dir / name, /*replace=*/true,
+                      [&](int fd) { return write_all(fd, text.data(), text.size(), dir / name); });
+}
+
+}  // namespace
+
+// ---- manifest -------------------------------------------------------------------------------------
+
+std::string to_json_text(const Manifest& m) {
+  nlohmann::ordered_json j;
+  j["format"] = m.format;
+  j["id"] = m.id;
+  j["database"] = m.database;
+  j["source"] = m.source;
+  j["created_unix_ms"] = m.created_unix_ms;
+  j["page_size"] = m.page_size;
+  j["page_count"] = m.page_count;
+  j["schema_version"] = m.schema_version;
+  j["raw_bytes"] = m.raw_bytes;
+  j["raw_sha256"] = m.raw_sha256;
+  j["stored_bytes"] = m.stored_bytes;
+  j["stored_sha256"] = m.stored_sha256;
+  j["compression"] = m.compression;
+  j["integrity"] = m.integrity;
+  j["copy_seconds"] = m.copy_seconds;
+  j["total_seconds"] = m.total_seconds;
+  j["reason"] = m.reason;
+  return j.dump(2) + "\n";
+}
+
+PgResult<Manifest> manifest_from_json_text(std::string_view text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  auto bad = [](const std::string& why) { return fail(sqlstate::kDataCorrupted, "invalid snapshot manifest: " + why); };
+  if (!j.is_object()) return bad("not a JSON object");
+  Manifest m;
+  try {
+    m.format = j.at("format").get<int>();
+    if (m.format != 1) return bad("format " + std::to_string(m.format) + " is not known to this metagate");
+    m.id = j.at("id").get<std::string>();
+    m.database = j.value("database", "");
+    m.source = j.value("source", "");
+    m.created_unix_ms = j.at("created_unix_ms").get<int64_t>();
+    m.page_size = j.at("page_size").get<int64_t>();
+    m.page_count = j.at("page_count").get<int64_t>();
+    m.schema_version = j.value("schema_version", int64_t{0});
+    m.raw_bytes = j.at("raw_bytes").get<uint64_t>();
+    m.raw_sha256 = j.at("raw_sha256").get<std::string>();
+    m.stored_bytes = j.at("stored_bytes").get<uint64_t>();
+    m.stored_sha256 = j.at("stored_sha256").get<std::string>();
+    m.compression = j.at("compression").get<std::string>();
+    m.integrity = j.value("integrity", "");
+    m.copy_seconds = j.value("copy_seconds", 0.0);
+    m.total_seconds = j.value("total_seconds", 0.0);
+    m.reason = j.value("reason", "");
+  } catch (const nlohmann::json::exception& e) {
+    return bad(e.what());
+  }
+  if (m.compression != "zstd") return bad("compression \"" + m.compression + "\" is not known to this metagate");
+  if (m.id.empty() || m.id.find('/') != std::string::npos || m.id[0] == '.') return bad("bad id");
+  return m;
+}
+
+// ---- snapshot ---------------------------------------------------------------------------------------
+
+PgResult<Manifest> take_snapshot(const fs::path& source, const fs::path& dir, const SnapshotOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return fail(kIoError, "could not create directory \"" + dir.string() + "\": " + ec.message());
+  if (!fs::exists(source, ec))
+    return fail(kIoError, "could not open file \"" + source.string() + "\": No such file or directory");
+
+  Manifest m;
+  m.database = options.database;
+  m.source = source.string();
+  m.reason = options.reason;
+
+  // The read transaction: everything below sees the file as of its first read.
+  Db src;
+  if (sqlite3_open_v2(source.c_str(), &src.db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
+    return sqlite_error(src.db, "could not open \"" + source.string() + "\"");
+  sqlite3_busy_timeout(src.db, 10000);
+  if (auto s = exec(src.db, "BEGIN", "begin"); !s) return unexpected(s.error());
+  // The first read: the snapshot is the file as of here.
+  if (auto first = query_text(src.db, "SELECT count(*) FROM sqlite_master"); !first) return unexpected(first.error());
+  auto schema = query_text(src.db, "PRAGMA schema_version");
+  if (!schema) return unexpected(schema.error());
+  const auto started = std::chrono::system_clock::now();
+  m.id = snapshot_id(started);
+  m.created_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(started.time_since_epoch()).count();
+  m.schema_version = std::atoll(schema->c_str());
+  auto page_size = query_text(src.db, "PRAGMA page_size");
+  auto page_count = query_text(src.db, "PRAGMA page_count");
+  if (!page_size) return unexpected(page_size.error());
+  if (!page_count) return unexpected(page_count.error());
+  m.page_size = std::atoll(page_size->c_str());
+  m.page_count = std::atoll(page_count->c_str());
+
+  // Room for the uncompressed copy, and still min_free_bytes left after it.
+  struct statvfs sv{};
+  if (::statvfs(dir.c_str(), &sv) == 0) {
+    uint64_t free_bytes = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
+    uint64_t need = static_cast<uint64_t>(m.page_size) * static_cast<uint64_t>(m.page_count) + options.min_free_bytes;
+    if (free_bytes < need)
+      return fail(kDiskFull, "not enough free space in \"" + dir.string() + "\" for a snapshot: " +
+                                          std::to_string(free_bytes >> 20) + " MiB free, " + std::to_string(need >> 20) +
+                                          " MiB needed");
+  }
+
+  TempFile raw{dir / (".tmp-" + m.id + ".db")};
+  {
+    Db dst;
+    if (sqlite3_open_v2(raw.path.c_str(), &dst.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK)
+      return sqlite_error(dst.db, "could not create \"" + raw.path.string() + "\"");
+    sqlite3_backup* b = sqlite3_backup_init(dst.db, "main", src.db, "main");
+    if (!b) return sqlite_error(dst.db, "could not start the copy");
+    int rc = sqlite3_backup_step(b, -1);  // every page, inside src's read transaction
+    sqlite3_backup_finish(b);
+    if (rc != SQLITE_DONE) return sqlite_error(dst.db, "could not copy \"" + source.string() + "\"");
+    // The copy stays a WAL-mode file (as the live one), checkpointed and complete on its own.
+    if (auto s = exec(dst.db, "PRAGMA journal_mode=DELETE", "journal mode"); !s) return unexpected(s.error());
+  }
+  (void)exec(src.db, "COMMIT", "end of the read transaction");
+  src.close();
+  m.copy_seconds = seconds_since(t0);
+
+  auto check = integrity_check(raw.path);
+  if (!check) return unexpected(check.error());
+  m.integrity = *check;
+  if (m.integrity != "ok")
+    return fail(sqlstate::kDataCorrupted, "the copy of \"" + source.string() + "\" fails its integrity check: " +
+                                                       m.integrity.substr(0, 500));
+
+  fs::path stored_tmp = dir / (".tmp-" + m.data_file());
+  Sha256 raw_hash, stored_hash;
+  if (auto s = compress_file(raw.path, stored_tmp, options.zstd_level, raw_hash, stored_hash, m.raw_bytes, m.stored_bytes);
+      !s) {
+    remove_quietly(stored_tmp);
+    return unexpected(s.error());
+  }
+  m.raw_sha256 = raw_hash.hex();
+  m.stored_sha256 = stored_hash.hex();
+  if (::rename(stored_tmp.c_str(), (dir / m.data_file()).c_str()) != 0) {
+    int e = errno;
+    remove_quietly(stored_tmp);
+    return io_error("rename", stored_tmp, e);
+  }
+  m.total_seconds = seconds_since(t0);
+  if (auto s = write_file_atomically(dir, m.manifest_file(), to_json_text(m)); !s) {
+    remove_quietly(dir / m.data_file());
+    return unexpected(s.error());
+  }
+  return m;
+}
+
+// ---- listing, verification, restore -------------------------------------------------------------
+
+PgResult<Listing> list_snapshots(const fs::path& dir) {
+  Listing out;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return out;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(dir, ec)) files.push_back(e.path());
+  if (ec) return fail(kIoError, "could not read directory \"" + dir.string() + "\": " + ec.message());
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> data_names;
+  for (const auto& p : files) {
+    const std::string name = p.filename().string();
+    if (name.ends_with(".json") && !name.starts_with(".")) {
+      std::string text;
+      {
+        Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) return io_error("open", p, errno);
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+      }
+      auto m = manifest_from_json_text(text);
+      if (!m || m->manifest_file() != name || !fs::exists(dir / m->data_file(), ec)) {
+        out.stray.push_back(p);
+        continue;
+      }
+      data_names.push_back(m->data_file());
+      out.snapshots.push_back(std::move(*m));
+    }
+  }
+  for (const auto& p : files) {
+    const std::string name = p.filename().string();
+    if (name.ends_with(".json") && !name.starts_with(".")) continue;
+    if (std::find(data_names.begin(), data_names.end(), name) == data_names.end()) out.stray.push_back(p);
+  }
+  std::sort(out.snapshots.begin(), out.snapshots.end(), [](const Manifest& a, const Manifest& b) { return a.id < b.id; });
+  return out;
+}
+
+namespace {
+
+// Decompresses into `out_fd`, then checks sizes and both checksums against the manifest.
+PgStatus unpack_checked(const fs::path& dir, const Manifest& m, int out_fd, const fs::path& out) {
+  Sha256 stored_hash, raw_hash;
+  uint64_t stored_bytes = 0, raw_bytes = 0;
+  if (auto s = decompress_file(dir / m.data_file(), out_fd, out, stored_hash, raw_hash, stored_bytes, raw_bytes); !s)
+    return s;
+  if (stored_bytes != m.stored_bytes || stored_hash.hex() != m.stored_sha256)
+    return fail(sqlstate::kDataCorrupted,
+                         "snapshot " + m.id + ": the stored file does not match its manifest (size or sha256)");
+  if (raw_bytes != m.raw_bytes || raw_hash.hex() != m.raw_sha256)
+    return fail(sqlstate::kDataCorrupted,
+                         "snapshot " + m.id + ": the decompressed database does not match its manifest (size or sha256)");
+  return Ok{};
+}
+
+}  // namespace
+
+PgStatus verify_snapshot(const fs::path& dir, const Manifest& m) {
+  TempFile tmp{dir / (".verify-" + m.id + ".db")};
+  {
+    Fd fd(::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd) return io_error("create", tmp.path, errno);
+    if (auto s = unpack_checked(dir, m, fd.get(), tmp.path); !s) return s;
+  }
+  auto check = integrity_check(tmp.path);
+  if (!check) return unexpected(check.error());
+  if (*check != "ok")
+    return fail(sqlstate::kDataCorrupted, "snapshot " + m.id + " fails its integrity check: " + check->substr(0, 500));
+  return Ok{};
+}
+
+PgStatus restore_snapshot(const fs::path& dir, const Manifest& m, const fs::path& output) {
+  fs::path tmp = output;
+  tmp += ".restoring";
+  // link(2): an existing output is never overwritten.
+  return publish_file(tmp, output, /*replace=*/false, [&](int fd) { return unpack_checked(dir, m, fd, tmp); });
+}
+
+PgStatus remove_snapshot(const fs::path& dir, const Manifest& m) {
+  // Data first: a manifest without data is listed as stray, never as a snapshot.
+  if (::unlink((dir / m.data_file()).c_str()) != 0 && errno != ENOENT) return io_error("remove", dir / m.data_file(), errno);
+  if (::unlink((dir / m.manifest_file()).c_str()) != 0 && errno != ENOENT)
+    return io_error("remove", dir / m.manifest_file(), errno);
+  return fsync_path(dir, true);
+}
+
+}  // namespace metagate::backup

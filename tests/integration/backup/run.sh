@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Backups of the SQLite store, end to end with the real daemon, psql and sqlite3:
+#
+#   A  scheduled snapshots (backup.interval 2s) while psql writes; retention keeps them bounded;
+#      the backup metrics
+#   B  `metagate backup now` from another process while the daemon serves and a client writes;
+#      `backup list`, `backup verify`
+#   C  `metagate restore` to a new file: the rows of the snapshot's moment, integrity ok;
+#      --to-time picks an older snapshot; an existing output is never overwritten
+#   D  `restore --force` refuses while the daemon has the file open; with the daemon stopped it
+#      replaces the live file (its old WAL removed), and the restarted daemon serves the restored rows
+#   E  kill -9 of `metagate backup now` in the middle of a snapshot: no snapshot is listed for it,
+#      the next one succeeds, verify passes
+#   F  a damaged snapshot file fails `backup verify` (exit 1, XX001 message); restore refuses it
+#
+#   run.sh --metagate BIN --work DIR
+#
+# Everything runs in a temporary directory (removed at exit); ports are picked by the kernel.
+# The output ends with "N passed, M failed"; the exit status is non-zero on any failure.
+set -u -o pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+source "$repo/tests/support/pg.sh"
+metagate_test_args "$@"
+PSQL=${PG_BINDIR:-/usr/lib/postgresql/15/bin}/psql
+for tool in "$PSQL" sqlite3 curl; do
+  command -v "$tool" >/dev/null || { echo "run.sh: $tool not found"; echo "0 passed, 1 failed"; exit 1; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mgbackup.XXXXXX") || exit 2
+daemons=()
+cleanup() {
+  local p
+  for p in "${daemons[@]}"; do
+    if kill -0 "$p" 2>/dev/null; then kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; fi
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "PASS $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+
+db=$tmp/grafana.db
+bk=$tmp/backups
+cfg=$tmp/metagate.json
+cat >"$cfg" <<JSON
+{
+  "listen": "127.0.0.1:0",
+  "metrics": {"listen": "127.0.0.1:0"},
+  "databases": {"grafana": {"path": "$db"}},
+  "backup": {"dir": "$bk", "interval": "2s", "retention": {"hourly": 3, "daily": 0, "weekly": 0},
+             "min_free_space": "0"}
+}
+JSON
+log=$work/daemon.log
+: >"$log"
+
+# start_daemon: sets D_PID D_PORT D_MPORT (ports read back from the log).
+start_daemon() {
+  local i skip
+  skip=$(wc -l <"$log")
+  "$metagate" serve --config "$cfg" >>"$log" 2>&1 &
+  D_PID=$!
+  daemons+=("$D_PID")
+  for i in $(seq 1 300); do
+    D_PORT=$(tail -n +$((skip + 1)) "$log" | sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' | head -1)
+    D_MPORT=$(tail -n +$((skip + 1)) "$log" | sed -n 's#.*metrics and health checks on http://127\.0\.0\.1:\([0-9][0-9]*\)/metrics.*#\1#p' | head -1)
+    if [ -n "$D_PORT" ] && [ -n "$D_MPORT" ] && (exec 3<>"/dev/tcp/127.0.0.1/$D_PORT") 2>/dev/null; then return 0; fi
+    kill -0 "$D_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "daemon did not start:"; tail -20 "$log"
+  return 1
+}
+stop_daemon() {
+  kill "$D_PID" 2>/dev/null
+  local i
+  for i in $(seq 1 100); do kill -0 "$D_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$D_PID" 2>/dev/null
+  wait "$D_PID" 2>/dev/null
+}
+sql() { PGCONNECT_TIMEOUT=10 "$PSQL" -X -qAt -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$D_PORT" -U grafana -d grafana -c "$1"; }
+mg() { "$metagate" "$@" --config "$cfg"; }
+snap_count() { ls "$bk/grafana/"*.json 2>/dev/null | wc -l; }
+metric() { curl -s "http://127.0.0.1:$D_MPORT/metrics" | grep -E "^$1[{ ]" | head -1 | awk '{print $NF}'; }
+
+echo "== A: scheduled snapshots"
+start_daemon || { echo "0 passed, 1 failed"; exit 1; }
+sql "CREATE TABLE dashboard (id SERIAL PRIMARY KEY, title TEXT NOT NULL, data TEXT)" >/dev/null
+python3 -c "print('INSERT INTO dashboard (title, data) VALUES ' + ', '.join(\"('d%d', '%s')\" % (i, 'x' * 500) for i in range(2000)) + ';')" >"$tmp/rows.sql"
+PGCONNECT_TIMEOUT=10 "$PSQL" -X -qAt -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$D_PORT" -U grafana -d grafana -f "$tmp/rows.sql" >/dev/null
+check "A: 2000 rows inserted through metagate" [ "$(sql "SELECT count(*) FROM dashboard")" = 2000 ]
+# Wait for two scheduled snapshots after the insert (at most 15 s).
+shots() { grep -c "backup of $db: snapshot" "$log"; }
+n0=$(shots) got=0
+for i in $(seq 1 150); do
+  if [ "$(shots)" -ge $((n0 + 2)) ]; then got=1; break; fi
+  sleep 0.1
+done
+check "A: the daemon took scheduled snapshots (2 s interval): $(shots) so far" [ "$got" = 1 ]
+newest=$(ls "$bk/grafana/"*.db.zst | tail -1)
+mg restore --from local --output "$tmp/a.db" >/dev/null 2>&1
+check "A: the newest scheduled snapshot has the 2000 rows" [ "$(sqlite3 "$tmp/a.db" "SELECT count(*) FROM dashboard" 2>&1)" = 2000 ]
+sleep 5  # more intervals: retention (hourly 3 -> one per hour bucket) keeps them few
+n=$(snap_count)
+check "A: retention keeps the newest of each hour only ($n snapshot(s) within one or two clock hours)" [ "$n" -ge 1 ] && [ "$n" -le 2 ]
+succ=$(metric 'metagate_backup_successes_total')
+check "A: metagate_backup_successes_total counts them (${succ:-none})" [ "${succ:-0}" -ge 3 ] 2>/dev/null
+last=$(metric 'metagate_backup_last_success_timestamp_seconds')
+check "A: metagate_backup_last_success_timestamp_seconds is recent ($last)" \
+  python3 -c "import sys,time; sys.exit(0 if abs(time.time() - float('${last:-0}')) < 30 else 1)"
+check "A: the daemon logs its snapshots" grep -q "backup of $db: snapshot" "$log"
+
+echo "== B: backup now from another process while a client writes"
+# The scheduled ones stop (interval off) so that B..D see only what they take; the daemon serves on.
+stop_daemon
+python3 - "$cfg" <<'PY'
+import json, sys
+p = sys.argv[1]; c = json.load(open(p)); c["backup"]["interval"] = "off"; c["backup"]["retention"] = {"last": 100, "hourly": 0, "daily": 0, "weekly": 0}
+json.dump(c, open(p, "w"), indent=2)
+PY
+rm -rf "$bk"
+start_daemon || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
+( for i in $(seq 1 400); do sql "INSERT INTO dashboard (title) VALUES ('w$i')" >/dev/null 2>&1 || break; done ) &
+writer=$!
+sleep 0.5
+before=$(sql "SELECT count(*) FROM dashboard")
+out=$(mg backup now 2>&1); rc=$?
+after=$(sql "SELECT count(*) FROM dashboard")
+wait $writer
+check "B: backup now exits 0 while the daemon serves and a client writes ($out)" [ $rc = 0 ]
+check "B: the client kept writing meanwhile ($before -> $after rows)" [ "$after" -gt "$before" ]
+list=$(mg backup list 2>&1)
+check "B: backup list shows the snapshot" grep -q "1 snapshot(s)" <<<"$list"
+vout=$(mg backup verify 2>&1); rc=$?
+check "B: backup verify: ok ($vout)" [ $rc = 0 ]
+
+echo "== C: restore to a new file"
+mg restore --from local --output "$tmp/r1.db" >"$tmp/r1.out" 2>&1; rc=$?
+check "C: restore exits 0 ($(cat "$tmp/r1.out"))" [ $rc = 0 ]
+rows=$(sqlite3 "$tmp/r1.db" "SELECT count(*) FROM dashboard" 2>&1)
+check "C: the restored file has the rows of the snapshot's moment ($before <= $rows <= $after)" \
+  [ "$rows" -ge "$before" ] 2>/dev/null && [ "$rows" -le "$after" ]
+check "C: integrity_check of the restored file: ok" [ "$(sqlite3 "$tmp/r1.db" 'PRAGMA integrity_check')" = ok ]
+sleep 1.1
+sql "INSERT INTO dashboard (title) VALUES ('after-first-snapshot')" >/dev/null
+mg backup now >/dev/null 2>&1
+first_id=$(ls "$bk/grafana/"*.json | head -1 | xargs basename | sed 's/\.json$//')
+# --to-time just after the first snapshot (its id is its UTC time): that one, not the newer.
+to=$(python3 -c "import datetime as d; t=d.datetime.strptime('$first_id','%Y%m%dT%H%M%S.%fZ'); print((t+d.timedelta(seconds=0.5)).strftime('%Y-%m-%dT%H:%M:%SZ'))")
+mg restore --from local --to-time "$to" --output "$tmp/r2.db" >/dev/null 2>&1
+r2=$(sqlite3 "$tmp/r2.db" "SELECT count(*) FROM dashboard WHERE title = 'after-first-snapshot'" 2>&1)
+mg restore --from local --output "$tmp/r3.db" >/dev/null 2>&1
+r3=$(sqlite3 "$tmp/r3.db" "SELECT count(*) FROM dashboard WHERE title = 'after-first-snapshot'" 2>&1)
+check "C: --to-time $to restores the older snapshot (row absent: $r2), the newest has it ($r3)" [ "$r2" = 0 ] && [ "$r3" = 1 ]
+echo precious >"$tmp/exists.db"
+mg restore --from local --output "$tmp/exists.db" >"$tmp/ex.out" 2>&1; rc=$?
+check "C: an existing output is not overwritten (exit $rc: $(cat "$tmp/ex.out"))" [ $rc != 0 ] && [ "$(cat "$tmp/exists.db")" = precious ]
+
+echo "== D: restore --force onto the live file"
+mg restore --from local --output "$db" --force >"$tmp/f.out" 2>&1; rc=$?
+check "D: --force is refused while the daemon has the file open ($(cat "$tmp/f.out"))" [ $rc != 0 ] && grep -q "is open in process" "$tmp/f.out"
+sql "INSERT INTO dashboard (title) VALUES ('lost-by-restore')" >/dev/null
+stop_daemon
+mg restore --from local --output "$db" --force >"$tmp/f2.out" 2>&1; rc=$?
+check "D: with the daemon stopped --force replaces the live file ($(cat "$tmp/f2.out"))" [ $rc = 0 ]
+check "D: the old WAL is gone" [ ! -e "$db-wal" ]
+start_daemon || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
+check "D: the restarted daemon serves the restored rows (newest snapshot: $r3 marker row, no later row)" \
+  [ "$(sql "SELECT count(*) FROM dashboard WHERE title IN ('after-first-snapshot')")" = 1 ] &&
+  [ "$(sql "SELECT count(*) FROM dashboard WHERE title = 'lost-by-restore'")" = 0 ]
+stop_daemon
+
+echo "== E: kill -9 in the middle of a snapshot"
+# A bigger file so that the snapshot takes a while (~40 MB).
+sqlite3 "$db" "CREATE TABLE blob (id INTEGER PRIMARY KEY, b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 10000) INSERT INTO blob SELECT i, randomblob(4000) FROM n;"
+count0=$(snap_count)
+"$metagate" backup now --config "$cfg" >/dev/null 2>&1 &
+bp=$!
+sleep 0.15
+kill -9 $bp 2>/dev/null; wait $bp 2>/dev/null
+count1=$(snap_count)
+list=$(mg backup list 2>&1)
+check "E: the killed snapshot is not listed as one ($count0 -> $count1 complete)" [ "$count1" -le $((count0 + 1)) ]
+mg backup now >/dev/null 2>&1; rc=$?
+check "E: the next snapshot succeeds" [ $rc = 0 ] && [ "$(snap_count)" -ge $((count1 + 1)) ]
+mg backup verify >"$tmp/v.out" 2>&1; rc=$?
+check "E: every listed snapshot verifies ($(grep -c ': ok' "$tmp/v.out") ok)" [ $rc = 0 ]
+
+echo "== F: a damaged snapshot"
+victim=$(ls "$bk/grafana/"*.db.zst | tail -1)
+python3 - "$victim" <<'PY'
+import os, sys
+p = sys.argv[1]; n = os.path.getsize(p)
+with open(p, "r+b") as f:
+    f.seek(n // 2); b = f.read(1); f.seek(n // 2); f.write(bytes([b[0] ^ 0x5a]))
+PY
+mg backup verify >"$tmp/v2.out" 2>&1; rc=$?
+check "F: backup verify fails on the damaged file (exit $rc: $(grep FAILED "$tmp/v2.out" | head -1))" [ $rc = 1 ] && grep -q "FAILED" "$tmp/v2.out"
+id=$(basename "$victim" .db.zst)
+mg restore --from local --id "$id" --output "$tmp/bad.db" >"$tmp/b.out" 2>&1; rc=$?
+check "F: restore refuses it and writes nothing ($(cat "$tmp/b.out"))" [ $rc != 0 ] && [ ! -e "$tmp/bad.db" ]
+
+if grep -qE "ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:" "$log"; then bad "sanitizer report in the daemon log"; else ok "no sanitizer report in the daemon log"; fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
