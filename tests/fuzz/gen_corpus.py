@@ -366,6 +366,38 @@ extra_sql = {
 for k, v in extra_sql.items():
     add(SQ, "extra_" + k, bytes([1]) + v.encode())
 
+# --- fuzz_backup_manifest: manifest files as metagate writes them, and damaged ones
+BM = "fuzz_backup_manifest"
+manifest = """{
+  "format": 1,
+  "id": "20261206T113500.123Z",
+  "database": "grafana",
+  "source": "/var/lib/metagate/grafana.db",
+  "created_unix_ms": 1796556900123,
+  "page_size": 4096,
+  "page_count": 30,
+  "schema_version": 12,
+  "raw_bytes": 122880,
+  "raw_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+  "stored_bytes": 6712,
+  "stored_sha256": "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752",
+  "compression": "zstd",
+  "integrity": "ok",
+  "copy_seconds": 0.017,
+  "total_seconds": 0.045,
+  "reason": "scheduled"
+}
+"""
+add(BM, "manifest", manifest)
+add(BM, "manifest_truncated", manifest[: len(manifest) // 2])
+add(BM, "manifest_format2", manifest.replace('"format": 1', '"format": 2'))
+add(BM, "manifest_lz4", manifest.replace('"zstd"', '"lz4"'))
+add(BM, "manifest_bad_id", manifest.replace('20261206T113500.123Z', '../etc/passwd'))
+add(BM, "manifest_types", manifest.replace('"page_size": 4096', '"page_size": "4096"'))
+add(BM, "manifest_minimal", '{"format":1,"id":"a","created_unix_ms":-1,"page_size":0,"page_count":0,"raw_bytes":0,'
+    '"raw_sha256":"","stored_bytes":18446744073709551615,"stored_sha256":"","compression":"zstd"}')
+add(BM, "not_json", "zstd\x00\xff")
+
 # --- write -------------------------------------------------------------------------------------
 total = 0
 for target, files in sorted(out.items()):
