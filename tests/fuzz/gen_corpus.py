@@ -398,6 +398,14 @@ add(BM, "manifest_minimal", '{"format":1,"id":"a","created_unix_ms":-1,"page_siz
     '"raw_sha256":"","stored_bytes":18446744073709551615,"stored_sha256":"","compression":"zstd"}')
 add(BM, "not_json", "zstd\x00\xff")
 
+# --- fuzz_backup_wal: byte 0 = 0 raw bytes, 1 a valid log built from the rest (byte 1 = frame to damage)
+BW = "fuzz_backup_wal"
+add(BW, "built_three_commits", bytes([1, 0]) + bytes([0x81, 0x02, 0x83, 0x84, 0x05]))
+add(BW, "built_damaged_2", bytes([1, 2]) + bytes([0x81, 0x82, 0x83]))
+add(BW, "built_uncommitted_tail", bytes([1, 0]) + bytes([0x81, 0x02, 0x03]))
+add(BW, "raw_short", bytes([0]) + b"\x37\x7f\x06\x82")
+add(BW, "raw_magic_big", bytes([0]) + bytes.fromhex("377f0683002de21800001000") + bytes(20))
+
 # --- write -------------------------------------------------------------------------------------
 total = 0
 for target, files in sorted(out.items()):
