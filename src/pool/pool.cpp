@@ -119,7 +119,12 @@ void Pool::hand_over(ServerConnection* s) {
     waiters_.pop_front();
     w->handed = s;
     s->state = ServerState::kActive;
-    asio::post(w->ex, [w] { w->timer.cancel(); });
+    // Wake it: its timer's wait ends (operation_aborted) and it takes `handed`. On the
+    // waiter's own io thread directly; from another thread through its executor (a timer is
+    // not thread-safe).
+    auto* io = w->ex.target<asio::io_context::executor_type>();
+    if (io && io->running_in_this_thread()) w->timer.cancel();
+    else asio::post(w->ex, [w] { w->timer.cancel(); });
     return;
   }
   s->state = ServerState::kIdle;
