@@ -182,6 +182,8 @@ int backup_now(const BackupOptions& o, std::ostream& out, std::ostream& err) {
       else out << "  removed snapshot " << m2.id << " (retention)\n";
     }
     if (plan.over_budget) err << "  warning: the newest snapshot alone exceeds backup.disk_budget\n";
+    if (size_t n = backup::remove_stale_temp_files(t.dir, std::chrono::hours(1)))
+      out << "  removed " << n << " temporary file(s) left by an interrupted snapshot\n";
   }
   return rc;
 }

@@ -547,6 +547,21 @@ PgStatus restore_snapshot(const fs::path& dir, const Manifest& m, const fs::path
   return publish_file(tmp, output, /*replace=*/false, [&](int fd) { return unpack_checked(dir, m, fd, tmp); });
 }
 
+size_t remove_stale_temp_files(const fs::path& dir, std::chrono::seconds age) {
+  size_t removed = 0;
+  std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.starts_with(".tmp-") && !name.starts_with(".verify-")) continue;
+    std::error_code e2;
+    auto t = fs::last_write_time(e.path(), e2);
+    if (e2 || now - t < age) continue;
+    if (fs::remove(e.path(), e2)) ++removed;
+  }
+  return removed;
+}
+
 PgStatus remove_snapshot(const fs::path& dir, const Manifest& m) {
   // Data first: a manifest without data is listed as stray, never as a snapshot.
   if (::unlink((dir / m.data_file()).c_str()) != 0 && errno != ENOENT) return io_error("remove", dir / m.data_file(), errno);

@@ -123,6 +123,8 @@ void BackupScheduler::backup_file(const std::string& file, const char* reason) {
     st.stored_bytes += s.stored_bytes;
   }
   if (plan.over_budget) spdlog::warn("backup of {}: the newest snapshot alone exceeds backup.disk_budget", file);
+  if (size_t n = backup::remove_stale_temp_files(dir, std::chrono::hours(1)))
+    spdlog::info("backup of {}: removed {} temporary file(s) left by an interrupted snapshot", file, n);
 }
 
 }  // namespace metagate::server

@@ -196,7 +196,50 @@ PgResult<sqlite3*> SqliteStore::open_connection(bool writer) {
   return db;
 }
 
+namespace {
+
+// PRAGMA quick_check on an existing file, on a read-only connection of its own, before anything
+// writes to it: a damaged file is refused with what is wrong and how to restore it, instead of
+// being served (and written to) until something reads the bad page.
+PgStatus check_existing_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || st.st_size == 0) return Ok{};  // new file
+  sqlite3* db = nullptr;
+  std::string problem;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    problem = db ? sqlite3_errmsg(db) : "cannot open";
+  } else {
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt* q = nullptr;
+    if (sqlite3_prepare_v2(db, "PRAGMA quick_check(5)", -1, &q, nullptr) != SQLITE_OK) {
+      problem = sqlite3_errmsg(db);
+    } else {
+      int rc;
+      std::string rows;
+      while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const unsigned char* t = sqlite3_column_text(q, 0);
+        if (!rows.empty()) rows += "; ";
+        rows += t ? reinterpret_cast<const char*>(t) : "";
+      }
+      if (rc != SQLITE_DONE) problem = sqlite3_errmsg(db);
+      else if (rows != "ok") problem = rows;
+    }
+    sqlite3_finalize(q);
+  }
+  if (db) sqlite3_close_v2(db);
+  if (problem.empty()) return Ok{};
+  if (problem.size() > 300) problem = problem.substr(0, 300) + "...";
+  return unexpected(PgError::fatal(sqlstate::kDataCorrupted,
+                                   "SQLite database \"" + path + "\" is damaged: " + problem)
+                        .with_hint("Stop metagate and restore the newest snapshot: metagate restore --config "
+                                   "<config file> --from local --output " + path +
+                                   " --force (docs/runbooks/restore.md)."));
+}
+
+}  // namespace
+
 PgResult<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& opts) {
+  if (auto s = check_existing_file(opts.path); !s) return unexpected(s.error());
   std::unique_ptr<SqliteStore> store(new SqliteStore(opts));
   auto w = store->open_connection(true);
   if (!w) return unexpected(w.error());

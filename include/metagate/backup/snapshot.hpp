@@ -13,6 +13,7 @@
 // <id> is the UTC time the read transaction started, "20261206T113500.123Z": sortable.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -80,6 +81,11 @@ PgStatus verify_snapshot(const std::filesystem::path& dir, const Manifest& m);
 // Decompresses a snapshot to `output` (which must not exist), checking both checksums; the
 // file is fsynced before this returns.
 PgStatus restore_snapshot(const std::filesystem::path& dir, const Manifest& m, const std::filesystem::path& output);
+
+// Removes the temporary files an interrupted snapshot or verification left in `dir` (names
+// starting ".tmp-" or ".verify-") once they are older than `age` — younger ones may belong to a
+// snapshot still being written by another process. Returns how many were removed.
+size_t remove_stale_temp_files(const std::filesystem::path& dir, std::chrono::seconds age);
 
 // Removes a snapshot's files (data first, then manifest), and fsyncs the directory.
 PgStatus remove_snapshot(const std::filesystem::path& dir, const Manifest& m);

@@ -12,6 +12,8 @@
 #   E  kill -9 of `metagate backup now` in the middle of a snapshot: no snapshot is listed for it,
 #      the next one succeeds, verify passes
 #   F  a damaged snapshot file fails `backup verify` (exit 1, XX001 message); restore refuses it
+#   G  a damaged live file: the daemon refuses it at open (quick_check) with FATAL XX001 and the
+#      restore command as the hint, stays up, and serves the file restored meanwhile
 #
 #   run.sh --metagate BIN --work DIR
 #
@@ -205,6 +207,45 @@ check "F: backup verify fails on the damaged file (exit $rc: $(grep FAILED "$tmp
 id=$(basename "$victim" .db.zst)
 mg restore --from local --id "$id" --output "$tmp/bad.db" >"$tmp/b.out" 2>&1; rc=$?
 check "F: restore refuses it and writes nothing ($(cat "$tmp/b.out"))" [ $rc != 0 ] && [ ! -e "$tmp/bad.db" ]
+
+echo "== G: a damaged live file is refused with the restore command"
+mg backup now >/dev/null 2>&1  # a good snapshot (F damaged the newest one)
+python3 - "$db" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(4096 + 8); f.write(b"\xff" * 200)   # page 2: a b-tree page header and cell pointers
+PY
+start_daemon || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
+out=$(PGCONNECT_TIMEOUT=10 "$PSQL" -X -qAt -v VERBOSITY=verbose -h 127.0.0.1 -p "$D_PORT" -U grafana -d grafana -c "SELECT 1" 2>&1)
+check "G: the client gets a FATAL naming the damage ($(head -1 <<<"$out"))" grep -q "FATAL:  SQLite database .* is damaged" <<<"$out"
+# The SQLSTATE, from the ErrorResponse itself (psql does not print it for a failed connection).
+code=$(python3 - "$D_PORT" <<'PY'
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+body = struct.pack("!i", 196608) + b"user\0grafana\0database\0grafana\0\0"
+s.sendall(struct.pack("!i", len(body) + 4) + body)
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk: break
+    data += chunk
+at = 0
+while at + 5 <= len(data):
+    t, n = data[at:at + 1], struct.unpack("!i", data[at + 1:at + 5])[0]
+    if t == b"E":
+        for field in data[at + 5:at + 1 + n].split(b"\0"):
+            if field[:1] == b"C": print(field[1:].decode()); sys.exit(0)
+    at += 1 + n
+print("none")
+PY
+)
+check "G: its SQLSTATE is XX001 (data_corrupted): $code" [ "$code" = XX001 ]
+check "G: ... and the restore command as the hint" grep -q "HINT:.*metagate restore .*--force" <<<"$out"
+check "G: the daemon stays up" kill -0 "$D_PID"
+mg restore --from local --output "$db" --force >"$tmp/g.out" 2>&1; rc=$?
+check "G: restore --force works while the daemon has not opened the damaged file ($(cat "$tmp/g.out"))" [ $rc = 0 ]
+check "G: the next client is served from the restored file" [ "$(sql "SELECT count(*) FROM dashboard WHERE title = 'after-first-snapshot'")" = 1 ]
+stop_daemon
 
 if grep -qE "ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:" "$log"; then bad "sanitizer report in the daemon log"; else ok "no sanitizer report in the daemon log"; fi
 echo "$pass passed, $fail failed"

@@ -199,3 +199,19 @@ TEST_F(SnapshotTest, MissingSourceIsAnIoError) {
   ASSERT_FALSE(m);
   EXPECT_EQ(m.error().sqlstate, "58030");
 }
+
+TEST_F(SnapshotTest, StaleTemporaryFilesAreRemovedYoungOnesKept) {
+  fs::create_directories(dir_ / "s");
+  std::ofstream(dir_ / "s" / ".tmp-20200101T000000.000Z.db") << "killed mid-snapshot";
+  std::ofstream(dir_ / "s" / ".verify-20200101T000000.000Z.db") << "killed mid-verify";
+  std::ofstream(dir_ / "s" / ".tmp-fresh.db") << "being written right now";
+  std::ofstream(dir_ / "s" / "keep.json") << "{}";
+  auto old = fs::file_time_type::clock::now() - std::chrono::hours(2);
+  fs::last_write_time(dir_ / "s" / ".tmp-20200101T000000.000Z.db", old);
+  fs::last_write_time(dir_ / "s" / ".verify-20200101T000000.000Z.db", old);
+  fs::last_write_time(dir_ / "s" / "keep.json", old);
+  EXPECT_EQ(remove_stale_temp_files(dir_ / "s", std::chrono::hours(1)), 2u);
+  EXPECT_TRUE(fs::exists(dir_ / "s" / ".tmp-fresh.db"));
+  EXPECT_TRUE(fs::exists(dir_ / "s" / "keep.json"));
+  EXPECT_FALSE(fs::exists(dir_ / "s" / ".tmp-20200101T000000.000Z.db"));
+}
