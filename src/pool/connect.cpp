@@ -143,7 +143,7 @@ std::optional<std::string> host_mismatch(SSL* ssl, const std::string& host) {
   X509* cert = SSL_get1_peer_certificate(ssl);
   if (!cert) return "server certificate for host \"" + host + "\" is missing";
   boost::system::error_code ec;
-  auto addr = asio::ip::make_address(host, ec);
+  (void)asio::ip::make_address(host, ec);  // only: is the host an IP address?
   bool match = !ec ? X509_check_ip_asc(cert, host.c_str(), 0) == 1
                    : X509_check_host(cert, host.c_str(), host.size(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr) == 1;
   std::optional<std::string> why;
@@ -200,7 +200,7 @@ awaitable<std::optional<std::string>> negotiate_tls(ServerStream& st, const std:
   if (answer != 'S') co_return "received invalid response to SSL negotiation: " + std::string(1, answer);
   auto& tls = st.start_tls(ctx);
   boost::system::error_code ec;
-  auto addr = asio::ip::make_address(host, ec);
+  (void)asio::ip::make_address(host, ec);  // SNI only for a host name, not an IP address
   if (ec && target.sslsni) SSL_set_tlsext_host_name(tls.native_handle(), host.c_str());
   asio::steady_timer timer(st.socket().get_executor(), std::chrono::seconds(target.connect_timeout_s));
   auto r = co_await (tls.async_handshake(asio::ssl::stream_base::client, asio::as_tuple(use_awaitable)) ||
