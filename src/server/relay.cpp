@@ -916,6 +916,11 @@ awaitable<void> Session::relay_server() {
     if (!server_) {
       if (len == 0) buf.release();
       co_await attach_signal_->async_receive(asio::as_tuple(use_awaitable));
+      // Just attached: relay_client() is about to send (or has sent) the client's messages, and
+      // the answer takes the server tens of µs. Reading now would find nothing (a recv that
+      // returns EAGAIN, then a wait); after the handlers already queued have run, the answer
+      // is often there and the first read gets it.
+      co_await asio::post(socket_.get_executor(), use_awaitable);
       continue;
     }
     if (buf.size() == 0) buf.resize(16384, 0);
