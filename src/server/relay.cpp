@@ -923,7 +923,7 @@ awaitable<void> Session::relay_server() {
       co_await asio::post(socket_.get_executor(), use_awaitable);
       continue;
     }
-    if (buf.size() == 0) buf.resize(16384, 0);
+    if (buf.size() == 0) buf.resize(ReadBuffers::kSize, 0);
     else if (len == buf.size()) buf.resize(buf.size() * 2, len);
     boost::system::error_code ec;
     size_t n = 0;
