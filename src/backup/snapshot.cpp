@@ -19,112 +19,14 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "files.hpp"
+
 namespace metagate::backup {
 
 namespace fs = std::filesystem;
+using namespace detail;
 
 namespace {
-
-constexpr std::string_view kIoError = "58030";
-constexpr std::string_view kDiskFull = "53100";
-
-Unexpected<PgError> fail(std::string_view code, std::string message) {
-  return unexpected(PgError::make(code, std::move(message)));
-}
-
-Unexpected<PgError> io_error(const std::string& what, const fs::path& p, int err) {
-  return fail(kIoError, "could not " + what + " file \"" + p.string() + "\": " + std::strerror(err));
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// ---- files ----------------------------------------------------------------------------------
-
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
-
-PgStatus write_all(int fd, const void* data, size_t n, const fs::path& p) {
-  auto* c = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::write(fd, c, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ENOSPC) return fail(kDiskFull, "could not write file \"" + p.string() + "\": No space left on device");
-      return io_error("write", p, errno);
-    }
-    c += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Ok{};
-}
-
-PgStatus fsync_path(const fs::path& p, bool directory) {
-  Fd fd(::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC));
-  if (!fd) return io_error("open", p, errno);
-  if (::fsync(fd.get()) != 0) return io_error("fsync", p, errno);
-  return Ok{};
-}
-
-void remove_quietly(const fs::path& p) {
-  std::error_code ec;
-  fs::remove(p, ec);
-}
-
-// Removes a temporary file (and SQLite's side files for it) when it goes out of scope.
-struct TempFile {
-  fs::path path;
-  ~TempFile() {
-    if (path.empty()) return;
-    remove_quietly(path);
-    remove_quietly(path.string() + "-journal");
-    remove_quietly(path.string() + "-wal");
-    remove_quietly(path.string() + "-shm");
-  }
-};
-
-// ---- hashing ----------------------------------------------------------------------------------
-
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-  ~Sha256() { EVP_MD_CTX_free(ctx_); }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void update(const void* p, size_t n) { EVP_DigestUpdate(ctx_, p, n); }
-  std::string hex() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx_, md, &len);
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) {
-      out += digits[md[i] >> 4];
-      out += digits[md[i] & 15];
-    }
-    return out;
-  }
-
- private:
-  EVP_MD_CTX* ctx_;
-};
 
 // ---- SQLite -------------------------------------------------------------------------------------
 
@@ -172,7 +74,8 @@ PgResult<std::string> query_text(sqlite3* db, const char* sql) {
   return out;
 }
 
-// PRAGMA integrity_check's whole answer ("ok" when the file is sound), on a fresh connection.
+}  // namespace
+
 PgResult<std::string> integrity_check(const fs::path& file) {
   Db d;
   if (sqlite3_open_v2(file.c_str(), &d.db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
@@ -195,7 +98,7 @@ PgResult<std::string> integrity_check(const fs::path& file) {
   return out;
 }
 
-std::string snapshot_id(std::chrono::system_clock::time_point t) {
+std::string time_id(std::chrono::system_clock::time_point t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
@@ -205,6 +108,8 @@ std::string snapshot_id(std::chrono::system_clock::time_point t) {
                 tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   return buf;
 }
+
+namespace {
 
 // ---- zstd streams -------------------------------------------------------------------------------
 
@@ -282,40 +187,6 @@ PgStatus decompress_file(const fs::path& in, int out_fd, const fs::path& out, Sh
   return Ok{};
 }
 
-// Writes `tmp` with `fill`, fsyncs it, then publishes it as `final_path` — rename(2), or link(2)
-// when an existing file must never be replaced — and fsyncs the directory. On failure nothing
-// is left behind.
-PgStatus publish_file(const fs::path& tmp, const fs::path& final_path, bool replace,
-                      const std::function<PgStatus(int fd)>& fill) {
-  remove_quietly(tmp);  // left by an interrupted run
-  {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!fd) return io_error("create", tmp, errno);
-    if (auto s = fill(fd.get()); !s) {
-      remove_quietly(tmp);
-      return s;
-    }
-    if (::fsync(fd.get()) != 0) {
-      int e = errno;
-      remove_quietly(tmp);
-      return io_error("fsync", tmp, e);
-    }
-  }
-  if ((replace ? ::rename(tmp.c_str(), final_path.c_str()) : ::link(tmp.c_str(), final_path.c_str())) != 0) {
-    int e = errno;
-    remove_quietly(tmp);
-    return io_error(replace ? "rename" : "create", replace ? tmp : final_path, e);
-  }
-  if (!replace) remove_quietly(tmp);
-  fs::path parent = final_path.parent_path().empty() ? fs::path(".") : final_path.parent_path();
-  return fsync_path(parent, true);
-}
-
-PgStatus write_file_atomically(const fs::path& dir, const std::string& name, const std::string& text) {
-  return publish_file(dir / (".tmp-" + name), dir / name, /*replace=*/true,
-                      [&](int fd) { return write_all(fd, text.data(), text.size(), dir / name); });
-}
-
 }  // namespace
 
 // ---- manifest -------------------------------------------------------------------------------------
@@ -339,6 +210,11 @@ std::string to_json_text(const Manifest& m) {
   j["copy_seconds"] = m.copy_seconds;
   j["total_seconds"] = m.total_seconds;
   j["reason"] = m.reason;
+  if (!m.generation.empty()) {
+    j["generation"] = m.generation;
+    j["seq_lo"] = m.seq_lo;
+    j["seq_hi"] = m.seq_hi;
+  }
   return j.dump(2) + "\n";
 }
 
@@ -366,6 +242,9 @@ PgResult<Manifest> manifest_from_json_text(std::string_view text) {
     m.copy_seconds = j.value("copy_seconds", 0.0);
     m.total_seconds = j.value("total_seconds", 0.0);
     m.reason = j.value("reason", "");
+    m.generation = j.value("generation", "");
+    m.seq_lo = j.value("seq_lo", uint64_t{0});
+    m.seq_hi = j.value("seq_hi", uint64_t{0});
   } catch (const nlohmann::json::exception& e) {
     return bad(e.what());
   }
@@ -394,13 +273,26 @@ PgResult<Manifest> take_snapshot(const fs::path& source, const fs::path& dir, co
   if (sqlite3_open_v2(source.c_str(), &src.db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
     return sqlite_error(src.db, "could not open \"" + source.string() + "\"");
   sqlite3_busy_timeout(src.db, 10000);
+  // Never checkpoint when closing this connection (with the daemon stopped it could be the
+  // last one): only the daemon checkpoints, after the change capture has kept the frames.
+  sqlite3_db_config(src.db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  std::optional<StorePosition> lower;
+  if (options.position) lower = options.position(false);
   if (auto s = exec(src.db, "BEGIN", "begin"); !s) return unexpected(s.error());
   // The first read: the snapshot is the file as of here.
   if (auto first = query_text(src.db, "SELECT count(*) FROM sqlite_master"); !first) return unexpected(first.error());
+  if (lower) {
+    auto upper = options.position(true);
+    if (upper && upper->generation == lower->generation && upper->seq >= lower->seq) {
+      m.generation = lower->generation;
+      m.seq_lo = lower->seq;
+      m.seq_hi = upper->seq;
+    }
+  }
   auto schema = query_text(src.db, "PRAGMA schema_version");
   if (!schema) return unexpected(schema.error());
   const auto started = std::chrono::system_clock::now();
-  m.id = snapshot_id(started);
+  m.id = time_id(started);
   m.created_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(started.time_since_epoch()).count();
   m.schema_version = std::atoll(schema->c_str());
   auto page_size = query_text(src.db, "PRAGMA page_size");
@@ -474,22 +366,17 @@ PgResult<Listing> list_snapshots(const fs::path& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return out;
   std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(dir, ec)) files.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (!e.is_directory()) files.push_back(e.path());  // wal/: the change capture's segments
   if (ec) return fail(kIoError, "could not read directory \"" + dir.string() + "\": " + ec.message());
   std::sort(files.begin(), files.end());
   std::vector<std::string> data_names;
   for (const auto& p : files) {
     const std::string name = p.filename().string();
     if (name.ends_with(".json") && !name.starts_with(".")) {
-      std::string text;
-      {
-        Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!fd) return io_error("open", p, errno);
-        char buf[4096];
-        ssize_t n;
-        while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
-      }
-      auto m = manifest_from_json_text(text);
+      auto text = read_whole_file(p);
+      if (!text) return unexpected(text.error());
+      auto m = manifest_from_json_text(*text);
       if (!m || m->manifest_file() != name || !fs::exists(dir / m->data_file(), ec)) {
         out.stray.push_back(p);
         continue;
@@ -507,10 +394,7 @@ PgResult<Listing> list_snapshots(const fs::path& dir) {
   return out;
 }
 
-namespace {
-
-// Decompresses into `out_fd`, then checks sizes and both checksums against the manifest.
-PgStatus unpack_checked(const fs::path& dir, const Manifest& m, int out_fd, const fs::path& out) {
+PgStatus unpack_snapshot(const fs::path& dir, const Manifest& m, int out_fd, const fs::path& out) {
   Sha256 stored_hash, raw_hash;
   uint64_t stored_bytes = 0, raw_bytes = 0;
   if (auto s = decompress_file(dir / m.data_file(), out_fd, out, stored_hash, raw_hash, stored_bytes, raw_bytes); !s)
@@ -524,14 +408,13 @@ PgStatus unpack_checked(const fs::path& dir, const Manifest& m, int out_fd, cons
   return Ok{};
 }
 
-}  // namespace
 
 PgStatus verify_snapshot(const fs::path& dir, const Manifest& m) {
   TempFile tmp{dir / (".verify-" + m.id + ".db")};
   {
     Fd fd(::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!fd) return io_error("create", tmp.path, errno);
-    if (auto s = unpack_checked(dir, m, fd.get(), tmp.path); !s) return s;
+    if (auto s = unpack_snapshot(dir, m, fd.get(), tmp.path); !s) return s;
   }
   auto check = integrity_check(tmp.path);
   if (!check) return unexpected(check.error());
@@ -544,7 +427,7 @@ PgStatus restore_snapshot(const fs::path& dir, const Manifest& m, const fs::path
   fs::path tmp = output;
   tmp += ".restoring";
   // link(2): an existing output is never overwritten.
-  return publish_file(tmp, output, /*replace=*/false, [&](int fd) { return unpack_checked(dir, m, fd, tmp); });
+  return publish_file(tmp, output, /*replace=*/false, [&](int fd) { return unpack_snapshot(dir, m, fd, tmp); });
 }
 
 size_t remove_stale_temp_files(const fs::path& dir, std::chrono::seconds age) {

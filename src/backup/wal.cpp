@@ -67,7 +67,7 @@ WalHeaderResult parse_wal_header(std::span<const uint8_t> b) {
   return r;
 }
 
-WalScan scan_wal(std::span<const uint8_t> wal, const WalHeader& h, WalPosition from) {
+WalScan scan_wal(std::span<const uint8_t> wal, const WalHeader& h, WalPosition from, size_t base) {
   WalScan out;
   out.end = from;
   const size_t frame_size = kWalFrameHeaderSize + h.page_size;
@@ -75,8 +75,10 @@ WalScan scan_wal(std::span<const uint8_t> wal, const WalHeader& h, WalPosition f
   size_t pending_from = out.frames.size();  // frames of the transaction being read
   size_t off = from.offset;
   if (off < kWalHeaderSize) off = kWalHeaderSize;
-  while (off <= wal.size() && wal.size() - off >= frame_size) {
-    const uint8_t* f = wal.data() + off;
+  if (off < base) return out;  // the bytes do not reach back to the position
+  const size_t end = base + wal.size();
+  while (off <= end && end - off >= frame_size) {
+    const uint8_t* f = wal.data() + (off - base);
     if (be32(f + 8) != h.salt1 || be32(f + 12) != h.salt2) {
       out.stop_reason = "frame at offset " + std::to_string(off) + ": salts of another log generation";
       break;

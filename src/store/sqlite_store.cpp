@@ -104,20 +104,39 @@ SqliteStore::~SqliteStore() {
   group_commit_.reset();  // pending commits become durable first
   all_readers_.clear();
   if (writer_) {
-    // A clean stop leaves everything in the main file and an empty WAL.
+    // A clean stop leaves everything in the main file and an empty WAL — once the change
+    // capture has everything the WAL holds.
     auto t0 = std::chrono::steady_clock::now();
     sqlite3_wal_hook(writer_->db(), nullptr, nullptr);
-    int rc = sqlite3_wal_checkpoint_v2(writer_->db(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
-    if (rc == SQLITE_OK) {
-      ++checkpoints_;
-      if (opts_.on_checkpoint) opts_.on_checkpoint(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    sqlite3_commit_hook(writer_->db(), nullptr, nullptr);
+    bool clean = false;
+    if (checkpoint_allowed()) {
+      int rc = sqlite3_wal_checkpoint_v2(writer_->db(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+      if (rc == SQLITE_OK) {
+        clean = true;
+        ++checkpoints_;
+        if (opts_.on_checkpoint) opts_.on_checkpoint(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
     }
+    writer_.reset();
+    if (clean && observer_) observer_->closed_cleanly();
   }
+}
+
+bool SqliteStore::checkpoint_allowed() { return !observer_ || observer_->before_checkpoint(); }
+
+int SqliteStore::commit_hook(void* self) {
+  auto* s = static_cast<SqliteStore*>(self);
+  if (s->observer_) s->observer_->commit_begin();
+  return 0;  // never turns the commit into a rollback
 }
 
 int SqliteStore::wal_hook(void* self, sqlite3* db, const char* name, int pages) {
   auto* s = static_cast<SqliteStore*>(self);
+  if (s->observer_) s->observer_->committed(pages);
   if (pages < s->checkpoint_pages_) return SQLITE_OK;
+  // Never past what the change capture holds durably.
+  if (!s->checkpoint_allowed()) return SQLITE_OK;
   // What SQLite's own auto-checkpoint does (a PASSIVE checkpoint), timed and counted.
   auto t0 = std::chrono::steady_clock::now();
   int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
@@ -209,6 +228,9 @@ PgStatus check_existing_file(const std::string& path) {
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
     problem = db ? sqlite3_errmsg(db) : "cannot open";
   } else {
+    // Closing this connection must not checkpoint the WAL: the change capture reads the frames
+    // a crash left in it before anything checkpoints them.
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
     sqlite3_busy_timeout(db, 5000);
     sqlite3_stmt* q = nullptr;
     if (sqlite3_prepare_v2(db, "PRAGMA quick_check(5)", -1, &q, nullptr) != SQLITE_OK) {
@@ -244,6 +266,15 @@ PgResult<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& opt
   auto w = store->open_connection(true);
   if (!w) return unexpected(w.error());
   store->writer_ = std::make_unique<Connection>(*w);
+  if (opts.make_wal_observer) {
+    auto o = opts.make_wal_observer(opts.path);
+    if (!o) return unexpected(o.error());
+    store->observer_ = std::move(*o);
+    // The writer never checkpoints on its own when it closes: ~SqliteStore does, when the
+    // observer allows it.
+    sqlite3_db_config(store->writer_->db(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    sqlite3_commit_hook(store->writer_->db(), &SqliteStore::commit_hook, store.get());
+  }
   if (uses_group_commit(opts)) {
     GroupCommit::Options go;
     go.wal_path = opts.path + "-wal";

@@ -406,6 +406,16 @@ add(BW, "built_uncommitted_tail", bytes([1, 0]) + bytes([0x81, 0x02, 0x03]))
 add(BW, "raw_short", bytes([0]) + b"\x37\x7f\x06\x82")
 add(BW, "raw_magic_big", bytes([0]) + bytes.fromhex("377f0683002de21800001000") + bytes(20))
 
+# --- fuzz_backup_segment: byte 0 = 0 raw bytes, 1 a valid segment shaped by the rest
+#     (byte 1 % 4 == 3: a close record; bytes 2-3: byte to flip; byte 4: cut at 97 * n)
+BS = "fuzz_backup_segment"
+add(BS, "built_three", bytes([1, 0, 0, 0, 0]) + bytes([2, 7, 9, 1, 4, 0, 3, 3, 3]))
+add(BS, "built_close", bytes([1, 3, 0, 0, 0]) + bytes([1, 5, 2, 6, 6]))
+add(BS, "built_damaged", bytes([1, 0, 0x02, 0x10, 0]) + bytes([2, 7, 9, 1, 4, 0, 3, 3, 3]))
+add(BS, "built_cut", bytes([1, 0, 0, 0, 9]) + bytes([2, 7, 9, 1, 4, 0, 3, 3, 3]))
+add(BS, "raw_magic", bytes([0]) + b"MGSEG001" + bytes(88))
+add(BS, "raw_short", bytes([0]) + b"MGSEG")
+
 # --- write -------------------------------------------------------------------------------------
 total = 0
 for target, files in sorted(out.items()):

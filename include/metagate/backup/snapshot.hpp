@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,7 +42,13 @@ struct Manifest {
   std::string integrity;          // PRAGMA integrity_check's answer on the copy ("ok")
   double copy_seconds = 0;        // the read transaction (page copy)
   double total_seconds = 0;       // copy, check, compression, fsyncs
-  std::string reason;             // "scheduled", "manual", "startup"
+  std::string reason;             // "scheduled", "manual", "generation"
+  // The change capture's position (docs/BACKUP.md): the snapshot holds every commit of
+  // `generation` up to seq_lo and none after seq_hi (usually seq_lo == seq_hi). Empty
+  // generation: taken without the capture (restorable alone, not a base for segments).
+  std::string generation;
+  uint64_t seq_lo = 0;
+  uint64_t seq_hi = 0;
 
   std::string data_file() const { return id + ".db.zst"; }
   std::string manifest_file() const { return id + ".json"; }
@@ -50,6 +57,12 @@ struct Manifest {
 std::string to_json_text(const Manifest& m);
 PgResult<Manifest> manifest_from_json_text(std::string_view text);
 
+// Where the change capture stands: commits 1..seq of `generation` are captured.
+struct StorePosition {
+  std::string generation;
+  uint64_t seq = 0;
+};
+
 struct SnapshotOptions {
   std::string database;  // recorded in the manifest
   std::string reason = "manual";
@@ -57,6 +70,10 @@ struct SnapshotOptions {
   // Space that must stay free on the backup directory's file system after the snapshot's
   // temporary copy is written (the live database and its WAL live there too, often).
   uint64_t min_free_bytes = 64ull << 20;
+  // The capture's position (null: none). Called with upper=false before the read transaction
+  // starts (every commit counted then is in the snapshot) and with upper=true once it has
+  // started (no commit after the count then is in it).
+  std::function<std::optional<StorePosition>(bool upper)> position;
 };
 
 // Takes a snapshot of the live file `source` into `dir` (created if missing). Errors: the
@@ -81,6 +98,17 @@ PgStatus verify_snapshot(const std::filesystem::path& dir, const Manifest& m);
 // Decompresses a snapshot to `output` (which must not exist), checking both checksums; the
 // file is fsynced before this returns.
 PgStatus restore_snapshot(const std::filesystem::path& dir, const Manifest& m, const std::filesystem::path& output);
+
+// Decompresses a snapshot into the open descriptor `out_fd` (`out` names it in messages) and
+// checks sizes and both checksums against the manifest.
+PgStatus unpack_snapshot(const std::filesystem::path& dir, const Manifest& m, int out_fd, const std::filesystem::path& out);
+
+// PRAGMA integrity_check's whole answer for a database file ("ok" when sound), on a read-only
+// connection of its own.
+PgResult<std::string> integrity_check(const std::filesystem::path& file);
+
+// "20261206T113500.123Z" for a point in time (snapshot and generation ids).
+std::string time_id(std::chrono::system_clock::time_point t);
 
 // Removes the temporary files an interrupted snapshot or verification left in `dir` (names
 // starting ".tmp-" or ".verify-") once they are older than `age` — younger ones may belong to a

@@ -65,9 +65,10 @@ struct WalScan {
   std::string stop_reason;
 };
 
-// Scans `wal` (the bytes of the file from offset 0) from `from` (a position an earlier scan
-// returned, or the start: {32, header checksums}). Frames past the data's end are not read.
-WalScan scan_wal(std::span<const uint8_t> wal, const WalHeader& header, WalPosition from);
+// Scans `wal` — the bytes of the file from offset `base` (0: the whole file) — from `from` (a
+// position an earlier scan returned, or the start: {32, header checksums}; at or after `base`).
+// Frames past the data's end are not read. Offsets in the result are offsets in the file.
+WalScan scan_wal(std::span<const uint8_t> wal, const WalHeader& header, WalPosition from, size_t base = 0);
 
 // The start position of a log: just after its header, with the header's checksum.
 inline WalPosition wal_start(const WalHeader& h) { return {kWalHeaderSize, h.checksum1, h.checksum2}; }

@@ -21,6 +21,17 @@
 
 namespace metagate::store {
 
+// Told about every commit and checkpoint of the writer (the change capture, docs/BACKUP.md).
+// Called on the writer's thread.
+class WalObserver {
+ public:
+  virtual ~WalObserver() = default;
+  virtual void commit_begin() noexcept = 0;        // SQLite's commit hook (before the commit)
+  virtual void committed(int wal_frames) = 0;      // after a commit: the WAL has wal_frames frames
+  virtual bool before_checkpoint() = 0;            // false: do not checkpoint now
+  virtual void closed_cleanly() = 0;               // after the final checkpoint and the writer's close
+};
+
 struct StoreOptions {
   std::string path;
   std::string synchronous = "FULL";  // FULL (default), NORMAL or EXTRA
@@ -34,6 +45,10 @@ struct StoreOptions {
   int64_t commit_delay_us = 0;
   // Called after each WAL checkpoint with its duration in seconds (on the writer's thread).
   std::function<void(double)> on_checkpoint;
+  // Called once the writer has opened the file (SQLite has recovered its WAL) and before
+  // anything is written; its observer then sees every commit. Null: no observer. An error
+  // fails the open.
+  std::function<PgResult<std::unique_ptr<WalObserver>>(const std::string& path)> make_wal_observer;
 };
 
 class AdvisoryLocks;
@@ -141,10 +156,13 @@ class SqliteStore {
   std::mutex seq_mu_;
   std::map<std::string, SequenceState> seq_cache_;
   std::unique_ptr<GroupCommit> group_commit_;
+  std::unique_ptr<WalObserver> observer_;  // told after the writer closes: see ~SqliteStore
   std::atomic<uint64_t> checkpoints_{0};
   int64_t checkpoint_pages_ = 0;
   uint64_t file_ino_ = 0, file_dev_ = 0;  // the database file as opened
   static int wal_hook(void* self, sqlite3* db, const char* name, int pages);
+  static int commit_hook(void* self);
+  bool checkpoint_allowed();
 };
 
 // True when `sql` prepares on `conn` with exactly the parameters ?1..?n.
