@@ -13,7 +13,8 @@
 #include <filesystem>
 #include <vector>
 
-#include "metagate/backup/retention.hpp"
+#include "metagate/backup/pass.hpp"
+#include "metagate/backup/restore.hpp"
 #include "metagate/backup/snapshot.hpp"
 #include "metagate/config/config.hpp"
 
@@ -151,39 +152,32 @@ std::vector<int> processes_with_open(const fs::path& file) {
 int backup_now(const BackupOptions& o, std::ostream& out, std::ostream& err) {
   auto loaded = load_targets(o, err);
   if (!loaded) return 1;
-  const config::Config* c = &loaded->cfg;
-  const std::vector<Target>* ts = &loaded->targets;
+  const config::BackupConfig& bc = loaded->cfg.backup;
   int rc = 0;
-  for (const Target& t : *ts) {
-    backup::SnapshotOptions so;
-    so.database = fs::path(t.file).stem().string();
-    so.reason = "manual";
-    so.zstd_level = static_cast<int>(c->backup.zstd_level);
-    so.min_free_bytes = c->backup.min_free_bytes;
-    auto m = backup::take_snapshot(t.file, t.dir, so);
-    if (!m) {
-      err << t.file << ": backup failed: " << m.error().message << " (SQLSTATE " << m.error().sqlstate << ")\n";
+  for (const Target& t : loaded->targets) {
+    backup::PassOptions po;
+    po.snapshot.database = fs::path(t.file).stem().string();
+    po.snapshot.reason = "manual";
+    po.snapshot.zstd_level = static_cast<int>(bc.zstd_level);
+    po.snapshot.min_free_bytes = bc.min_free_bytes;
+    po.retention = {.last = static_cast<int>(bc.retention.last), .hourly = static_cast<int>(bc.retention.hourly),
+                    .daily = static_cast<int>(bc.retention.daily), .weekly = static_cast<int>(bc.retention.weekly),
+                    .disk_budget_bytes = bc.disk_budget_bytes};
+    backup::PassResult r = backup::run_backup_pass(t.file, t.dir, po);
+    if (!r.snapshot) {
+      err << t.file << ": backup failed: " << r.snapshot.error().message << " (SQLSTATE " << r.snapshot.error().sqlstate << ")\n";
       rc = 1;
-      continue;
+    } else {
+      const backup::Manifest& m = *r.snapshot;
+      out << t.file << ": snapshot " << m.id << " in " << t.dir << ": " << human_bytes(m.raw_bytes) << " -> "
+          << human_bytes(m.stored_bytes) << ", integrity ok, copied in " << m.copy_seconds << " s, done in "
+          << m.total_seconds << " s\n";
     }
-    out << t.file << ": snapshot " << m->id << " in " << t.dir << ": " << human_bytes(m->raw_bytes) << " -> "
-        << human_bytes(m->stored_bytes) << ", integrity ok, copied in " << m->copy_seconds << " s, done in "
-        << m->total_seconds << " s\n";
-    auto listing = backup::list_snapshots(t.dir);
-    if (!listing) continue;
-    const auto& rc = c->backup.retention;
-    backup::Retention r{.last = static_cast<int>(rc.last), .hourly = static_cast<int>(rc.hourly),
-                        .daily = static_cast<int>(rc.daily), .weekly = static_cast<int>(rc.weekly),
-                        .disk_budget_bytes = c->backup.disk_budget_bytes};
-    auto plan = backup::plan_retention(listing->snapshots, r);
-    for (const auto& m2 : listing->snapshots) {
-      if (std::find(plan.remove.begin(), plan.remove.end(), m2.id) == plan.remove.end()) continue;
-      if (auto s = backup::remove_snapshot(t.dir, m2); !s) err << "could not remove snapshot " << m2.id << ": " << s.error().message << "\n";
-      else out << "  removed snapshot " << m2.id << " (retention)\n";
-    }
-    if (plan.over_budget) err << "  warning: the newest snapshot alone exceeds backup.disk_budget\n";
-    if (size_t n = backup::remove_stale_temp_files(t.dir, std::chrono::hours(1)))
-      out << "  removed " << n << " temporary file(s) left by an interrupted snapshot\n";
+    for (const auto& id : r.removed) out << "  removed snapshot " << id << " (retention)\n";
+    for (const auto& e : r.remove_errors) err << "  could not remove snapshot " << e << "\n";
+    if (!r.removed_segments.empty()) out << "  removed " << r.removed_segments.size() << " segment file(s) no kept snapshot needs\n";
+    if (r.over_budget) err << "  warning: the newest snapshot alone exceeds backup.disk_budget\n";
+    if (r.stale_removed) out << "  removed " << r.stale_removed << " temporary file(s) left by an interrupted snapshot\n";
   }
   return rc;
 }
@@ -267,11 +261,16 @@ int restore(const RestoreOptions& o, std::ostream& out, std::ostream& err) {
       return 2;
     }
   }
-  const backup::Manifest* pick = nullptr;
-  for (const auto& m : l->snapshots) {
-    if (!o.backup.id.empty() ? m.id == o.backup.id : (!until || m.created_unix_ms <= *until)) pick = &m;
+  auto gens = backup::index_generations(t.dir);
+  if (!gens) {
+    err << gens.error().message << "\n";
+    return 1;
   }
-  if (!pick) {
+  backup::RestoreTarget target;
+  target.until_unix_ms = until;
+  target.snapshot_id = o.backup.id;
+  auto plan = backup::plan_restore(l->snapshots, *gens, target);
+  if (!plan) {
     err << "no snapshot of " << t.file << " in " << t.dir
         << (until ? " at or before " + o.to_time : std::string()) << (o.backup.id.empty() ? "" : " with id " + o.backup.id) << "\n";
     return 1;
@@ -293,8 +292,9 @@ int restore(const RestoreOptions& o, std::ostream& out, std::ostream& err) {
   fs::path staged = output;
   staged += ".restored";
   fs::remove(staged, ec);
-  if (auto s = backup::restore_snapshot(t.dir, *pick, staged); !s) {
-    err << "restore failed: " << s.error().message << "\n";
+  auto built = backup::build_restore(t.dir, *plan, *gens, staged);
+  if (!built) {
+    err << "restore failed: " << built.error().message << "\n";
     return 1;
   }
   if (exists) {
@@ -306,8 +306,11 @@ int restore(const RestoreOptions& o, std::ostream& out, std::ostream& err) {
     err << "could not move the restored file into place: " << std::strerror(errno) << "\n";
     return 1;
   }
-  out << "restored snapshot " << pick->id << " (" << utc_text(pick->created_unix_ms) << ", " << human_bytes(pick->raw_bytes)
-      << ", checksums ok) to " << o.output << "\n";
+  out << "restored snapshot " << plan->base.id << " (" << utc_text(plan->base.created_unix_ms) << ")";
+  if (!plan->generation.empty())
+    out << " + " << built->records_applied << " commit(s) of generation " << plan->generation << " (to commit "
+        << plan->to_seq << ", " << utc_text(plan->point_unix_ms) << ")";
+  out << ": " << human_bytes(built->db_bytes) << ", checksums and integrity ok, to " << o.output << "\n";
   return 0;
 }
 

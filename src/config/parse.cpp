@@ -384,17 +384,22 @@ void read_metrics(const json& v, std::string_view key, MetricsConfig& m, Issues&
 void read_backup(const json& v, std::string_view key, BackupConfig& b, Issues& issues) {
   ObjectReader r(v, std::string(key), issues);
   r.string("dir", b.dir);
-  std::string text;
-  if (const json* iv = r.field("interval")) {
+  auto duration = [&](std::string_view k, int64_t& out, bool may_be_off) {
+    const json* iv = r.field(k);
+    if (!iv) return;
     if (!iv->is_string()) {
-      r.type_error("interval", "a string such as \"1h\", \"30m\" or \"off\"", *iv);
-    } else if (auto ms = parse_duration_ms(iv->get<std::string>())) {
-      if (*ms != 0 && *ms < 1000) r.error("interval", "must be at least 1s (or \"off\")");
-      else b.interval_ms = *ms;
+      r.type_error(k, may_be_off ? "a string such as \"1h\", \"30m\" or \"off\"" : "a string such as \"1m\" or \"30s\"", *iv);
+    } else if (auto ms = parse_duration_ms(iv->get<std::string>()); ms && (*ms != 0 || may_be_off)) {
+      if (*ms != 0 && *ms < 1000) r.error(k, may_be_off ? "must be at least 1s (or \"off\")" : "must be at least 1s");
+      else out = *ms;
     } else {
-      r.error("interval", "\"" + iv->get<std::string>() + "\" is not a duration (examples: \"1h\", \"30m\", \"off\")");
+      r.error(k, "\"" + iv->get<std::string>() + "\" is not a duration (examples: \"1h\", \"30m\"" +
+                     (may_be_off ? ", \"off\")" : ")"));
     }
-  }
+  };
+  duration("interval", b.interval_ms, true);
+  r.boolean("capture", b.capture);
+  duration("segment_interval", b.segment_interval_ms, false);
   if (const json* rv = r.object("retention")) {
     ObjectReader rr(*rv, r.key("retention"), issues);
     rr.integer("last", b.retention.last);
@@ -418,6 +423,8 @@ void read_backup(const json& v, std::string_view key, BackupConfig& b, Issues& i
   };
   size("disk_budget", b.disk_budget_bytes);
   size("min_free_space", b.min_free_bytes);
+  size("segment_size", b.segment_bytes);
+  if (b.segment_bytes < 65536) r.error("segment_size", "must be at least 64KiB");
   r.integer("zstd_level", b.zstd_level);
   r.finish();
 }

@@ -108,7 +108,11 @@ ordered_json to_json(const Config& c, Redact redact) {
                  {"retention", {{"last", b.retention.last}, {"hourly", b.retention.hourly}, {"daily", b.retention.daily}, {"weekly", b.retention.weekly}}},
                  {"disk_budget", std::to_string(b.disk_budget_bytes)},
                  {"min_free_space", std::to_string(b.min_free_bytes)},
-                 {"zstd_level", b.zstd_level}};
+                 {"zstd_level", b.zstd_level},
+                 {"capture", b.capture},
+                 {"segment_size", std::to_string(b.segment_bytes)},
+                 {"segment_interval", b.segment_interval_ms % 1000 ? std::to_string(b.segment_interval_ms) + "ms"
+                                                                  : std::to_string(b.segment_interval_ms / 1000) + "s"}};
   return j;
 }
 

@@ -1,4 +1,4 @@
-// The daemon's scheduled snapshots.
+// The daemon's scheduled snapshots and the change capture's segment sealing.
 #include "backup_scheduler.hpp"
 
 #include <spdlog/spdlog.h>
@@ -7,19 +7,55 @@
 #include <chrono>
 #include <filesystem>
 
-#include "metagate/backup/retention.hpp"
-#include "metagate/backup/snapshot.hpp"
+#include "metagate/backup/pass.hpp"
 
 namespace metagate::server {
 
 namespace {
+
 int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+
+class CaptureObserver final : public store::WalObserver {
+ public:
+  explicit CaptureObserver(std::shared_ptr<backup::WalCapture> c) : capture_(std::move(c)) {}
+  void commit_begin() noexcept override { capture_->commit_begin(); }
+  void committed(int wal_frames) override {
+    if (auto s = capture_->committed(wal_frames); !s) complain("capturing a commit", s.error());
+  }
+  bool before_checkpoint() override {
+    if (auto s = capture_->sync(); !s) {
+      complain("before a checkpoint", s.error());
+      return false;
+    }
+    return true;
+  }
+  void closed_cleanly() override {
+    if (auto s = capture_->closed_cleanly(); !s) complain("recording the clean stop", s.error());
+  }
+
+ private:
+  // Once a minute at most: a failing disk would otherwise log on every commit.
+  void complain(const char* what, const PgError& e) {
+    const int64_t now = unix_ms_now();
+    if (now - last_complaint_ms_ < 60'000) return;
+    last_complaint_ms_ = now;
+    spdlog::error("change capture: {} failed: {} (SQLSTATE {}); the WAL keeps every frame until capture catches up",
+                  what, e.message, e.sqlstate);
+  }
+  std::shared_ptr<backup::WalCapture> capture_;
+  int64_t last_complaint_ms_ = 0;
+};
+
 }  // namespace
 
-BackupScheduler::BackupScheduler(config::BackupConfig cfg, std::function<std::vector<std::string>()> files)
-    : cfg_(std::move(cfg)), files_(std::move(files)) {}
+std::unique_ptr<store::WalObserver> make_capture_observer(std::shared_ptr<backup::WalCapture> capture) {
+  return std::make_unique<CaptureObserver>(std::move(capture));
+}
+
+BackupScheduler::BackupScheduler(config::BackupConfig cfg, std::function<std::vector<Target>()> targets)
+    : cfg_(std::move(cfg)), targets_(std::move(targets)) {}
 
 BackupScheduler::~BackupScheduler() { stop(); }
 
@@ -37,6 +73,14 @@ void BackupScheduler::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void BackupScheduler::poke() {
+  {
+    std::lock_guard lk(mu_);
+    poked_ = true;
+  }
+  cv_.notify_all();
+}
+
 std::map<std::string, BackupScheduler::FileStats> BackupScheduler::stats() const {
   std::lock_guard lk(mu_);
   return stats_;
@@ -49,82 +93,106 @@ void BackupScheduler::run() {
   for (;;) {
     const int64_t now = unix_ms_now();
     int64_t next = now + cfg_.interval_ms;
-    for (const std::string& file : files_()) {
-      auto it = due.find(file);
+    for (const Target& t : targets_()) {
+      {
+        std::lock_guard lk(mu_);
+        if (stop_) return;
+      }
+      const std::string dir = config::backup_dir_for(cfg_, t.file);
+      if (t.capture) {
+        if (auto s = t.capture->seal_if_due(); !s) spdlog::warn("change capture of {}: {}", t.file, s.error().message);
+        next = std::min(next, now + cfg_.segment_interval_ms);
+      }
+      const std::string gen = t.capture ? t.capture->generation() : std::string();
+      std::optional<backup::Listing> listing;
+      if (!due.count(t.file) || (t.capture && based_[t.file] != gen)) {
+        if (auto l = backup::list_snapshots(dir)) listing = std::move(*l);
+      }
+      auto it = due.find(t.file);
       if (it == due.end()) {
         int64_t newest = 0;
-        if (auto l = backup::list_snapshots(config::backup_dir_for(cfg_, file)); l && !l->snapshots.empty())
-          newest = l->snapshots.back().created_unix_ms;
-        it = due.emplace(file, newest + cfg_.interval_ms).first;
+        if (listing && !listing->snapshots.empty()) newest = listing->snapshots.back().created_unix_ms;
+        it = due.emplace(t.file, newest + cfg_.interval_ms).first;
+      }
+      // A capture generation without a snapshot cannot be restored from: its base comes now.
+      const char* reason = "scheduled";
+      if (t.capture && based_[t.file] != gen) {
+        bool has = false;
+        if (listing)
+          for (const auto& m : listing->snapshots) has = has || m.generation == gen;
+        if (has) {
+          based_[t.file] = gen;
+        } else {
+          it->second = std::min(it->second, now);
+          reason = "generation";
+        }
       }
       if (it->second <= now) {
-        {
-          std::lock_guard lk(mu_);
-          if (stop_) return;
-        }
-        backup_file(file, "scheduled");
-        // The next one an interval after this one was due (no drift), but never in the past.
-        it->second = std::max(it->second + cfg_.interval_ms, unix_ms_now() + 1000);
+        backup_file(t, reason);
+        // The next one an interval after this one was due (no drift); an interval from now when
+        // that is already past (the first one, or after a long pause).
+        it->second += cfg_.interval_ms;
+        if (it->second <= unix_ms_now()) it->second = unix_ms_now() + cfg_.interval_ms;
       }
       next = std::min(next, it->second);
     }
     std::unique_lock lk(mu_);
     // Files opened later (a new database name) are noticed within a minute.
     const int64_t wait_ms = std::clamp<int64_t>(next - unix_ms_now(), 100, 60'000);
-    if (cv_.wait_for(lk, std::chrono::milliseconds(wait_ms), [this] { return stop_; })) return;
+    cv_.wait_for(lk, std::chrono::milliseconds(wait_ms), [this] { return stop_ || poked_; });
+    if (stop_) return;
+    poked_ = false;
   }
 }
 
-void BackupScheduler::backup_file(const std::string& file, const char* reason) {
+void BackupScheduler::backup_file(const Target& t, const char* reason) {
+  const std::string& file = t.file;
   const std::string dir = config::backup_dir_for(cfg_, file);
-  backup::SnapshotOptions so;
-  so.database = std::filesystem::path(file).stem().string();
-  so.reason = reason;
-  so.zstd_level = static_cast<int>(cfg_.zstd_level);
-  so.min_free_bytes = cfg_.min_free_bytes;
-  auto m = backup::take_snapshot(file, dir, so);
+  backup::PassOptions po;
+  po.snapshot.database = std::filesystem::path(file).stem().string();
+  po.snapshot.reason = reason;
+  po.snapshot.zstd_level = static_cast<int>(cfg_.zstd_level);
+  po.snapshot.min_free_bytes = cfg_.min_free_bytes;
+  if (t.capture) {
+    po.snapshot.position = [c = t.capture](bool upper) -> std::optional<backup::StorePosition> { return c->position(upper); };
+    po.current_generation = t.capture->generation();
+  }
+  const auto& rc = cfg_.retention;
+  po.retention = {.last = static_cast<int>(rc.last), .hourly = static_cast<int>(rc.hourly),
+                  .daily = static_cast<int>(rc.daily), .weekly = static_cast<int>(rc.weekly),
+                  .disk_budget_bytes = cfg_.disk_budget_bytes};
+  backup::PassResult r = backup::run_backup_pass(file, dir, po);
   std::lock_guard lk(mu_);
   FileStats& st = stats_[file];
   st.dir = dir;
-  if (!m) {
+  if (!r.snapshot) {
+    const PgError& e = r.snapshot.error();
     st.last_failure_unix_ms = unix_ms_now();
-    st.last_error = m.error().message;
-    ++st.failures[m.error().sqlstate];
-    spdlog::error("backup of {} failed: {} (SQLSTATE {}); the previous snapshots are kept", file, m.error().message,
-                  m.error().sqlstate);
-    return;
+    st.last_error = e.message;
+    ++st.failures[e.sqlstate];
+    spdlog::error("backup of {} failed: {} (SQLSTATE {}); the previous snapshots are kept", file, e.message, e.sqlstate);
+  } else {
+    const backup::Manifest& m = *r.snapshot;
+    st.last_success_unix_ms = m.created_unix_ms;
+    st.last_duration_seconds = m.total_seconds;
+    st.last_copy_seconds = m.copy_seconds;
+    st.last_raw_bytes = m.raw_bytes;
+    st.last_stored_bytes = m.stored_bytes;
+    ++st.successes;
+    if (!m.generation.empty() && m.generation == po.current_generation) based_[file] = m.generation;
+    spdlog::info("backup of {}: snapshot {} ({} -> {} bytes, integrity ok, {:.3f} s{})", file, m.id, m.raw_bytes,
+                 m.stored_bytes, m.total_seconds,
+                 m.generation.empty() ? std::string() : ", generation " + m.generation + " commit " + std::to_string(m.seq_lo));
   }
-  st.last_success_unix_ms = m->created_unix_ms;
-  st.last_duration_seconds = m->total_seconds;
-  st.last_copy_seconds = m->copy_seconds;
-  st.last_raw_bytes = m->raw_bytes;
-  st.last_stored_bytes = m->stored_bytes;
-  ++st.successes;
-  spdlog::info("backup of {}: snapshot {} ({} -> {} bytes, integrity ok, {:.3f} s)", file, m->id, m->raw_bytes,
-               m->stored_bytes, m->total_seconds);
-  auto l = backup::list_snapshots(dir);
-  if (!l) return;
-  const auto& rc = cfg_.retention;
-  backup::Retention r{.last = static_cast<int>(rc.last), .hourly = static_cast<int>(rc.hourly),
-                      .daily = static_cast<int>(rc.daily), .weekly = static_cast<int>(rc.weekly),
-                      .disk_budget_bytes = cfg_.disk_budget_bytes};
-  auto plan = backup::plan_retention(l->snapshots, r);
-  st.snapshots = 0;
-  st.stored_bytes = 0;
-  for (const auto& s : l->snapshots) {
-    if (std::find(plan.remove.begin(), plan.remove.end(), s.id) != plan.remove.end()) {
-      if (auto rm = backup::remove_snapshot(dir, s); !rm)
-        spdlog::warn("backup of {}: could not remove snapshot {}: {}", file, s.id, rm.error().message);
-      else
-        spdlog::info("backup of {}: removed snapshot {} (retention)", file, s.id);
-      continue;
-    }
-    ++st.snapshots;
-    st.stored_bytes += s.stored_bytes;
-  }
-  if (plan.over_budget) spdlog::warn("backup of {}: the newest snapshot alone exceeds backup.disk_budget", file);
-  if (size_t n = backup::remove_stale_temp_files(dir, std::chrono::hours(1)))
-    spdlog::info("backup of {}: removed {} temporary file(s) left by an interrupted snapshot", file, n);
+  st.snapshots = r.kept;
+  st.stored_bytes = r.kept_bytes;
+  for (const auto& id : r.removed) spdlog::info("backup of {}: removed snapshot {} (retention)", file, id);
+  for (const auto& e : r.remove_errors) spdlog::warn("backup of {}: could not remove snapshot {}", file, e);
+  if (!r.removed_segments.empty())
+    spdlog::info("backup of {}: removed {} segment file(s) no kept snapshot needs", file, r.removed_segments.size());
+  if (r.over_budget) spdlog::warn("backup of {}: the newest snapshot alone exceeds backup.disk_budget", file);
+  if (r.stale_removed)
+    spdlog::info("backup of {}: removed {} temporary file(s) left by an interrupted snapshot", file, r.stale_removed);
 }
 
 }  // namespace metagate::server

@@ -1,21 +1,29 @@
 // BackupScheduler: the daemon's snapshots, on a thread of its own (a snapshot reads the whole
-// file and compresses it: never on an io thread). Every backup.interval it takes a snapshot
-// of each SQLite file the server serves, then applies retention; the first one comes at
-// start when the newest snapshot on disk is older than the interval.
+// file and compresses it: never on an io thread). Every backup.interval it runs a backup pass
+// (snapshot, retention, cleanup) over each SQLite file the server serves; the first one comes
+// at start when the newest snapshot on disk is older than the interval, and right away when
+// the file's change capture has started a generation that has no snapshot yet (its base). It
+// also seals the capture's open segments once they are backup.segment_interval old.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "metagate/backup/capture.hpp"
 #include "metagate/config/config.hpp"
+#include "metagate/store/sqlite_store.hpp"
 
 namespace metagate::server {
+
+// The store's observer for a file's change capture (see store::WalObserver).
+std::unique_ptr<store::WalObserver> make_capture_observer(std::shared_ptr<backup::WalCapture> capture);
 
 class BackupScheduler {
  public:
@@ -33,27 +41,35 @@ class BackupScheduler {
     uint64_t successes = 0;
     std::map<std::string, uint64_t> failures;  // by SQLSTATE
   };
+  struct Target {
+    std::string file;
+    std::shared_ptr<backup::WalCapture> capture;  // null: the file is not open (or capture is off)
+  };
 
-  // `files`: the SQLite files to back up now (called on the scheduler thread).
-  BackupScheduler(config::BackupConfig cfg, std::function<std::vector<std::string>()> files);
+  // `targets`: the SQLite files to back up now (called on the scheduler thread).
+  BackupScheduler(config::BackupConfig cfg, std::function<std::vector<Target>()> targets);
   ~BackupScheduler();  // stops and joins (a snapshot in progress finishes first)
   BackupScheduler(const BackupScheduler&) = delete;
   BackupScheduler& operator=(const BackupScheduler&) = delete;
 
   void start();
   void stop();
+  // Look at the files again now (a file was just opened: its capture may need a base snapshot).
+  void poke();
   std::map<std::string, FileStats> stats() const;  // by file
 
  private:
   void run();
-  void backup_file(const std::string& file, const char* reason);
+  void backup_file(const Target& t, const char* reason);
 
   config::BackupConfig cfg_;
-  std::function<std::vector<std::string>()> files_;
+  std::function<std::vector<Target>()> targets_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool poked_ = false;
   std::map<std::string, FileStats> stats_;
+  std::map<std::string, std::string> based_;  // file → the capture generation known to have a snapshot
   std::thread thread_;
 };
 

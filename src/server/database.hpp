@@ -10,6 +10,7 @@
 
 #include "metagate/metrics/metrics.hpp"
 #include "metagate/sql/plan.hpp"
+#include "metagate/backup/capture.hpp"
 #include "metagate/store/sqlite_store.hpp"
 #include "write_lock.hpp"
 
@@ -43,6 +44,7 @@ struct Database {
   WriteLock write_lock;
   PlanCache plans{4096};
   metrics::Metrics::SqliteSeries series;  // writer wait and checkpoint histograms for this file
+  std::shared_ptr<backup::WalCapture> capture;  // the file's change capture (null: off)
 };
 
 }  // namespace metagate::server

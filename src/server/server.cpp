@@ -110,6 +110,21 @@ struct Server::Impl : admin::AdminControl {
     so.commit_delay_us = cfg->sqlite.group_commit_max_wait_us;
     auto series = metrics.sqlite_series(*path);
     so.on_checkpoint = [h = series.checkpoint](double s) { h->Observe(s); };
+    // The change capture needs the scheduler (which takes each generation's base snapshot).
+    std::shared_ptr<backup::WalCapture> capture;
+    const config::BackupConfig& bc = cfg->backup;
+    if (bc.capture && bc.interval_ms > 0) {
+      so.make_wal_observer = [&](const std::string& file) -> PgResult<std::unique_ptr<store::WalObserver>> {
+        backup::CaptureOptions co;
+        co.dir = config::backup_dir_for(bc, file);
+        co.segment_bytes = bc.segment_bytes;
+        co.segment_ms = bc.segment_interval_ms;
+        auto c = backup::WalCapture::open(file, co);
+        if (!c) return unexpected(c.error());
+        capture = std::move(*c);
+        return make_capture_observer(capture);
+      };
+    }
     auto st = store::SqliteStore::open(so);
     if (!st) {
       spdlog::error("cannot open database \"{}\" ({}): {}", std::string(name), *path, st.error().message);
@@ -119,6 +134,7 @@ struct Server::Impl : admin::AdminControl {
     db->path = *path;
     db->store = std::move(*st);
     db->series = series;
+    db->capture = capture;
     if (auto* gc = db->store->group_commit()) {
       std::weak_ptr<Database> weak = db;
       gc->set_siblings([weak] {
@@ -127,6 +143,7 @@ struct Server::Impl : admin::AdminControl {
       });
     }
     databases.emplace(*path, db);
+    if (capture && backups) backups->poke();  // a new generation wants its base snapshot now
     spdlog::info("opened SQLite store {}", *path);
     return db;
   }
@@ -376,21 +393,42 @@ struct Server::Impl : admin::AdminControl {
       for (const auto& [code, n] : st.failures) add_sample(failed, static_cast<double>(n), {{"path", file}, {"sqlstate", code}});
     }
     for (auto* f : {&last_ok, &last_fail, &dur, &copy, &raw, &count, &bytes, &ok, &failed}) out.push_back(std::move(*f));
+
+    // The change capture, per open file.
+    auto cseq = fam("metagate_capture_commit", "The last commit captured (numbered from 1 in each generation)", MetricType::Gauge);
+    auto ctx_total = fam("metagate_capture_transactions_total", "Commits captured into segments", MetricType::Counter);
+    auto cbytes = fam("metagate_capture_bytes_total", "Bytes appended to segment files", MetricType::Counter);
+    auto cerr = fam("metagate_capture_errors_total", "Failed captures or segment syncs (the WAL keeps the frames; retried on the next commit)", MetricType::Counter);
+    auto cbehind = fam("metagate_capture_behind", "1 while the last capture failed: checkpoints wait, the WAL grows", MetricType::Gauge);
+    auto cgen = fam("metagate_capture_generations_started_total", "New generations (each needs a base snapshot) since start", MetricType::Counter);
+    auto clast = fam("metagate_capture_last_timestamp_seconds", "When the last commit was captured (Unix time)", MetricType::Gauge);
+    for (const auto& db : open_databases()) {
+      if (!db->capture) continue;
+      const backup::CaptureStats cs = db->capture->stats();
+      std::vector<std::pair<std::string, std::string>> l = {{"path", db->path}};
+      add_sample(cseq, static_cast<double>(cs.seq), l);
+      add_sample(ctx_total, static_cast<double>(cs.transactions), l);
+      add_sample(cbytes, static_cast<double>(cs.bytes), l);
+      add_sample(cerr, static_cast<double>(cs.errors), l);
+      add_sample(cbehind, cs.behind ? 1.0 : 0.0, l);
+      add_sample(cgen, static_cast<double>(cs.generations_started), l);
+      add_sample(clast, static_cast<double>(cs.last_capture_unix_ms) / 1e3, l);
+    }
+    for (auto* f : {&cseq, &ctx_total, &cbytes, &cerr, &cbehind, &cgen, &clast}) out.push_back(std::move(*f));
   }
 
   // The SQLite files to back up: the configured ones that exist, and every one opened since.
-  std::vector<std::string> backup_files() {
-    std::vector<std::string> out;
+  std::vector<BackupScheduler::Target> backup_files() {
+    std::vector<BackupScheduler::Target> out;
+    std::lock_guard lk(db_mu);
+    for (const auto& [path, db] : databases) out.push_back({path, db->capture});
     auto c = ctx.current_config();
     for (const auto& [name, e] : c->databases) {
       std::error_code ec;
       if (e.backend == config::Backend::kSqlite && e.path.find("{database}") == std::string::npos &&
-          std::filesystem::exists(e.path, ec))
-        out.push_back(e.path);
+          !databases.count(e.path) && std::filesystem::exists(e.path, ec))
+        out.push_back({e.path, nullptr});
     }
-    std::lock_guard lk(db_mu);
-    for (const auto& [path, db] : databases)
-      if (std::find(out.begin(), out.end(), path) == out.end()) out.push_back(path);
     return out;
   }
 

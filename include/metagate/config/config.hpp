@@ -241,6 +241,11 @@ struct BackupConfig {
   uint64_t disk_budget_bytes = 0;   // "disk_budget": all snapshots of one file; 0 = no limit
   uint64_t min_free_bytes = 512ull << 20;  // "min_free_space": never fill the disk below this
   int64_t zstd_level = 3;
+  // Change capture (docs/BACKUP.md): every commit's WAL frames kept in segments, so any
+  // commit since the oldest snapshot can be restored. Read when a file is opened.
+  bool capture = true;
+  uint64_t segment_bytes = 16ull << 20;  // "segment_size": an open segment is sealed this big ...
+  int64_t segment_interval_ms = 60'000;  // ... or this old
   friend bool operator==(const BackupConfig&, const BackupConfig&) = default;
 };
 

@@ -14,6 +14,10 @@
 #   F  a damaged snapshot file fails `backup verify` (exit 1, XX001 message); restore refuses it
 #   G  a damaged live file: the daemon refuses it at open (quick_check) with FATAL XX001 and the
 #      restore command as the hint, stays up, and serves the file restored meanwhile
+#   H  change capture: a generation's base snapshot at start, commits captured into segments
+#      (metrics), kill -9 under a write load, the restart recovers what the WAL held and the
+#      generation continues; restore of the newest point equals the live file row for row, and
+#      --to-time between two batches of commits has the first batch and nothing of the second
 #
 #   run.sh --metagate BIN --work DIR
 #
@@ -46,6 +50,8 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "PASS $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+# all 'COND' 'COND' ...: every condition holds (each is evaluated when the check runs).
+all() { local c; for c in "$@"; do eval "$c" || return 1; done; }
 
 db=$tmp/grafana.db
 bk=$tmp/backups
@@ -110,7 +116,7 @@ mg restore --from local --output "$tmp/a.db" >/dev/null 2>&1
 check "A: the newest scheduled snapshot has the 2000 rows" [ "$(sqlite3 "$tmp/a.db" "SELECT count(*) FROM dashboard" 2>&1)" = 2000 ]
 sleep 5  # more intervals: retention (hourly 3 -> one per hour bucket) keeps them few
 n=$(snap_count)
-check "A: retention keeps the newest of each hour only ($n snapshot(s) within one or two clock hours)" [ "$n" -ge 1 ] && [ "$n" -le 2 ]
+check "A: retention keeps the newest of each hour only ($n snapshot(s) within one or two clock hours)" all '[ "$n" -ge 1 ]' '[ "$n" -le 2 ]'
 succ=$(metric 'metagate_backup_successes_total')
 check "A: metagate_backup_successes_total counts them (${succ:-none})" [ "${succ:-0}" -ge 3 ] 2>/dev/null
 last=$(metric 'metagate_backup_last_success_timestamp_seconds')
@@ -147,7 +153,7 @@ mg restore --from local --output "$tmp/r1.db" >"$tmp/r1.out" 2>&1; rc=$?
 check "C: restore exits 0 ($(cat "$tmp/r1.out"))" [ $rc = 0 ]
 rows=$(sqlite3 "$tmp/r1.db" "SELECT count(*) FROM dashboard" 2>&1)
 check "C: the restored file has the rows of the snapshot's moment ($before <= $rows <= $after)" \
-  [ "$rows" -ge "$before" ] 2>/dev/null && [ "$rows" -le "$after" ]
+  all '[ "$rows" -ge "$before" ]' '[ "$rows" -le "$after" ]'
 check "C: integrity_check of the restored file: ok" [ "$(sqlite3 "$tmp/r1.db" 'PRAGMA integrity_check')" = ok ]
 sleep 1.1
 sql "INSERT INTO dashboard (title) VALUES ('after-first-snapshot')" >/dev/null
@@ -159,23 +165,23 @@ mg restore --from local --to-time "$to" --output "$tmp/r2.db" >/dev/null 2>&1
 r2=$(sqlite3 "$tmp/r2.db" "SELECT count(*) FROM dashboard WHERE title = 'after-first-snapshot'" 2>&1)
 mg restore --from local --output "$tmp/r3.db" >/dev/null 2>&1
 r3=$(sqlite3 "$tmp/r3.db" "SELECT count(*) FROM dashboard WHERE title = 'after-first-snapshot'" 2>&1)
-check "C: --to-time $to restores the older snapshot (row absent: $r2), the newest has it ($r3)" [ "$r2" = 0 ] && [ "$r3" = 1 ]
+check "C: --to-time $to restores the older snapshot (row absent: $r2), the newest has it ($r3)" all '[ "$r2" = 0 ]' '[ "$r3" = 1 ]'
 echo precious >"$tmp/exists.db"
 mg restore --from local --output "$tmp/exists.db" >"$tmp/ex.out" 2>&1; rc=$?
-check "C: an existing output is not overwritten (exit $rc: $(cat "$tmp/ex.out"))" [ $rc != 0 ] && [ "$(cat "$tmp/exists.db")" = precious ]
+check "C: an existing output is not overwritten (exit $rc: $(cat "$tmp/ex.out"))" all '[ $rc != 0 ]' '[ "$(cat "$tmp/exists.db")" = precious ]'
 
 echo "== D: restore --force onto the live file"
 mg restore --from local --output "$db" --force >"$tmp/f.out" 2>&1; rc=$?
-check "D: --force is refused while the daemon has the file open ($(cat "$tmp/f.out"))" [ $rc != 0 ] && grep -q "is open in process" "$tmp/f.out"
+check "D: --force is refused while the daemon has the file open ($(cat "$tmp/f.out"))" all '[ $rc != 0 ]' 'grep -q "is open in process" "$tmp/f.out"'
 sql "INSERT INTO dashboard (title) VALUES ('lost-by-restore')" >/dev/null
 stop_daemon
 mg restore --from local --output "$db" --force >"$tmp/f2.out" 2>&1; rc=$?
 check "D: with the daemon stopped --force replaces the live file ($(cat "$tmp/f2.out"))" [ $rc = 0 ]
 check "D: the old WAL is gone" [ ! -e "$db-wal" ]
 start_daemon || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
-check "D: the restarted daemon serves the restored rows (newest snapshot: $r3 marker row, no later row)" \
-  [ "$(sql "SELECT count(*) FROM dashboard WHERE title IN ('after-first-snapshot')")" = 1 ] &&
-  [ "$(sql "SELECT count(*) FROM dashboard WHERE title = 'lost-by-restore'")" = 0 ]
+d1=$(sql "SELECT count(*) FROM dashboard WHERE title = 'after-first-snapshot'")
+d2=$(sql "SELECT count(*) FROM dashboard WHERE title = 'lost-by-restore'")
+check "D: the restarted daemon serves the restored rows (marker row: $d1, later row: $d2)" all '[ "$d1" = 1 ]' '[ "$d2" = 0 ]'
 stop_daemon
 
 echo "== E: kill -9 in the middle of a snapshot"
@@ -190,7 +196,7 @@ count1=$(snap_count)
 list=$(mg backup list 2>&1)
 check "E: the killed snapshot is not listed as one ($count0 -> $count1 complete)" [ "$count1" -le $((count0 + 1)) ]
 mg backup now >/dev/null 2>&1; rc=$?
-check "E: the next snapshot succeeds" [ $rc = 0 ] && [ "$(snap_count)" -ge $((count1 + 1)) ]
+check "E: the next snapshot succeeds" all '[ $rc = 0 ]' '[ "$(snap_count)" -ge $((count1 + 1)) ]'
 mg backup verify >"$tmp/v.out" 2>&1; rc=$?
 check "E: every listed snapshot verifies ($(grep -c ': ok' "$tmp/v.out") ok)" [ $rc = 0 ]
 
@@ -203,10 +209,10 @@ with open(p, "r+b") as f:
     f.seek(n // 2); b = f.read(1); f.seek(n // 2); f.write(bytes([b[0] ^ 0x5a]))
 PY
 mg backup verify >"$tmp/v2.out" 2>&1; rc=$?
-check "F: backup verify fails on the damaged file (exit $rc: $(grep FAILED "$tmp/v2.out" | head -1))" [ $rc = 1 ] && grep -q "FAILED" "$tmp/v2.out"
+check "F: backup verify fails on the damaged file (exit $rc: $(grep FAILED "$tmp/v2.out" | head -1))" all '[ $rc = 1 ]' 'grep -q "FAILED" "$tmp/v2.out"'
 id=$(basename "$victim" .db.zst)
 mg restore --from local --id "$id" --output "$tmp/bad.db" >"$tmp/b.out" 2>&1; rc=$?
-check "F: restore refuses it and writes nothing ($(cat "$tmp/b.out"))" [ $rc != 0 ] && [ ! -e "$tmp/bad.db" ]
+check "F: restore refuses it and writes nothing ($(cat "$tmp/b.out"))" all '[ $rc != 0 ]' '[ ! -e "$tmp/bad.db" ]'
 
 echo "== G: a damaged live file is refused with the restore command"
 mg backup now >/dev/null 2>&1  # a good snapshot (F damaged the newest one)
@@ -246,6 +252,62 @@ mg restore --from local --output "$db" --force >"$tmp/g.out" 2>&1; rc=$?
 check "G: restore --force works while the daemon has not opened the damaged file ($(cat "$tmp/g.out"))" [ $rc = 0 ]
 check "G: the next client is served from the restored file" [ "$(sql "SELECT count(*) FROM dashboard WHERE title = 'after-first-snapshot'")" = 1 ]
 stop_daemon
+
+echo "== H: change capture and point-in-time restore"
+hdb=$tmp/h.db
+hk=$tmp/hk
+cfg=$tmp/h.json
+cat >"$cfg" <<JSON
+{
+  "listen": "127.0.0.1:0",
+  "metrics": {"listen": "127.0.0.1:0"},
+  "databases": {"grafana": {"path": "$hdb"}},
+  "backup": {"dir": "$hk", "interval": "1h", "segment_interval": "2s", "min_free_space": "0"}
+}
+JSON
+start_daemon || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
+sql "CREATE TABLE h (id SERIAL PRIMARY KEY, note TEXT NOT NULL)" >/dev/null
+got=0
+for i in $(seq 1 100); do
+  if ls "$hk/h/"*.json >/dev/null 2>&1; then got=1; break; fi
+  sleep 0.1
+done
+check "H: the new generation gets its base snapshot at once" all '[ "$got" = 1 ]' 'grep -q "backup of $hdb: snapshot .*generation" "$log"'
+batch() { local i; for i in $(seq 1 "$2"); do echo "INSERT INTO h (note) VALUES ('$1-$i');"; done >"$tmp/$1.sql"
+          PGCONNECT_TIMEOUT=10 "$PSQL" -X -qAt -h 127.0.0.1 -p "$D_PORT" -U grafana -d grafana -f "$tmp/$1.sql" >/dev/null 2>&1; }
+batch b1 100
+sleep 1.2
+point=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+sleep 1.2
+batch b2 100
+ctx=$(metric 'metagate_capture_transactions_total')
+check "H: metagate_capture_transactions_total counts the commits (${ctx:-none} >= 200)" [ "${ctx:-0}" -ge 200 ] 2>/dev/null
+check "H: metagate_capture_behind is 0" [ "$(metric 'metagate_capture_behind')" = 0 ]
+batch b3 3000 &
+loader=$!
+sleep 0.7
+kill -9 "$D_PID"; wait "$D_PID" 2>/dev/null
+wait $loader 2>/dev/null
+gen_before=$(ls "$hk/h/wal" | tail -1)
+start_daemon || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
+check "H: after kill -9 the generation continues (no new one)" all '[ "$(ls "$hk/h/wal" | tail -1)" = "$gen_before" ]' '[ "$(ls "$hk/h/wal" | wc -l)" = 1 ]'
+# The file is opened (and its capture started) by the first client.
+live=$(sql "SELECT id, note FROM h ORDER BY id" | md5sum | cut -c1-32)
+live_n=$(sql "SELECT count(*) FROM h")
+b3=$(sql "SELECT count(*) FROM h WHERE note LIKE 'b3-%'")
+check "H: ... from where capture stopped ($(grep -o 'continues at commit [0-9]* ([0-9]* commit(s) recovered from the WAL)' "$log" | tail -1))" \
+  grep -q "generation $gen_before continues at commit" "$log"
+stop_daemon
+mg restore --from local --output "$tmp/h-latest.db" >"$tmp/h1.out" 2>&1; rc=$?
+check "H: restore of the newest point exits 0 ($(cat "$tmp/h1.out"))" all '[ $rc = 0 ]' 'grep -q "commit(s) of generation" "$tmp/h1.out"'
+restored=$(sqlite3 "$tmp/h-latest.db" "SELECT id, note FROM h ORDER BY id" | md5sum | cut -c1-32)
+check "H: the newest point equals the live file, row for row ($live_n rows, md5 $restored vs $live; $b3 rows of the load cut by kill -9)" [ "$restored" = "$live" ]
+mg restore --from local --to-time "$point" --output "$tmp/h-point.db" >"$tmp/h2.out" 2>&1; rc=$?
+p1=$(sqlite3 "$tmp/h-point.db" "SELECT count(*) FROM h WHERE note LIKE 'b1-%'" 2>&1)
+p2=$(sqlite3 "$tmp/h-point.db" "SELECT count(*) FROM h WHERE note LIKE 'b2-%'" 2>&1)
+check "H: --to-time $point (between the batches): all of b1 ($p1), none of b2 ($p2) ($(cat "$tmp/h2.out"))" \
+  all '[ $rc = 0 ]' '[ "$p1" = 100 ]' '[ "$p2" = 0 ]'
+check "H: integrity_check of the point-in-time file: ok" [ "$(sqlite3 "$tmp/h-point.db" 'PRAGMA integrity_check')" = ok ]
 
 if grep -qE "ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:" "$log"; then bad "sanitizer report in the daemon log"; else ok "no sanitizer report in the daemon log"; fi
 echo "$pass passed, $fail failed"

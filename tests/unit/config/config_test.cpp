@@ -834,6 +834,13 @@ TEST(ConfigBackup, DefaultsAndUnits) {
   EXPECT_EQ(backup_dir_for(c.backup, "/var/lib/metagate/grafana.db"), "/srv/mg-backups/grafana");
   EXPECT_EQ(parse_ok(R"({"backup": {"interval": "off"}})").backup.interval_ms, 0);
   EXPECT_EQ(parse_ok(R"({"backup": {"disk_budget": 4096}})").backup.disk_budget_bytes, 4096u);
+  EXPECT_TRUE(d.backup.capture);
+  EXPECT_EQ(d.backup.segment_bytes, 16ull << 20);
+  EXPECT_EQ(d.backup.segment_interval_ms, 60'000);
+  Config cap = parse_ok(R"({"backup": {"capture": false, "segment_size": "1MiB", "segment_interval": "10s"}})");
+  EXPECT_FALSE(cap.backup.capture);
+  EXPECT_EQ(cap.backup.segment_bytes, 1ull << 20);
+  EXPECT_EQ(cap.backup.segment_interval_ms, 10'000);
 
   EXPECT_EQ(parse_duration_ms("90s"), 90'000);
   EXPECT_EQ(parse_duration_ms("1.5h"), 5'400'000);
@@ -859,4 +866,9 @@ TEST(ConfigBackup, ErrorsNameTheKey) {
   EXPECT_EQ(error_of(R"({"backup": {"retention": {"hourly": -1}}})").substr(0, 26), "backup.retention.hourly: -");
   EXPECT_NE(error_of(R"({"backup": {"retention": {"monthly": 3}}})").find("backup.retention.monthly"), std::string::npos);
   EXPECT_NE(error_of(R"({"backup": {"zstd_level": 30}})").find("backup.zstd_level"), std::string::npos);
+  EXPECT_EQ(error_of(R"({"backup": {"segment_interval": "off"}})"),
+            "backup.segment_interval: \"off\" is not a duration (examples: \"1h\", \"30m\")");
+  EXPECT_EQ(error_of(R"({"backup": {"segment_interval": "500ms"}})"), "backup.segment_interval: must be at least 1s");
+  EXPECT_EQ(error_of(R"({"backup": {"segment_size": "1KiB"}})"), "backup.segment_size: must be at least 64KiB");
+  EXPECT_NE(error_of(R"({"backup": {"capture": "yes"}})").find("backup.capture"), std::string::npos);
 }
