@@ -185,6 +185,42 @@ PgStatus WalCapture::fail(PgError e) {
   return unexpected(std::move(e));
 }
 
+namespace {
+
+// Where a captured transaction stands after a restart (see start()).
+enum class Standing { kInWal, kInDatabase, kLost };
+
+struct WalView {
+  std::optional<WalHeader> header;
+  WalPosition end;  // end of the valid committed frames
+};
+
+// kInWal: the log still holds the record's last frame as capture read it. kInDatabase: the
+// database file holds the record's page images (its log was checkpointed). kLost: neither —
+// the commit never became durable (a power cut took back its unsynced WAL frames).
+PgResult<Standing> standing_of(const SegmentRecord& r, std::span<const uint8_t> seg, uint32_t page_size,
+                               const WalView& wal, int wal_fd, const fs::path& wal_path, const fs::path& db) {
+  if (wal.header && r.wal.salt1 == wal.header->salt1 && r.wal.salt2 == wal.header->salt2 &&
+      r.wal.offset <= wal.end.offset && r.wal.offset >= kWalHeaderSize + kWalFrameHeaderSize + wal.header->page_size) {
+    uint8_t fh[kWalFrameHeaderSize];
+    auto got = pread_full(wal_fd, fh, sizeof fh, r.wal.offset - kWalFrameHeaderSize - wal.header->page_size, wal_path);
+    if (!got) return unexpected(got.error());
+    if (*got == sizeof fh && be32(fh + 4) != 0 && be32(fh + 16) == r.wal.checksum1 && be32(fh + 20) == r.wal.checksum2)
+      return Standing::kInWal;
+  }
+  Fd fd(::open(db.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return io_error("open", db, errno);
+  std::vector<uint8_t> page(page_size);
+  for (const PageRef& p : record_pages(seg, r, page_size)) {
+    auto got = pread_full(fd.get(), page.data(), page_size, uint64_t{p.page - 1} * page_size, db);
+    if (!got) return unexpected(got.error());
+    if (*got != page_size || std::memcmp(page.data(), seg.data() + p.offset, page_size) != 0) return Standing::kLost;
+  }
+  return Standing::kInDatabase;
+}
+
+}  // namespace
+
 PgStatus WalCapture::start(bool startup) {
   (void)startup;
   const fs::path root = wal_root(opts_.dir);
@@ -195,13 +231,22 @@ PgStatus WalCapture::start(bool startup) {
   if (!wal) return unexpected(wal.error());
   const auto gens = list_generation_dirs(root);
   if (gens.empty()) return new_generation("first start of the change capture", wal->header);
+  WalView view{wal->header, {}};
+  if (wal->header) {
+    auto end = committed_end(wal->fd.get(), wal_path_, *wal->header, wal->size);
+    if (!end) return unexpected(end.error());
+    view.end = *end;
+  }
 
   // Where the newest generation stopped: the last record of its newest non-empty segment. An
-  // open segment a crash left behind is cut after its last good record and sealed.
+  // open segment (a crash left it) is cut after its last good record — and before any record
+  // whose commit a power cut took back: its bytes reached the disk without a sync, its WAL
+  // frames did not. Sealed segments were synced after the WAL: their records are durable.
   const fs::path gen = gens.back();
   bool found = false;
   uint64_t last_seq = 0;
   WalMark last_mark;
+  std::optional<Standing> standing;  // of the last record (nullopt: a segment header's start)
   std::optional<CloseInfo> close;
   auto segs = list_segments(gen);
   for (auto it = segs.rbegin(); it != segs.rend() && !found; ++it) {
@@ -214,10 +259,24 @@ PgStatus WalCapture::start(bool startup) {
       fs::rename(it->second, it->second.string() + ".damaged", ec);
       continue;
     }
-    if (!it->first.last_seq) {
+    const bool open = !it->first.last_seq;
+    // The last record's standing; lost ones at the end of an open segment are dropped.
+    while (!scan.records.empty() && scan.records.back().kind == RecordKind::kTransaction) {
+      auto st = standing_of(scan.records.back(), b, scan.header->page_size, view, wal->fd.get(), wal_path_, db_path_);
+      if (!st) return unexpected(st.error());
+      standing = *st;
+      if (*st != Standing::kLost || !open) break;
+      spdlog::warn("change capture of {}: commit {} was captured but never became durable (a power cut): dropped",
+                   db_path_.string(), scan.records.back().seq);
+      scan.valid_end = scan.records.back().payload_offset - kRecordHeaderSize;
+      scan.records.pop_back();
+      standing.reset();
+    }
+    if (open) {
       if (scan.valid_end < b.size()) {
-        spdlog::info("change capture: cutting the torn end of {} ({} bytes: {})", it->second.string(),
-                     b.size() - scan.valid_end, scan.stop_reason);
+        spdlog::info("change capture: cutting the end of {} after its last good record ({} bytes{}{})",
+                     it->second.string(), b.size() - scan.valid_end, scan.stop_reason.empty() ? "" : ": ",
+                     scan.stop_reason);
         if (::truncate(it->second.c_str(), static_cast<off_t>(scan.valid_end)) != 0)
           return io_error("truncate", it->second, errno);
       }
@@ -234,6 +293,7 @@ PgStatus WalCapture::start(bool startup) {
       }
     }
     if (scan.records.empty()) {
+      if (open) continue;  // nothing left here: the segment before says where capture stood
       last_seq = scan.header->first_seq - 1;
       last_mark = scan.header->start;
     } else {
@@ -250,12 +310,8 @@ PgStatus WalCapture::start(bool startup) {
     // A clean stop: the file must be exactly as it was left, and the WAL hold no commit.
     auto now = describe_file(db_path_);
     if (!now || !(*now == *close)) return new_generation("the database file changed while metagate was stopped", wal->header);
-    if (wal->header) {
-      auto end = committed_end(wal->fd.get(), wal_path_, *wal->header, wal->size);
-      if (!end) return unexpected(end.error());
-      if (end->offset > kWalHeaderSize)
-        return new_generation("the WAL holds commits made while metagate was stopped", wal->header);
-    }
+    if (wal->header && view.end.offset > kWalHeaderSize)
+      return new_generation("the WAL holds commits made while metagate was stopped", wal->header);
     generation_ = gen.filename().string();
     gen_dir_ = gen;
     seq_ = last_seq;
@@ -263,22 +319,24 @@ PgStatus WalCapture::start(bool startup) {
     spdlog::info("change capture of {}: generation {} continues at commit {}", db_path_.string(), generation_, last_seq);
     return Ok{};
   }
-  // A crash (or a kill): the WAL still holds what was not captured, unless it is not the log
-  // capture was reading.
-  if (!wal->header) return new_generation("the WAL capture was reading is gone", wal->header);
-  const WalHeader& h = *wal->header;
-  const bool same = h.salt1 == last_mark.salt1 && h.salt2 == last_mark.salt2 && h.checkpoint_seq == last_mark.checkpoint_seq;
-  const bool next = h.salt1 == last_mark.salt1 + 1 && h.checkpoint_seq == last_mark.checkpoint_seq + 1;
-  if (last_mark.offset != 0 && !same && !next)
+  // A crash (or a kill): continue from the last captured commit where the log still holds it;
+  // from the start of the log when its commit is already in the database file (the log it was
+  // in was checkpointed and a new one started); else the chain is broken.
+  if (standing == Standing::kLost)
+    return new_generation("the last captured commit is neither in the WAL nor in the database file", wal->header);
+  if (!standing && !(wal->header && last_mark.salt1 == wal->header->salt1 && last_mark.salt2 == wal->header->salt2))
     return new_generation("the WAL is not the one capture was reading", wal->header);
   generation_ = gen.filename().string();
   gen_dir_ = gen;
   seq_ = last_seq;
   mark_ = last_mark;
+  if (standing == Standing::kInDatabase) mark_ = wal->header ? mark_at(*wal->header, wal_start(*wal->header)) : WalMark{};
   const uint64_t before = last_seq;
-  if (auto s = capture_to(h, 0); !s) {
-    spdlog::warn("change capture of {}: {}", db_path_.string(), s.error().message);
-    return new_generation("the WAL does not continue where capture stopped", wal->header);
+  if (wal->header) {
+    if (auto s = capture_to(*wal->header, 0); !s) {
+      spdlog::warn("change capture of {}: {}", db_path_.string(), s.error().message);
+      return new_generation("the WAL does not continue where capture stopped", wal->header);
+    }
   }
   spdlog::info("change capture of {}: generation {} continues at commit {} ({} commit(s) recovered from the WAL)",
                db_path_.string(), generation_, seq_.load(), seq_.load() - before);
@@ -357,6 +415,11 @@ PgStatus WalCapture::capture_to(const WalHeader& h, uint64_t end) {
     mark_ = mark_at(h, pos);
   } else {
     pos = {mark_.offset, mark_.checksum1, mark_.checksum2};
+    // After a commit the log must reach past what was captured: a log that ends at or before
+    // it lost frames capture had kept.
+    if (end != 0 && end <= pos.offset)
+      return detail::fail(sqlstate::kDataCorrupted, "the WAL ends at offset " + std::to_string(end) +
+                                                        ", before what capture holds (" + std::to_string(pos.offset) + ")");
   }
   page_size_ = h.page_size;
   const size_t frame = kWalFrameHeaderSize + h.page_size;
@@ -492,6 +555,7 @@ PgStatus WalCapture::sync() {
   if (stats_.behind)
     return detail::fail(kIoError, "change capture is behind (" + stats_.last_error + "): the WAL is not checkpointed");
   if (fd_ >= 0 && unsynced_) {
+    if (auto s = sync_wal_locked(); !s) return fail(s.error());
     if (::fdatasync(fd_) != 0) return fail(io_error("fsync", seg_path_, errno).error);
     unsynced_ = false;
     ++stats_.syncs;
@@ -512,6 +576,7 @@ PgStatus WalCapture::seal_locked() {
     ::unlink(seg_path_.c_str());
     return Ok{};
   }
+  if (auto s = sync_wal_locked(); !s) return s;
   int rc = ::fdatasync(fd_);
   int err = errno;
   ::close(fd_);
@@ -523,6 +588,18 @@ PgStatus WalCapture::seal_locked() {
   ++stats_.segments_sealed;
   if (auto s = fsync_path(gen_dir_, true); !s) return s;
   dir_unsynced_ = false;
+  return Ok{};
+}
+
+// A record must never be durable while the WAL frames it was read from are not: after a power
+// cut the database would lack a commit the segments have (one never acknowledged, but restores
+// would bring it back, and the next commits would no longer match the captured chain). With
+// synchronous=NORMAL (group commit) SQLite's WAL writes are not synced yet when capture reads
+// them, so the WAL is synced first, then the segment.
+PgStatus WalCapture::sync_wal_locked() {
+  if (wal_fd_ < 0) return Ok{};
+  if (::fdatasync(wal_fd_) != 0) return io_error("fsync", wal_path_, errno);
+  if (opts_.on_wal_synced) opts_.on_wal_synced();
   return Ok{};
 }
 

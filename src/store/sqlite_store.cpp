@@ -178,7 +178,7 @@ bool uses_group_commit(const StoreOptions& o) {
 PgResult<sqlite3*> SqliteStore::open_connection(bool writer) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
-  int rc = sqlite3_open_v2(opts_.path.c_str(), &db, flags, nullptr);
+  int rc = sqlite3_open_v2(opts_.path.c_str(), &db, flags, opts_.vfs.empty() ? nullptr : opts_.vfs.c_str());
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     if (db) sqlite3_close_v2(db);
@@ -220,12 +220,13 @@ namespace {
 // PRAGMA quick_check on an existing file, on a read-only connection of its own, before anything
 // writes to it: a damaged file is refused with what is wrong and how to restore it, instead of
 // being served (and written to) until something reads the bad page.
-PgStatus check_existing_file(const std::string& path) {
+PgStatus check_existing_file(const std::string& path, const std::string& vfs) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || st.st_size == 0) return Ok{};  // new file
   sqlite3* db = nullptr;
   std::string problem;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, vfs.empty() ? nullptr : vfs.c_str()) !=
+      SQLITE_OK) {
     problem = db ? sqlite3_errmsg(db) : "cannot open";
   } else {
     // Closing this connection must not checkpoint the WAL: the change capture reads the frames
@@ -261,7 +262,7 @@ PgStatus check_existing_file(const std::string& path) {
 }  // namespace
 
 PgResult<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& opts) {
-  if (auto s = check_existing_file(opts.path); !s) return unexpected(s.error());
+  if (auto s = check_existing_file(opts.path, opts.vfs); !s) return unexpected(s.error());
   std::unique_ptr<SqliteStore> store(new SqliteStore(opts));
   auto w = store->open_connection(true);
   if (!w) return unexpected(w.error());
@@ -279,6 +280,7 @@ PgResult<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& opt
     GroupCommit::Options go;
     go.wal_path = opts.path + "-wal";
     go.commit_delay = std::chrono::microseconds(opts.commit_delay_us);
+    go.sync = opts.group_commit_sync;
     store->group_commit_ = std::make_unique<GroupCommit>(std::move(go));
   }
   if (auto s = store->bootstrap(); !s) return unexpected(s.error());

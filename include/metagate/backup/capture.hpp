@@ -37,6 +37,7 @@ struct CaptureOptions {
   uint64_t segment_bytes = 16ull << 20;  // an open segment is sealed once this big ...
   int64_t segment_ms = 60'000;           // ... or this old (seal_if_due)
   std::function<int64_t()> clock_ms;     // unix time in ms (tests: an accelerated clock); null = real
+  std::function<void()> on_wal_synced;   // after capture fdatasyncs the WAL (tests: power-loss journal)
 };
 
 struct CaptureStats {
@@ -94,6 +95,7 @@ class WalCapture {
   PgStatus append_record(std::vector<uint8_t>& rec, size_t header_at, const RecordFields& f);
   PgStatus open_segment(uint64_t first_seq, uint32_t page_size);
   PgStatus seal_locked();
+  PgStatus sync_wal_locked();
   PgStatus fail(PgError e);
 
   const std::filesystem::path db_path_, wal_path_;

@@ -49,6 +49,10 @@ struct StoreOptions {
   // anything is written; its observer then sees every commit. Null: no observer. An error
   // fails the open.
   std::function<PgResult<std::unique_ptr<WalObserver>>(const std::string& path)> make_wal_observer;
+  // Fault injection in tests (the power-loss simulation): the SQLite VFS every connection uses
+  // ("" = the default) and what replaces the group commit's fdatasync of the WAL.
+  std::string vfs;
+  GroupCommit::SyncFn group_commit_sync;
 };
 
 class AdvisoryLocks;
