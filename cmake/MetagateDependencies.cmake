@@ -15,6 +15,10 @@ find_package(CLI11 CONFIG REQUIRED)
 # prometheus-cpp's config file has no version file: no version in find_package.
 find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(zstd CONFIG REQUIRED)
+# libcurl 7.88 (libcurl4-openssl-dev) signs S3 requests itself (CURLOPT_AWS_SIGV4).
+find_package(CURL REQUIRED)
+# pugixml 1.13's config exports pugixml::pugixml (-> pugixml::shared) and the old `pugixml`.
+find_package(pugixml CONFIG REQUIRED)
 
 # libpg_query ships neither a CMake config nor a pkg-config file.
 find_path(PG_QUERY_INCLUDE_DIR pg_query.h REQUIRED)
