@@ -17,6 +17,7 @@
 #include "metagate/backup/restore.hpp"
 #include "metagate/backup/snapshot.hpp"
 #include "metagate/config/config.hpp"
+#include "metagate/replica/replica.hpp"
 
 namespace metagate::app {
 
@@ -232,8 +233,8 @@ int backup_verify(const BackupOptions& o, std::ostream& out, std::ostream& err) 
 }
 
 int restore(const RestoreOptions& o, std::ostream& out, std::ostream& err) {
-  if (o.from != "local") {
-    err << "--from " << o.from << ": only local snapshots can be restored by this version (S3 comes with the sync)\n";
+  if (o.from != "local" && o.from != "s3") {
+    err << "--from " << o.from << ": expected local or s3\n";
     return 2;
   }
   if (o.output.empty()) {
@@ -248,11 +249,6 @@ int restore(const RestoreOptions& o, std::ostream& out, std::ostream& err) {
     return 2;
   }
   const Target& t = ts->front();
-  auto l = backup::list_snapshots(t.dir);
-  if (!l) {
-    err << l.error().message << "\n";
-    return 1;
-  }
   std::optional<int64_t> until;
   if (!o.to_time.empty()) {
     until = parse_utc(o.to_time);
@@ -261,22 +257,77 @@ int restore(const RestoreOptions& o, std::ostream& out, std::ostream& err) {
       return 2;
     }
   }
-  auto gens = backup::index_generations(t.dir);
-  if (!gens) {
-    err << gens.error().message << "\n";
-    return 1;
-  }
   backup::RestoreTarget target;
   target.until_unix_ms = until;
   target.snapshot_id = o.backup.id;
-  auto plan = backup::plan_restore(l->snapshots, *gens, target);
+  fs::path output(o.output);
+  std::error_code ec;
+  // Where the snapshots and segments come from: the local backup directory, or a scratch
+  // directory the bucket's objects are downloaded into (removed at the end).
+  fs::path source = t.dir;
+  std::vector<backup::Manifest> snapshots;
+  std::vector<backup::GenerationIndex> gens;
+  std::optional<backup::RestorePlan> plan;
+  struct Scratch {
+    fs::path dir;
+    ~Scratch() {
+      std::error_code e;
+      if (!dir.empty()) fs::remove_all(dir, e);
+    }
+  } scratch;
+  std::string where = t.dir;
+  if (o.from == "s3") {
+    const config::S3Config& sc = loaded->cfg.s3;
+    if (!sc.enabled()) {
+      err << "--from s3: this configuration has no s3.endpoint\n";
+      return 2;
+    }
+    auto creds = s3::resolve_credentials({sc.access_key_id, sc.secret_access_key, ""});
+    if (!creds) {
+      err << "S3 credentials: " << creds.error().to_string() << "\n";
+      return 1;
+    }
+    s3::Options so;
+    so.endpoint = sc.endpoint;
+    so.region = sc.region;
+    so.bucket = sc.bucket;
+    so.path_style = sc.path_style;
+    so.credentials = *creds;
+    s3::Client client(std::move(so));
+    const std::string root = replica::remote_root(sc.prefix, fs::path(t.file).stem().string());
+    scratch.dir = output;
+    scratch.dir += ".s3-download";
+    fs::remove_all(scratch.dir, ec);
+    auto staged = replica::stage_from_s3(client, root, scratch.dir, target);
+    if (!staged) {
+      err << "could not read the backups from s3://" << sc.bucket << "/" << root << "/: " << staged.error().to_string() << "\n";
+      return 1;
+    }
+    source = scratch.dir;
+    snapshots = std::move(staged->snapshots);
+    gens = std::move(staged->generations);
+    plan = std::move(staged->plan);
+    where = "s3://" + sc.bucket + "/" + root + "/";
+  } else {
+    auto l = backup::list_snapshots(t.dir);
+    if (!l) {
+      err << l.error().message << "\n";
+      return 1;
+    }
+    auto g = backup::index_generations(t.dir);
+    if (!g) {
+      err << g.error().message << "\n";
+      return 1;
+    }
+    snapshots = std::move(l->snapshots);
+    gens = std::move(*g);
+    plan = backup::plan_restore(snapshots, gens, target);
+  }
   if (!plan) {
-    err << "no snapshot of " << t.file << " in " << t.dir
+    err << "no snapshot of " << t.file << " in " << where
         << (until ? " at or before " + o.to_time : std::string()) << (o.backup.id.empty() ? "" : " with id " + o.backup.id) << "\n";
     return 1;
   }
-  fs::path output(o.output);
-  std::error_code ec;
   const bool exists = fs::exists(output, ec);
   if (exists && !o.force) {
     err << o.output << " exists: restore writes a new file (use --force to replace it while metagate is stopped)\n";
@@ -292,7 +343,7 @@ int restore(const RestoreOptions& o, std::ostream& out, std::ostream& err) {
   fs::path staged = output;
   staged += ".restored";
   fs::remove(staged, ec);
-  auto built = backup::build_restore(t.dir, *plan, *gens, staged);
+  auto built = backup::build_restore(source, *plan, gens, staged);
   if (!built) {
     err << "restore failed: " << built.error().message << "\n";
     return 1;
@@ -310,7 +361,7 @@ int restore(const RestoreOptions& o, std::ostream& out, std::ostream& err) {
   if (!plan->generation.empty())
     out << " + " << built->records_applied << " commit(s) of generation " << plan->generation << " (to commit "
         << plan->to_seq << ", " << utc_text(plan->point_unix_ms) << ")";
-  out << ": " << human_bytes(built->db_bytes) << ", checksums and integrity ok, to " << o.output << "\n";
+  out << " from " << where << ": " << human_bytes(built->db_bytes) << ", checksums and integrity ok, to " << o.output << "\n";
   return 0;
 }
 

@@ -188,7 +188,7 @@ PgStatus WalCapture::fail(PgError e) {
 namespace {
 
 // Where a captured transaction stands after a restart (see start()).
-enum class Standing { kInWal, kInDatabase, kLost };
+enum class Standing { kUnknown, kInWal, kInDatabase, kLost };
 
 struct WalView {
   std::optional<WalHeader> header;
@@ -246,7 +246,7 @@ PgStatus WalCapture::start(bool startup) {
   bool found = false;
   uint64_t last_seq = 0;
   WalMark last_mark;
-  std::optional<Standing> standing;  // of the last record (nullopt: a segment header's start)
+  Standing standing = Standing::kUnknown;  // of the last record (unknown: a segment header's start)
   std::optional<CloseInfo> close;
   auto segs = list_segments(gen);
   for (auto it = segs.rbegin(); it != segs.rend() && !found; ++it) {
@@ -265,12 +265,12 @@ PgStatus WalCapture::start(bool startup) {
       auto st = standing_of(scan.records.back(), b, scan.header->page_size, view, wal->fd.get(), wal_path_, db_path_);
       if (!st) return unexpected(st.error());
       standing = *st;
-      if (*st != Standing::kLost || !open) break;
+      if (standing != Standing::kLost || !open) break;
       spdlog::warn("change capture of {}: commit {} was captured but never became durable (a power cut): dropped",
                    db_path_.string(), scan.records.back().seq);
       scan.valid_end = scan.records.back().payload_offset - kRecordHeaderSize;
       scan.records.pop_back();
-      standing.reset();
+      standing = Standing::kUnknown;
     }
     if (open) {
       if (scan.valid_end < b.size()) {
@@ -324,7 +324,7 @@ PgStatus WalCapture::start(bool startup) {
   // in was checkpointed and a new one started); else the chain is broken.
   if (standing == Standing::kLost)
     return new_generation("the last captured commit is neither in the WAL nor in the database file", wal->header);
-  if (!standing && !(wal->header && last_mark.salt1 == wal->header->salt1 && last_mark.salt2 == wal->header->salt2))
+  if (standing == Standing::kUnknown && !(wal->header && last_mark.salt1 == wal->header->salt1 && last_mark.salt2 == wal->header->salt2))
     return new_generation("the WAL is not the one capture was reading", wal->header);
   generation_ = gen.filename().string();
   gen_dir_ = gen;

@@ -388,6 +388,8 @@ PgResult<Listing> list_snapshots(const fs::path& dir) {
   for (const auto& p : files) {
     const std::string name = p.filename().string();
     if (name.ends_with(".json") && !name.starts_with(".")) continue;
+    // Other programs' state kept here (".remote.json": what the bucket has) is not a snapshot's.
+    if (name.starts_with(".") && !name.starts_with(".tmp-") && !name.starts_with(".verify-")) continue;
     if (std::find(data_names.begin(), data_names.end(), name) == data_names.end()) out.stray.push_back(p);
   }
   std::sort(out.snapshots.begin(), out.snapshots.end(), [](const Manifest& a, const Manifest& b) { return a.id < b.id; });

@@ -429,6 +429,37 @@ void read_backup(const json& v, std::string_view key, BackupConfig& b, Issues& i
   r.finish();
 }
 
+void read_s3(const json& v, std::string_view key, S3Config& s, Issues& issues) {
+  ObjectReader r(v, std::string(key), issues);
+  r.string("endpoint", s.endpoint);
+  r.string("bucket", s.bucket);
+  r.string("prefix", s.prefix);
+  r.string("region", s.region);
+  r.boolean("path_style", s.path_style);
+  r.string("access_key_id", s.access_key_id);
+  r.string("secret_access_key", s.secret_access_key);
+  if (const json* bv = r.field("bandwidth_limit")) {
+    if (bv->is_number_unsigned()) s.bandwidth_limit_bytes = bv->get<uint64_t>();
+    else if (!bv->is_string()) r.type_error("bandwidth_limit", "a size per second such as \"10MiB\"", *bv);
+    else if (auto n = parse_byte_size(bv->get<std::string>())) s.bandwidth_limit_bytes = *n;
+    else r.error("bandwidth_limit", "\"" + bv->get<std::string>() + "\" is not a size (examples: \"10MiB\", \"0\")");
+  }
+  if (const json* iv = r.field("interval")) {
+    if (!iv->is_string()) r.type_error("interval", "a string such as \"10s\"", *iv);
+    else if (auto ms = parse_duration_ms(iv->get<std::string>()); ms && *ms >= 1000) s.interval_ms = *ms;
+    else r.error("interval", "\"" + iv->get<std::string>() + "\" is not a duration of at least 1s");
+  }
+  if (!s.endpoint.empty()) {
+    if (!s.endpoint.starts_with("http://") && !s.endpoint.starts_with("https://"))
+      r.error("endpoint", "must start with http:// or https://");
+    if (s.bucket.empty()) r.error("bucket", "is required with an endpoint");
+  }
+  if (s.access_key_id.empty() != s.secret_access_key.empty())
+    r.error(s.access_key_id.empty() ? "access_key_id" : "secret_access_key",
+            "access_key_id and secret_access_key go together (or neither: the environment or the AWS credentials file)");
+  r.finish();
+}
+
 void read_root(const json& root, Config& c, Issues& issues) {
   ObjectReader r(root, "", issues);
   if (const json* v = r.field("listen")) read_listen(*v, "listen", c.listen, issues);
@@ -442,6 +473,7 @@ void read_root(const json& root, Config& c, Issues& issues) {
   if (const json* v = r.object("log")) read_log(*v, "log", c.log, issues);
   if (const json* v = r.object("metrics")) read_metrics(*v, "metrics", c.metrics, issues);
   if (const json* v = r.object("backup")) read_backup(*v, "backup", c.backup, issues);
+  if (const json* v = r.object("s3")) read_s3(*v, "s3", c.s3, issues);
   r.finish();
 }
 

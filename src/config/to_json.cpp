@@ -113,6 +113,16 @@ ordered_json to_json(const Config& c, Redact redact) {
                  {"segment_size", std::to_string(b.segment_bytes)},
                  {"segment_interval", b.segment_interval_ms % 1000 ? std::to_string(b.segment_interval_ms) + "ms"
                                                                   : std::to_string(b.segment_interval_ms / 1000) + "s"}};
+  const S3Config& s3 = c.s3;
+  j["s3"] = {{"endpoint", s3.endpoint},
+             {"bucket", s3.bucket},
+             {"prefix", s3.prefix},
+             {"region", s3.region},
+             {"path_style", s3.path_style},
+             {"bandwidth_limit", std::to_string(s3.bandwidth_limit_bytes)},
+             {"access_key_id", s3.access_key_id},
+             {"secret_access_key", s3.secret_access_key.empty() ? "" : "(set)"},
+             {"interval", std::to_string(s3.interval_ms / 1000) + "s"}};
   return j;
 }
 

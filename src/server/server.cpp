@@ -21,6 +21,7 @@
 #include "database.hpp"
 #include "backend_probe.hpp"
 #include "backup_scheduler.hpp"
+#include "s3_shipper.hpp"
 #include "http_endpoint.hpp"
 #include "metagate/metrics/metrics.hpp"
 #include "metagate/types/type_catalog.hpp"
@@ -84,6 +85,7 @@ struct Server::Impl : admin::AdminControl {
   std::mutex db_mu;
   std::map<std::string, std::shared_ptr<Database>> databases;  // by SQLite path
   std::unique_ptr<BackupScheduler> backups;  // snapshots of the SQLite files (null: interval off)
+  std::unique_ptr<S3Shipper> shipper;        // their uploads to S3 (null: no s3.endpoint)
   std::atomic<size_t> next_worker{0};
   std::mutex sessions_mu;
   std::vector<std::weak_ptr<Session>> live;
@@ -253,6 +255,7 @@ struct Server::Impl : admin::AdminControl {
     }
     for (auto& s : sessions()) s->close();
     pools.close_idle();
+    if (shipper) shipper->stop();  // an upload in progress stops between parts (it resumes next time)
     if (backups) backups->stop();  // a snapshot in progress finishes first
     if (http) http->stop();
     {
@@ -415,6 +418,33 @@ struct Server::Impl : admin::AdminControl {
       add_sample(clast, static_cast<double>(cs.last_capture_unix_ms) / 1e3, l);
     }
     for (auto* f : {&cseq, &ctx_total, &cbytes, &cerr, &cbehind, &cgen, &clast}) out.push_back(std::move(*f));
+
+    // S3, per file.
+    if (!shipper) return;
+    auto s3_ok = fam("metagate_s3_last_current_timestamp_seconds", "When the bucket last had everything the local backups have (Unix time; 0 = not yet)", MetricType::Gauge);
+    auto s3_up = fam("metagate_s3_last_upload_timestamp_seconds", "When an object was last uploaded", MetricType::Gauge);
+    auto s3_lag = fam("metagate_s3_remote_lag_seconds", "How far behind the bucket's copy is: age of the oldest local file it still lacks (0 = current)", MetricType::Gauge);
+    auto s3_lag_b = fam("metagate_s3_remote_lag_bytes", "Bytes still to upload (the queue: snapshots and segments not in the bucket)", MetricType::Gauge);
+    auto s3_q = fam("metagate_s3_queue_objects", "Objects still to upload", MetricType::Gauge);
+    auto s3_catch = fam("metagate_s3_catch_up_objects", "Objects still needed for the bucket's copy to be current (uploaded before the history)", MetricType::Gauge);
+    auto s3_bytes = fam("metagate_s3_uploaded_bytes_total", "Bytes uploaded", MetricType::Counter);
+    auto s3_objs = fam("metagate_s3_uploaded_objects_total", "Objects uploaded", MetricType::Counter);
+    auto s3_err = fam("metagate_s3_errors_total", "Failed shipping passes, by kind (network, timeout, auth, ...)", MetricType::Counter);
+    const double now_s = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 std::chrono::system_clock::now().time_since_epoch()).count()) / 1e3;
+    for (const auto& [file, st] : shipper->stats()) {
+      std::vector<std::pair<std::string, std::string>> l = {{"path", file}};
+      add_sample(s3_ok, static_cast<double>(st.last_success_unix_ms) / 1e3, l);
+      add_sample(s3_up, static_cast<double>(st.last_upload_unix_ms) / 1e3, l);
+      add_sample(s3_lag, st.catch_up_since_unix_ms ? std::max(0.0, now_s - static_cast<double>(st.catch_up_since_unix_ms) / 1e3) : 0.0, l);
+      add_sample(s3_lag_b, static_cast<double>(st.pending_bytes), l);
+      add_sample(s3_q, static_cast<double>(st.pending_objects), l);
+      add_sample(s3_catch, static_cast<double>(st.catch_up_pending), l);
+      add_sample(s3_bytes, static_cast<double>(st.uploaded_bytes), l);
+      add_sample(s3_objs, static_cast<double>(st.uploaded_objects), l);
+      for (const auto& [kind, n] : st.errors) add_sample(s3_err, static_cast<double>(n), {{"path", file}, {"kind", kind}});
+    }
+    for (auto* f : {&s3_ok, &s3_up, &s3_lag, &s3_lag_b, &s3_q, &s3_catch, &s3_bytes, &s3_objs, &s3_err}) out.push_back(std::move(*f));
   }
 
   // The SQLite files to back up: the configured ones that exist, and every one opened since.
@@ -767,6 +797,14 @@ void Server::start() {
   if (impl_->cfg->backup.interval_ms > 0) {
     impl_->backups = std::make_unique<BackupScheduler>(impl_->cfg->backup, [impl = impl_.get()] { return impl->backup_files(); });
     impl_->backups->start();
+    if (impl_->cfg->s3.enabled()) {
+      impl_->shipper = std::make_unique<S3Shipper>(impl_->cfg->backup, impl_->cfg->s3, [impl = impl_.get()] {
+        std::vector<std::string> files;
+        for (auto& t : impl->backup_files()) files.push_back(t.file);
+        return files;
+      });
+      impl_->shipper->start();
+    }
   }
 }
 

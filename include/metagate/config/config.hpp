@@ -257,6 +257,22 @@ std::optional<uint64_t> parse_byte_size(std::string_view text);
 // The directory a database file's snapshots go to.
 std::string backup_dir_for(const BackupConfig& b, const std::string& database_file);
 
+// Shipping the backups to an S3-compatible bucket (docs/BACKUP.md, "S3"). No endpoint: off.
+struct S3Config {
+  std::string endpoint;             // "https://s3.eu-west-1.amazonaws.com", "http://127.0.0.1:9000"
+  std::string bucket;
+  std::string prefix = "metagate";  // objects go under <prefix>/<database file name without .db>/
+  std::string region = "us-east-1";
+  bool path_style = false;          // host/bucket/key (MinIO, Ceph, IP endpoints) instead of bucket.host/key
+  uint64_t bandwidth_limit_bytes = 0;  // "bandwidth_limit": upload bytes per second; 0 = unlimited
+  // Credentials; empty = AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, then the AWS credentials file.
+  std::string access_key_id;
+  std::string secret_access_key;
+  int64_t interval_ms = 10'000;     // "interval": how often the bucket is brought up to date
+  bool enabled() const { return !endpoint.empty(); }
+  friend bool operator==(const S3Config&, const S3Config&) = default;
+};
+
 inline constexpr uint16_t kDefaultMetricsPort = 9187;
 
 struct MetricsConfig {
@@ -278,6 +294,7 @@ struct Config {
   LogConfig log;
   MetricsConfig metrics;
   BackupConfig backup;
+  S3Config s3;
 
   // Not configuration: things that are allowed but probably wrong (hostssl rules with TLS
   // disabled, trust for non-loopback clients, ...). check-config prints them; serve logs them.

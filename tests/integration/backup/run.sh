@@ -18,6 +18,9 @@
 #      (metrics), kill -9 under a write load, the restart recovers what the WAL held and the
 #      generation continues; restore of the newest point equals the live file row for row, and
 #      --to-time between two batches of commits has the first batch and nothing of the second
+#   I  S3 (s3rver): the daemon ships snapshots and segments to the bucket (metrics say when it is
+#      current), awscli lists them; with the local backups and the database gone, restore
+#      --from s3 rebuilds the file row for row, and --to-time works from the bucket too
 #
 #   run.sh --metagate BIN --work DIR
 #
@@ -28,6 +31,7 @@ set -u -o pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
 source "$repo/tests/support/pg.sh"
+source "$repo/tests/support/s3rver.sh"
 metagate_test_args "$@"
 PSQL=${PG_BINDIR:-/usr/lib/postgresql/15/bin}/psql
 for tool in "$PSQL" sqlite3 curl; do
@@ -37,6 +41,7 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mgbackup.XXXXXX") || exit 2
 daemons=()
 cleanup() {
+  s3rver_stop
   local p
   for p in "${daemons[@]}"; do
     if kill -0 "$p" 2>/dev/null; then kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; fi
@@ -308,6 +313,65 @@ p2=$(sqlite3 "$tmp/h-point.db" "SELECT count(*) FROM h WHERE note LIKE 'b2-%'" 2
 check "H: --to-time $point (between the batches): all of b1 ($p1), none of b2 ($p2) ($(cat "$tmp/h2.out"))" \
   all '[ $rc = 0 ]' '[ "$p1" = 100 ]' '[ "$p2" = 0 ]'
 check "H: integrity_check of the point-in-time file: ok" [ "$(sqlite3 "$tmp/h-point.db" 'PRAGMA integrity_check')" = ok ]
+
+echo "== I: S3"
+if ! s3rver_find >"$tmp/why"; then
+  bad "I: no S3 server to test with: $(cat "$tmp/why")"
+elif ! s3rver_start "$tmp/s3data" bucket "$work/s3rver.log"; then
+  bad "I: s3rver would not start: $(tail -3 "$work/s3rver.log")"
+else
+  idb=$tmp/i.db
+  ik=$tmp/ik
+  cfg=$tmp/i.json
+  cat >"$cfg" <<JSON
+{
+  "listen": "127.0.0.1:0",
+  "metrics": {"listen": "127.0.0.1:0"},
+  "databases": {"grafana": {"path": "$idb"}},
+  "backup": {"dir": "$ik", "interval": "1h", "segment_interval": "1s", "min_free_space": "0"},
+  "s3": {"endpoint": "http://127.0.0.1:$S3RVER_PORT", "bucket": "bucket", "prefix": "edge/site-7", "path_style": true,
+         "interval": "1s", "access_key_id": "S3RVER", "secret_access_key": "S3RVER"}
+}
+JSON
+  start_daemon || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
+  sql "CREATE TABLE h (id SERIAL PRIMARY KEY, note TEXT NOT NULL)" >/dev/null
+  batch i1 100
+  sleep 1.2
+  ipoint=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  sleep 1.2
+  batch i2 100
+  # The bucket is current once nothing is left to catch up after the last commit's segment
+  # was sealed (segment_interval 1 s) and shipped (interval 1 s): at most ~15 s.
+  current=0
+  for n in $(seq 1 150); do
+    up=$(metric 'metagate_s3_uploaded_objects_total')
+    nlocal=$(ls "$ik/i/"*.db.zst "$ik/i/"*.json "$ik/i/wal/"*/*.seg 2>/dev/null | wc -l)
+    if [ -z "$(ls "$ik/i/wal/"*/*.open 2>/dev/null)" ] && [ "${up:-0}" -ge "$nlocal" ] 2>/dev/null &&
+       [ "$(metric 'metagate_s3_catch_up_objects')" = 0 ]; then current=1; break; fi
+    sleep 0.1
+  done
+  check "I: the bucket becomes current (uploaded ${up:-0} objects, catch-up queue $(metric 'metagate_s3_catch_up_objects'))" [ "$current" = 1 ]
+  check "I: metagate_s3_remote_lag_seconds is 0 then" [ "$(metric 'metagate_s3_remote_lag_seconds')" = 0 ]
+  ilive=$(sql "SELECT id, note FROM h ORDER BY id" | md5sum | cut -c1-32)
+  stop_daemon
+  listing=$(awscli s3 ls --recursive s3://bucket/edge/site-7/i/ 2>&1)
+  check "I: awscli lists the snapshot and its manifest ($(grep -c 'snapshots/' <<<"$listing") object(s))" \
+    all 'grep -q "snapshots/.*\.db\.zst" <<<"$listing"' 'grep -q "snapshots/.*\.json" <<<"$listing"'
+  check "I: ... and the sealed segments ($(grep -c '/wal/' <<<"$listing") object(s))" grep -q "/wal/.*\.seg" <<<"$listing"
+  # The site is lost: database and local backups gone. The bucket alone rebuilds it.
+  rm -rf "$ik" "$idb" "$idb-wal" "$idb-shm"
+  mg restore --from s3 --output "$tmp/i-s3.db" >"$tmp/i1.out" 2>&1; rc=$?
+  check "I: restore --from s3 exits 0 ($(cat "$tmp/i1.out"))" all '[ $rc = 0 ]' 'grep -q "from s3://bucket/edge/site-7/i/" "$tmp/i1.out"'
+  irest=$(sqlite3 "$tmp/i-s3.db" "SELECT id, note FROM h ORDER BY id" 2>/dev/null | md5sum | cut -c1-32)
+  check "I: the file rebuilt from the bucket equals the live one, row for row ($irest vs $ilive)" [ "$irest" = "$ilive" ]
+  mg restore --from s3 --to-time "$ipoint" --output "$tmp/i-point.db" >"$tmp/i2.out" 2>&1; rc=$?
+  q1=$(sqlite3 "$tmp/i-point.db" "SELECT count(*) FROM h WHERE note LIKE 'i1-%'" 2>&1)
+  q2=$(sqlite3 "$tmp/i-point.db" "SELECT count(*) FROM h WHERE note LIKE 'i2-%'" 2>&1)
+  check "I: --from s3 --to-time $ipoint: all of the first batch ($q1), none of the second ($q2)" \
+    all '[ $rc = 0 ]' '[ "$q1" = 100 ]' '[ "$q2" = 0 ]'
+  check "I: no download scratch directory is left" [ ! -e "$tmp/i-s3.db.s3-download" ]
+  s3rver_stop
+fi
 
 if grep -qE "ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:" "$log"; then bad "sanitizer report in the daemon log"; else ok "no sanitizer report in the daemon log"; fi
 echo "$pass passed, $fail failed"

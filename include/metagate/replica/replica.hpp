@@ -1,0 +1,105 @@
+// Replica: the backups of one SQLite file, shipped to S3 (docs/BACKUP.md, "S3"). The local
+// backup directory is the queue: every complete snapshot and every sealed segment there that
+// the bucket does not have yet is an upload to make, so the queue survives restarts and a
+// network outage of any length without a file of its own; what the bucket has is recorded in
+// <backup dir>/.remote.json after each acknowledged upload (and reconciled with a listing).
+//
+// Order ("catch up first, then backfill"): the smallest set of objects that brings the remote
+// copy to the newest local point goes first — the segments after the newest remote snapshot
+// of the current generation when that is less than the newest local snapshot plus the
+// segments after it, else that snapshot and its segments — in commit order, manifest after its
+// data. Older snapshots and their segments (the history) follow, newest first.
+//
+// Remote layout, under <prefix>/<database>/:
+//   snapshots/<id>.db.zst, snapshots/<id>.json     (a manifest is uploaded after its data)
+//   wal/<generation>/<first>-<last>.seg
+// Objects over the multipart threshold go up in parts; the upload id and the finished parts
+// are kept in <backup dir>/.uploads/ so that a cut upload resumes where it stopped.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "metagate/backup/restore.hpp"
+#include "metagate/backup/snapshot.hpp"
+#include "metagate/s3/client.hpp"
+
+namespace metagate::replica {
+
+struct Upload {
+  std::filesystem::path local;
+  std::string key;
+  uint64_t bytes = 0;
+  bool catch_up = false;  // part of the set that makes the remote copy current
+};
+
+std::string remote_root(const std::string& prefix, const std::string& database);
+
+// A sealed segment in the local backup directory (named, not read).
+struct LocalSegment {
+  std::string generation;
+  std::filesystem::path path;
+  uint64_t first_seq = 0, last_seq = 0;
+  uint64_t bytes = 0;
+};
+std::vector<LocalSegment> list_sealed_segments(const std::filesystem::path& dir);  // by generation, then seq
+
+// What to upload, in order, given the local snapshots (oldest first) and sealed segments and
+// the keys the bucket has (see above).
+std::vector<Upload> plan_uploads(const std::string& root, const std::filesystem::path& dir,
+                                 const std::vector<backup::Manifest>& snapshots,
+                                 const std::vector<LocalSegment>& segments, const std::set<std::string>& remote_keys);
+
+struct ShipOptions {
+  uint64_t multipart_threshold = 64ull << 20;
+  uint64_t part_size = 16ull << 20;
+};
+
+struct ShipStats {
+  uint64_t uploaded_objects = 0;
+  uint64_t uploaded_bytes = 0;
+  uint64_t pending_objects = 0;   // after the pass
+  uint64_t pending_bytes = 0;
+  uint64_t catch_up_pending = 0;  // objects still needed for the remote copy to be current
+  int64_t catch_up_since_unix_ms = 0;  // mtime of the oldest file the remote copy still lacks (0: current)
+};
+
+// The remote state of one backup directory: the keys known to be in the bucket.
+class RemoteState {
+ public:
+  explicit RemoteState(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  PgStatus load();                            // <dir>/.remote.json (missing: empty)
+  PgStatus save() const;                      // atomically
+  const std::set<std::string>& keys() const { return keys_; }
+  void add(const std::string& key) { keys_.insert(key); }
+  void replace(std::set<std::string> keys) { keys_ = std::move(keys); }
+
+ private:
+  std::filesystem::path dir_;
+  std::set<std::string> keys_;
+};
+
+// One shipping pass over a backup directory: uploads everything planned, in order, until done
+// or until a request fails (returned; the next pass retries from there). `should_stop` is
+// polled between objects and parts.
+Expected<ShipStats, s3::Error> ship(s3::Client& client, const std::string& root, const std::filesystem::path& dir,
+                                    RemoteState& state, const ShipOptions& options,
+                                    const std::function<bool()>& should_stop);
+
+// `metagate restore --from s3`: downloads what a restore to `target` needs from the bucket into
+// `staging` (a scratch directory laid out like a backup directory), then plans there.
+struct Staged {
+  std::vector<backup::Manifest> snapshots;
+  std::vector<backup::GenerationIndex> generations;
+  std::optional<backup::RestorePlan> plan;
+};
+Expected<Staged, s3::Error> stage_from_s3(s3::Client& client, const std::string& root,
+                                          const std::filesystem::path& staging, const backup::RestoreTarget& target);
+
+}  // namespace metagate::replica

@@ -1,0 +1,149 @@
+// The daemon's uploads to S3 (see s3_shipper.hpp).
+#include "s3_shipper.hpp"
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <random>
+
+namespace metagate::server {
+
+namespace {
+int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+S3Shipper::S3Shipper(config::BackupConfig backup, config::S3Config s3, std::function<std::vector<std::string>()> files)
+    : backup_(std::move(backup)), s3_(std::move(s3)), files_(std::move(files)) {}
+
+S3Shipper::~S3Shipper() { stop(); }
+
+void S3Shipper::start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { run(); });
+}
+
+void S3Shipper::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void S3Shipper::poke() {
+  {
+    std::lock_guard lk(mu_);
+    poked_ = true;
+  }
+  cv_.notify_all();
+}
+
+std::map<std::string, S3Shipper::FileStats> S3Shipper::stats() const {
+  std::lock_guard lk(mu_);
+  return stats_;
+}
+
+void S3Shipper::run() {
+  // Uploads yield to client traffic: this thread runs at nice 10.
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+  std::mt19937_64 rng(std::random_device{}());
+  int failures = 0;
+  for (;;) {
+    {
+      std::lock_guard lk(mu_);
+      if (stop_) return;
+    }
+    bool ok = true;
+    if (!client_) {
+      auto creds = s3::resolve_credentials({s3_.access_key_id, s3_.secret_access_key, ""});
+      if (!creds) {
+        spdlog::error("S3: no usable credentials: {}", creds.error().to_string());
+        ok = false;
+      } else {
+        s3::Options o;
+        o.endpoint = s3_.endpoint;
+        o.region = s3_.region;
+        o.bucket = s3_.bucket;
+        o.path_style = s3_.path_style;
+        o.credentials = *creds;
+        o.max_send_bytes_per_second = s3_.bandwidth_limit_bytes;
+        o.retry.max_attempts = 2;  // the loop below backs off between passes
+        client_ = std::make_unique<s3::Client>(std::move(o));
+      }
+    }
+    if (client_)
+      for (const std::string& file : files_()) ok = ship_file(file) && ok;
+    failures = ok ? 0 : failures + 1;
+    // Back-off after failures: full jitter, 5 minutes at most; else the interval.
+    int64_t wait_ms = s3_.interval_ms;
+    if (failures > 0) {
+      const int64_t ceiling = std::min<int64_t>(300'000, int64_t{1000} << std::min(failures, 9));
+      wait_ms = std::max<int64_t>(250, static_cast<int64_t>(rng() % static_cast<uint64_t>(ceiling + 1)));
+    }
+    std::unique_lock lk(mu_);
+    cv_.wait_for(lk, std::chrono::milliseconds(wait_ms), [this] { return stop_ || poked_; });
+    if (stop_) return;
+    poked_ = false;
+  }
+}
+
+bool S3Shipper::ship_file(const std::string& file) {
+  const std::string dir = config::backup_dir_for(backup_, file);
+  const std::string root = replica::remote_root(s3_.prefix, std::filesystem::path(file).stem().string());
+  auto& state = states_[dir];
+  if (!state) {
+    state = std::make_unique<replica::RemoteState>(dir);
+    if (auto s = state->load(); !s) spdlog::warn("S3: {} (starting from an empty remote state)", s.error().message);
+  }
+  if (!reconciled_[dir]) {
+    // The bucket is the truth: what a listing shows is there, whatever remote.json says.
+    auto listing = client_->list_objects(root + "/");
+    if (listing) {
+      std::set<std::string> keys;
+      for (const auto& o : *listing) keys.insert(o.key);
+      state->replace(std::move(keys));
+      (void)state->save();
+      reconciled_[dir] = true;
+    }
+  }
+  auto stopping = [this] {
+    std::lock_guard lk(mu_);
+    return stop_;
+  };
+  auto r = replica::ship(*client_, root, dir, *state, {}, stopping);
+  std::lock_guard lk(mu_);
+  FileStats& st = stats_[file];
+  const int64_t now = unix_ms_now();
+  if (!r) {
+    const s3::Error& e = r.error();
+    ++st.errors[std::string(s3::kind_name(e.kind))];
+    if (st.last_error != e.to_string()) spdlog::warn("S3: shipping the backups of {} failed: {}; retrying", file, e.to_string());
+    st.last_error = e.to_string();
+    return false;
+  }
+  if (r->uploaded_objects > 0) {
+    st.last_upload_unix_ms = now;
+    spdlog::info("S3: {} object(s), {} bytes of the backups of {} uploaded", r->uploaded_objects, r->uploaded_bytes, file);
+  }
+  if (!st.last_error.empty()) spdlog::info("S3: shipping the backups of {} works again", file);
+  st.last_error.clear();
+  st.uploaded_objects += r->uploaded_objects;
+  st.uploaded_bytes += r->uploaded_bytes;
+  st.pending_objects = r->pending_objects;
+  st.pending_bytes = r->pending_bytes;
+  st.catch_up_pending = r->catch_up_pending;
+  st.catch_up_since_unix_ms = r->catch_up_since_unix_ms;
+  if (r->catch_up_pending == 0) st.last_success_unix_ms = now;
+  return true;
+}
+
+}  // namespace metagate::server

@@ -1,0 +1,108 @@
+// The shipping order: what makes the bucket's copy current goes first (the cheaper of "the
+// segments after the newest snapshot the bucket has" and "the newest snapshot and the segments
+// after it"), in commit order, manifest after data; then the history, newest first.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "metagate/replica/replica.hpp"
+
+using namespace metagate;
+namespace fs = std::filesystem;
+
+namespace {
+
+class PlanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("mg-replica-plan-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "wal" / "G1");
+    fs::create_directories(dir_ / "wal" / "G2");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void file(const fs::path& p, size_t bytes) { std::ofstream(p, std::ios::binary) << std::string(bytes, 'x'); }
+  backup::Manifest snapshot(const std::string& id, const std::string& gen, uint64_t seq, size_t bytes) {
+    backup::Manifest m;
+    m.id = id;
+    m.generation = gen;
+    m.seq_lo = m.seq_hi = seq;
+    file(dir_ / m.data_file(), bytes);
+    file(dir_ / m.manifest_file(), 100);
+    return m;
+  }
+  void segment(const std::string& gen, uint64_t first, uint64_t last, size_t bytes) {
+    file(dir_ / "wal" / gen / backup::sealed_segment_name(first, last), bytes);
+  }
+  std::vector<std::string> keys(const std::vector<replica::Upload>& plan, bool catch_up_only = false) {
+    std::vector<std::string> out;
+    for (const auto& u : plan)
+      if (!catch_up_only || u.catch_up) out.push_back(u.key.substr(u.key.find("/") + 1));
+    return out;
+  }
+  fs::path dir_;
+};
+
+TEST_F(PlanTest, NothingRemoteShipsTheNewestSnapshotAndItsSegmentsFirst) {
+  std::vector<backup::Manifest> snaps = {snapshot("S1", "G1", 0, 1000), snapshot("S2", "G2", 5, 2000)};
+  segment("G1", 1, 10, 500);
+  segment("G2", 1, 5, 300);
+  segment("G2", 6, 9, 300);
+  segment("G2", 10, 12, 300);
+  auto plan = replica::plan_uploads("site", dir_, snaps, replica::list_sealed_segments(dir_), {});
+  EXPECT_EQ(keys(plan), (std::vector<std::string>{
+                            "snapshots/S2.db.zst", "snapshots/S2.json",  // catch-up: the newest point
+                            "wal/G2/0000000000000006-0000000000000009.seg", "wal/G2/0000000000000010-0000000000000012.seg",
+                            "snapshots/S1.db.zst", "snapshots/S1.json",  // history, newest first
+                            "wal/G2/0000000000000001-0000000000000005.seg", "wal/G1/0000000000000001-0000000000000010.seg"}));
+  EXPECT_EQ(keys(plan, true).size(), 4u);
+}
+
+TEST_F(PlanTest, AfterAnOutageTheSmallerOfDeltaAndFreshSnapshotGoesFirst) {
+  // The bucket has S1 (commit 10 of G1); locally 300 commits in segments since, and S2 at 290.
+  std::vector<backup::Manifest> snaps = {snapshot("S1", "G1", 10, 1000), snapshot("S2", "G1", 290, 1000)};
+  segment("G1", 11, 100, 400);
+  segment("G1", 101, 200, 400);
+  segment("G1", 201, 290, 400);
+  segment("G1", 291, 300, 50);
+  const std::set<std::string> remote = {"site/snapshots/S1.db.zst", "site/snapshots/S1.json"};
+  // Delta 1,250 bytes > snapshot 1,100 + 50: the fresh snapshot wins.
+  auto plan = replica::plan_uploads("site", dir_, snaps, replica::list_sealed_segments(dir_), remote);
+  EXPECT_EQ(keys(plan, true), (std::vector<std::string>{"snapshots/S2.db.zst", "snapshots/S2.json",
+                                                        "wal/G1/0000000000000291-0000000000000300.seg"}));
+  // A big snapshot (10,000 bytes): the delta wins, in commit order.
+  file(dir_ / "S2.db.zst", 10000);
+  plan = replica::plan_uploads("site", dir_, snaps, replica::list_sealed_segments(dir_), remote);
+  EXPECT_EQ(keys(plan, true), (std::vector<std::string>{
+                                  "wal/G1/0000000000000011-0000000000000100.seg", "wal/G1/0000000000000101-0000000000000200.seg",
+                                  "wal/G1/0000000000000201-0000000000000290.seg", "wal/G1/0000000000000291-0000000000000300.seg"}));
+  // Everything else follows as history; nothing the bucket has is planned.
+  EXPECT_EQ(keys(plan).size(), 6u);
+  for (const auto& u : plan) EXPECT_FALSE(remote.count(u.key)) << u.key;
+}
+
+TEST_F(PlanTest, RemoteRootAndOpenSegmentsAreNotShipped) {
+  EXPECT_EQ(replica::remote_root("/edge/site-7/", "grafana"), "edge/site-7/grafana");
+  EXPECT_EQ(replica::remote_root("", "grafana"), "grafana");
+  file(dir_ / "wal" / "G1" / backup::open_segment_name(7), 100);
+  segment("G1", 1, 6, 100);
+  auto segs = replica::list_sealed_segments(dir_);
+  ASSERT_EQ(segs.size(), 1u);
+  EXPECT_EQ(segs[0].last_seq, 6u);
+}
+
+TEST_F(PlanTest, RemoteStateSurvivesARestart) {
+  replica::RemoteState a(dir_);
+  ASSERT_TRUE(a.load());
+  EXPECT_TRUE(a.keys().empty());
+  a.add("site/snapshots/S1.json");
+  ASSERT_TRUE(a.save());
+  replica::RemoteState b(dir_);
+  ASSERT_TRUE(b.load());
+  EXPECT_EQ(b.keys(), (std::set<std::string>{"site/snapshots/S1.json"}));
+}
+
+}  // namespace
