@@ -298,7 +298,16 @@ int restore(const RestoreOptions& o, std::ostream& out, std::ostream& err) {
     scratch.dir = output;
     scratch.dir += ".s3-download";
     fs::remove_all(scratch.dir, ec);
-    auto staged = replica::stage_from_s3(client, root, scratch.dir, target);
+    std::optional<replica::Key> key;
+    if (!loaded->cfg.backup.encryption_key_file.empty()) {
+      auto k = replica::load_key_file(loaded->cfg.backup.encryption_key_file);
+      if (!k) {
+        err << k.error().message << "\n";
+        return 1;
+      }
+      key = *k;
+    }
+    auto staged = replica::stage_from_s3(client, root, scratch.dir, target, key ? &*key : nullptr);
     if (!staged) {
       err << "could not read the backups from s3://" << sc.bucket << "/" << root << "/: " << staged.error().to_string() << "\n";
       return 1;

@@ -399,6 +399,7 @@ void read_backup(const json& v, std::string_view key, BackupConfig& b, Issues& i
   };
   duration("interval", b.interval_ms, true);
   r.boolean("capture", b.capture);
+  r.string("encryption_key_file", b.encryption_key_file);
   duration("segment_interval", b.segment_interval_ms, false);
   if (const json* rv = r.object("retention")) {
     ObjectReader rr(*rv, r.key("retention"), issues);

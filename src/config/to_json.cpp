@@ -110,6 +110,7 @@ ordered_json to_json(const Config& c, Redact redact) {
                  {"min_free_space", std::to_string(b.min_free_bytes)},
                  {"zstd_level", b.zstd_level},
                  {"capture", b.capture},
+                 {"encryption_key_file", b.encryption_key_file},
                  {"segment_size", std::to_string(b.segment_bytes)},
                  {"segment_interval", b.segment_interval_ms % 1000 ? std::to_string(b.segment_interval_ms) + "ms"
                                                                   : std::to_string(b.segment_interval_ms / 1000) + "s"}};

@@ -333,9 +333,25 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
   };
   for (; i < plan.size(); ++i) {
     if (should_stop && should_stop()) break;
-    const Upload& u = plan[i];
+    Upload u = plan[i];
     uint64_t sent = 0;
     Expected<Ok, Error> r = Ok{};
+    fs::path sealed;  // the encrypted copy, kept until the upload is acknowledged (a cut multipart resumes on it)
+    if (o.key) {
+      sealed = dir / ".uploads" / (sha256_hex(u.key) + ".enc");
+      std::error_code ec;
+      if (!fs::exists(sealed, ec) || !fs::exists(parts_file(dir, u.key), ec)) {
+        if (!fs::exists(u.local, ec)) continue;  // removed by retention meanwhile
+        fs::create_directories(sealed.parent_path(), ec);
+        fs::remove(parts_file(dir, u.key), ec);  // parts of another encryption of it are useless
+        if (auto s = seal_file(*o.key, u.key, u.local, sealed); !s) {
+          remaining();
+          return unexpected(Error::make(Error::Kind::kLocal, s.error().message));
+        }
+      }
+      u.local = sealed;
+      u.bytes = fs::file_size(sealed, ec);
+    }
     if (u.bytes > o.multipart_threshold) {
       r = upload_multipart(client, u, dir, o, should_stop, sent);
     } else {
@@ -354,6 +370,10 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
       remaining();
       return unexpected(r.error());
     }
+    if (!sealed.empty()) {
+      std::error_code ec;
+      fs::remove(sealed, ec);
+    }
     state.add(u.key);
     if (auto s = state.save(); !s) spdlog::warn("replica: {}", s.error().message);
     ++stats.uploaded_objects;
@@ -363,8 +383,22 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
   return stats;
 }
 
+namespace {
+
+// An object as it was before it was shipped: decrypted when it is an envelope.
+Expected<Ok, Error> unwrap_file(const fs::path& file, const std::string& object_key, const Key* key) {
+  if (!file_is_envelope(file)) return Ok{};
+  if (!key)
+    return unexpected(Error::make(Error::Kind::kLocal, "object \"" + object_key +
+                                                          "\" is encrypted: set backup.encryption_key_file to its key"));
+  if (auto s = open_file(*key, object_key, file, file); !s) return unexpected(Error::make(Error::Kind::kBadResponse, s.error().message));
+  return Ok{};
+}
+
+}  // namespace
+
 Expected<Staged, Error> stage_from_s3(s3::Client& client, const std::string& root, const fs::path& staging,
-                                      const backup::RestoreTarget& target) {
+                                      const backup::RestoreTarget& target, const Key* key) {
   Staged out;
   std::error_code ec;
   fs::create_directories(staging, ec);
@@ -379,6 +413,13 @@ Expected<Staged, Error> stage_from_s3(s3::Client& client, const std::string& roo
     if (!k.starts_with(snap_prefix) || !k.ends_with(".json")) continue;
     auto text = client.get_object(k);
     if (!text) return unexpected(text.error());
+    if (is_envelope(*text)) {
+      if (!key)
+        return unexpected(Error::make(Error::Kind::kLocal, "object \"" + k + "\" is encrypted: set backup.encryption_key_file to its key"));
+      auto plain = open(*key, k, *text);
+      if (!plain) return unexpected(Error::make(Error::Kind::kBadResponse, plain.error().message));
+      text = std::move(*plain);
+    }
     auto m = backup::manifest_from_json_text(std::string_view(reinterpret_cast<const char*>(text->data()), text->size()));
     if (!m || !keys.count(snap_prefix + m->data_file())) continue;  // a manifest without its data: not complete
     if (auto w = write_file(staging / m->manifest_file(), *text); !w) return unexpected(w.error());
@@ -398,6 +439,7 @@ Expected<Staged, Error> stage_from_s3(s3::Client& client, const std::string& roo
       fs::create_directories(staging / "wal" / g, ec);
       auto got = client.get_object_to_file(k, staging / "wal" / g / name);
       if (!got) return unexpected(got.error());
+      if (auto u = unwrap_file(staging / "wal" / g / name, k, key); !u) return unexpected(u.error());
     }
   }
   auto indexed = backup::index_generations(staging);
@@ -407,6 +449,8 @@ Expected<Staged, Error> stage_from_s3(s3::Client& client, const std::string& roo
   if (out.plan) {
     auto got = client.get_object_to_file(snap_prefix + out.plan->base.data_file(), staging / out.plan->base.data_file());
     if (!got) return unexpected(got.error());
+    if (auto u = unwrap_file(staging / out.plan->base.data_file(), snap_prefix + out.plan->base.data_file(), key); !u)
+      return unexpected(u.error());
   }
   return out;
 }

@@ -80,7 +80,16 @@ void S3Shipper::run() {
         client_ = std::make_unique<s3::Client>(std::move(o));
       }
     }
-    if (client_)
+    if (!backup_.encryption_key_file.empty() && !key_) {
+      auto k = replica::load_key_file(backup_.encryption_key_file);
+      if (!k) {
+        spdlog::error("S3: nothing is shipped: {}", k.error().message);
+        ok = false;
+      } else {
+        key_ = std::make_unique<replica::Key>(*k);
+      }
+    }
+    if (client_ && (backup_.encryption_key_file.empty() || key_))
       for (const std::string& file : files_()) ok = ship_file(file) && ok;
     failures = ok ? 0 : failures + 1;
     // Back-off after failures: full jitter, 5 minutes at most; else the interval.
@@ -119,7 +128,9 @@ bool S3Shipper::ship_file(const std::string& file) {
     std::lock_guard lk(mu_);
     return stop_;
   };
-  auto r = replica::ship(*client_, root, dir, *state, {}, stopping);
+  replica::ShipOptions so;
+  so.key = key_.get();
+  auto r = replica::ship(*client_, root, dir, *state, so, stopping);
   std::lock_guard lk(mu_);
   FileStats& st = stats_[file];
   const int64_t now = unix_ms_now();

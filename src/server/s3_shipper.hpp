@@ -54,6 +54,7 @@ class S3Shipper {
   config::S3Config s3_;
   std::function<std::vector<std::string>()> files_;
   std::unique_ptr<s3::Client> client_;
+  std::unique_ptr<replica::Key> key_;  // backup.encryption_key_file, loaded once
   std::map<std::string, std::unique_ptr<replica::RemoteState>> states_;  // by backup dir
   std::map<std::string, bool> reconciled_;
   mutable std::mutex mu_;

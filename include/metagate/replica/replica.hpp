@@ -28,6 +28,7 @@
 
 #include "metagate/backup/restore.hpp"
 #include "metagate/backup/snapshot.hpp"
+#include "metagate/replica/envelope.hpp"
 #include "metagate/s3/client.hpp"
 
 namespace metagate::replica {
@@ -59,6 +60,7 @@ std::vector<Upload> plan_uploads(const std::string& root, const std::filesystem:
 struct ShipOptions {
   uint64_t multipart_threshold = 64ull << 20;
   uint64_t part_size = 16ull << 20;
+  const Key* key = nullptr;  // encrypt every object (envelope.hpp); null: as they are
 };
 
 struct ShipStats {
@@ -99,7 +101,9 @@ struct Staged {
   std::vector<backup::GenerationIndex> generations;
   std::optional<backup::RestorePlan> plan;
 };
+// Encrypted objects need `key` (null: an encrypted object is an error saying so).
 Expected<Staged, s3::Error> stage_from_s3(s3::Client& client, const std::string& root,
-                                          const std::filesystem::path& staging, const backup::RestoreTarget& target);
+                                          const std::filesystem::path& staging, const backup::RestoreTarget& target,
+                                          const Key* key = nullptr);
 
 }  // namespace metagate::replica

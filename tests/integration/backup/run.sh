@@ -18,9 +18,10 @@
 #      (metrics), kill -9 under a write load, the restart recovers what the WAL held and the
 #      generation continues; restore of the newest point equals the live file row for row, and
 #      --to-time between two batches of commits has the first batch and nothing of the second
-#   I  S3 (s3rver): the daemon ships snapshots and segments to the bucket (metrics say when it is
-#      current), awscli lists them; with the local backups and the database gone, restore
-#      --from s3 rebuilds the file row for row, and --to-time works from the bucket too
+#   I  S3 (s3rver): the daemon ships snapshots and segments to the bucket, encrypted (metrics say
+#      when it is current), awscli lists them; with the local backups and the database gone,
+#      restore --from s3 rebuilds the file row for row, --to-time works from the bucket too, and
+#      another key is refused
 #
 #   run.sh --metagate BIN --work DIR
 #
@@ -322,13 +323,15 @@ elif ! s3rver_start "$tmp/s3data" bucket "$work/s3rver.log"; then
 else
   idb=$tmp/i.db
   ik=$tmp/ik
+  openssl rand -hex 32 >"$tmp/site.key"; chmod 600 "$tmp/site.key"
   cfg=$tmp/i.json
   cat >"$cfg" <<JSON
 {
   "listen": "127.0.0.1:0",
   "metrics": {"listen": "127.0.0.1:0"},
   "databases": {"grafana": {"path": "$idb"}},
-  "backup": {"dir": "$ik", "interval": "1h", "segment_interval": "1s", "min_free_space": "0"},
+  "backup": {"dir": "$ik", "interval": "1h", "segment_interval": "1s", "min_free_space": "0",
+             "encryption_key_file": "$tmp/site.key"},
   "s3": {"endpoint": "http://127.0.0.1:$S3RVER_PORT", "bucket": "bucket", "prefix": "edge/site-7", "path_style": true,
          "interval": "1s", "access_key_id": "S3RVER", "secret_access_key": "S3RVER"}
 }
@@ -358,6 +361,9 @@ JSON
   check "I: awscli lists the snapshot and its manifest ($(grep -c 'snapshots/' <<<"$listing") object(s))" \
     all 'grep -q "snapshots/.*\.db\.zst" <<<"$listing"' 'grep -q "snapshots/.*\.json" <<<"$listing"'
   check "I: ... and the sealed segments ($(grep -c '/wal/' <<<"$listing") object(s))" grep -q "/wal/.*\.seg" <<<"$listing"
+  obj=$(grep -o 'edge/site-7/i/snapshots/[^ ]*\.db\.zst' <<<"$listing" | head -1)
+  magic=$(awscli s3 cp "s3://bucket/$obj" - 2>/dev/null | head -c 8)
+  check "I: objects are encrypted before they leave (an snapshot in the bucket starts with '$magic')" [ "$magic" = MGENC001 ]
   # The site is lost: database and local backups gone. The bucket alone rebuilds it.
   rm -rf "$ik" "$idb" "$idb-wal" "$idb-shm"
   mg restore --from s3 --output "$tmp/i-s3.db" >"$tmp/i1.out" 2>&1; rc=$?
@@ -370,6 +376,10 @@ JSON
   check "I: --from s3 --to-time $ipoint: all of the first batch ($q1), none of the second ($q2)" \
     all '[ $rc = 0 ]' '[ "$q1" = 100 ]' '[ "$q2" = 0 ]'
   check "I: no download scratch directory is left" [ ! -e "$tmp/i-s3.db.s3-download" ]
+  openssl rand -hex 32 >"$tmp/site.key"
+  mg restore --from s3 --output "$tmp/i-wrong.db" >"$tmp/i3.out" 2>&1; rc=$?
+  check "I: with another key the restore fails and says so ($(cat "$tmp/i3.out"))" \
+    all '[ $rc != 0 ]' 'grep -q "another key" "$tmp/i3.out"' '[ ! -e "$tmp/i-wrong.db" ]'
   s3rver_stop
 fi
 
