@@ -150,7 +150,8 @@ class ObjectReader {
       size_t best_d = 3;
       for (const std::string& known : known_) {
         size_t d = edit_distance(k, known);
-        if (d < best_d) best_d = d, best = known;
+        // A key that shares nothing with the suggestion ("x" -> "s3") gets none.
+        if (d < best_d && d < std::max(k.size(), known.size())) best_d = d, best = known;
       }
       if (!best.empty()) msg += " (did you mean " + json_quote(best) + "?)";
       error(k, std::move(msg));

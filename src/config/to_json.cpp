@@ -122,7 +122,8 @@ ordered_json to_json(const Config& c, Redact redact) {
              {"path_style", s3.path_style},
              {"bandwidth_limit", std::to_string(s3.bandwidth_limit_bytes)},
              {"access_key_id", s3.access_key_id},
-             {"secret_access_key", s3.secret_access_key.empty() ? "" : "(set)"},
+             {"secret_access_key", redact == Redact::kSecrets && !s3.secret_access_key.empty() ? "<redacted>"
+                                                                                            : s3.secret_access_key},
              {"interval", std::to_string(s3.interval_ms / 1000) + "s"}};
   return j;
 }

@@ -698,7 +698,13 @@ TEST(ConfigJson, RedactsSecrets) {
   std::vector<std::string> keys;
   for (const auto& [k, v] : j.items()) keys.push_back(k);
   EXPECT_EQ(keys, (std::vector<std::string>{"listen", "io_threads", "tls", "auth", "databases", "sqlite", "limits",
-                                            "server", "log", "metrics", "backup"}));
+                                            "server", "log", "metrics", "backup", "s3"}));
+  Config s3 = parse_ok(R"({"s3": {"endpoint": "http://h", "bucket": "b", "access_key_id": "AK", "secret_access_key": "SECRET"}})");
+  EXPECT_EQ(to_json(s3)["s3"]["secret_access_key"], "<redacted>");
+  EXPECT_EQ(to_json(s3, Redact::kNothing)["s3"]["secret_access_key"], "SECRET");
+  EXPECT_NE(error_of(R"({"s3": {"endpoint": "http://h"}})").find("s3.bucket: is required"), std::string::npos);
+  EXPECT_NE(error_of(R"({"s3": {"endpoint": "ftp://h", "bucket": "b"}})").find("s3.endpoint"), std::string::npos);
+  EXPECT_NE(error_of(R"({"s3": {"access_key_id": "AK"}})").find("s3.secret_access_key"), std::string::npos);
 }
 
 TEST(ConfigJson, RoundTrips) {
