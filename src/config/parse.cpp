@@ -142,6 +142,35 @@ class ObjectReader {
     return false;
   }
 
+  // A size: bytes as an integer, or "10GiB", "512MiB", "0" (parse_byte_size).
+  void size(std::string_view k, uint64_t& out) {
+    const json* sv = field(k);
+    if (!sv) return;
+    if (sv->is_number_unsigned()) {
+      out = sv->get<uint64_t>();
+    } else if (!sv->is_string()) {
+      type_error(k, "a size such as \"10GiB\" or \"512MiB\"", *sv);
+    } else if (auto n = parse_byte_size(sv->get<std::string>())) {
+      out = *n;
+    } else {
+      error(k, "\"" + sv->get<std::string>() + "\" is not a size (examples: \"10GiB\", \"512MiB\", \"0\")");
+    }
+  }
+  // A duration of at least 1s ("90s", "15m", "1h"), or "off"/"0" (0) when may_be_off.
+  void duration(std::string_view k, int64_t& out, bool may_be_off) {
+    const json* iv = field(k);
+    if (!iv) return;
+    if (!iv->is_string()) {
+      type_error(k, may_be_off ? "a string such as \"1h\", \"30m\" or \"off\"" : "a string such as \"1m\" or \"30s\"", *iv);
+    } else if (auto ms = parse_duration_ms(iv->get<std::string>()); ms && (*ms != 0 || may_be_off)) {
+      if (*ms != 0 && *ms < 1000) error(k, may_be_off ? "must be at least 1s (or \"off\")" : "must be at least 1s");
+      else out = *ms;
+    } else {
+      error(k, "\"" + iv->get<std::string>() + "\" is not a duration (examples: \"1h\", \"30m\"" +
+                   (may_be_off ? ", \"off\")" : ")"));
+    }
+  }
+
   void finish() {
     for (const auto& [k, v] : obj_.items()) {
       if (std::find(known_.begin(), known_.end(), k) != known_.end()) continue;
@@ -385,23 +414,10 @@ void read_metrics(const json& v, std::string_view key, MetricsConfig& m, Issues&
 void read_backup(const json& v, std::string_view key, BackupConfig& b, Issues& issues) {
   ObjectReader r(v, std::string(key), issues);
   r.string("dir", b.dir);
-  auto duration = [&](std::string_view k, int64_t& out, bool may_be_off) {
-    const json* iv = r.field(k);
-    if (!iv) return;
-    if (!iv->is_string()) {
-      r.type_error(k, may_be_off ? "a string such as \"1h\", \"30m\" or \"off\"" : "a string such as \"1m\" or \"30s\"", *iv);
-    } else if (auto ms = parse_duration_ms(iv->get<std::string>()); ms && (*ms != 0 || may_be_off)) {
-      if (*ms != 0 && *ms < 1000) r.error(k, may_be_off ? "must be at least 1s (or \"off\")" : "must be at least 1s");
-      else out = *ms;
-    } else {
-      r.error(k, "\"" + iv->get<std::string>() + "\" is not a duration (examples: \"1h\", \"30m\"" +
-                     (may_be_off ? ", \"off\")" : ")"));
-    }
-  };
-  duration("interval", b.interval_ms, true);
+  r.duration("interval", b.interval_ms, true);
   r.boolean("capture", b.capture);
   r.string("encryption_key_file", b.encryption_key_file);
-  duration("segment_interval", b.segment_interval_ms, false);
+  r.duration("segment_interval", b.segment_interval_ms, false);
   if (const json* rv = r.object("retention")) {
     ObjectReader rr(*rv, r.key("retention"), issues);
     rr.integer("last", b.retention.last);
@@ -410,22 +426,9 @@ void read_backup(const json& v, std::string_view key, BackupConfig& b, Issues& i
     rr.integer("weekly", b.retention.weekly);
     rr.finish();
   }
-  auto size = [&](std::string_view k, uint64_t& out) {
-    const json* sv = r.field(k);
-    if (!sv) return;
-    if (sv->is_number_unsigned()) {
-      out = sv->get<uint64_t>();
-    } else if (!sv->is_string()) {
-      r.type_error(k, "a size such as \"10GiB\" or \"512MiB\"", *sv);
-    } else if (auto n = parse_byte_size(sv->get<std::string>())) {
-      out = *n;
-    } else {
-      r.error(k, "\"" + sv->get<std::string>() + "\" is not a size (examples: \"10GiB\", \"512MiB\", \"0\")");
-    }
-  };
-  size("disk_budget", b.disk_budget_bytes);
-  size("min_free_space", b.min_free_bytes);
-  size("segment_size", b.segment_bytes);
+  r.size("disk_budget", b.disk_budget_bytes);
+  r.size("min_free_space", b.min_free_bytes);
+  r.size("segment_size", b.segment_bytes);
   if (b.segment_bytes < 65536) r.error("segment_size", "must be at least 64KiB");
   r.integer("zstd_level", b.zstd_level);
   r.finish();
@@ -440,17 +443,8 @@ void read_s3(const json& v, std::string_view key, S3Config& s, Issues& issues) {
   r.boolean("path_style", s.path_style);
   r.string("access_key_id", s.access_key_id);
   r.string("secret_access_key", s.secret_access_key);
-  if (const json* bv = r.field("bandwidth_limit")) {
-    if (bv->is_number_unsigned()) s.bandwidth_limit_bytes = bv->get<uint64_t>();
-    else if (!bv->is_string()) r.type_error("bandwidth_limit", "a size per second such as \"10MiB\"", *bv);
-    else if (auto n = parse_byte_size(bv->get<std::string>())) s.bandwidth_limit_bytes = *n;
-    else r.error("bandwidth_limit", "\"" + bv->get<std::string>() + "\" is not a size (examples: \"10MiB\", \"0\")");
-  }
-  if (const json* iv = r.field("interval")) {
-    if (!iv->is_string()) r.type_error("interval", "a string such as \"10s\"", *iv);
-    else if (auto ms = parse_duration_ms(iv->get<std::string>()); ms && *ms >= 1000) s.interval_ms = *ms;
-    else r.error("interval", "\"" + iv->get<std::string>() + "\" is not a duration of at least 1s");
-  }
+  r.size("bandwidth_limit", s.bandwidth_limit_bytes);
+  r.duration("interval", s.interval_ms, false);
   if (!s.endpoint.empty()) {
     if (!s.endpoint.starts_with("http://") && !s.endpoint.starts_with("https://"))
       r.error("endpoint", "must start with http:// or https://");

@@ -35,14 +35,14 @@ done
 skip() { echo "s3: skipped: $*"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
 broken() { echo "s3: $*"; echo "0 passed, 1 failed"; exit 1; }
 
-command -v node >/dev/null 2>&1 || skip "Node.js not found (scripts/install-deps.sh --test installs it)"
-s3rver=${METAGATE_S3RVER:-}
-if [ -n "$s3rver" ] && [ -d "$s3rver" ]; then s3rver=$s3rver/node_modules/.bin/s3rver; fi
-[ -n "$s3rver" ] || s3rver=${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/metagate/s3rver/node_modules/.bin/s3rver
-if [ ! -x "$s3rver" ]; then
-  command -v npm >/dev/null 2>&1 || skip "npm not found, so s3rver cannot be installed"
-  broken "s3rver not found at $s3rver: run scripts/install-deps.sh --test (or set METAGATE_S3RVER)"
+source "$here/../../support/s3rver.sh"
+if ! s3rver_find >"${TMPDIR:-/tmp}/mgs3-why.$$"; then
+  why=$(cat "${TMPDIR:-/tmp}/mgs3-why.$$"); rm -f "${TMPDIR:-/tmp}/mgs3-why.$$"
+  # Without Node.js (or npm to install s3rver) there is nothing to test with: skip.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then skip "$why"; fi
+  broken "$why (or set METAGATE_S3RVER)"
 fi
+rm -f "${TMPDIR:-/tmp}/mgs3-why.$$"
 # Debian's awscli, and the Python it is installed for (its botocore is inside the awscli
 # package). PATH may hold another aws first (a pip-installed one): use Debian's by path.
 AWS=/usr/bin/aws
@@ -53,15 +53,8 @@ PY=/usr/bin/python3
 
 mkdir -p "$work" && rm -rf "${work:?}"/* || broken "cannot use $work"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mgs3.XXXXXX") || exit 2
-s3rver_pid=""
 cleanup() {
-  if [ -n "$s3rver_pid" ] && kill -0 "$s3rver_pid" 2>/dev/null; then
-    kill "$s3rver_pid" 2>/dev/null
-    local i
-    for i in $(seq 1 30); do kill -0 "$s3rver_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$s3rver_pid" 2>/dev/null
-    wait "$s3rver_pid" 2>/dev/null
-  fi
+  s3rver_stop
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -77,34 +70,9 @@ count_results() {
 }
 
 bucket=bucket
-# s3rver 3.7.1 makes ListObjectsV2 continuation tokens with DES, which OpenSSL 3 (Node >= 17)
-# only has in its legacy provider: without it every truncated listing is a 500 InternalError.
-node_options=${NODE_OPTIONS:-}
-if node --openssl-legacy-provider -e 0 >/dev/null 2>&1; then node_options="$node_options --openssl-legacy-provider"; fi
-
-# start_s3rver: on a port the kernel picks (-p 0; s3rver prints the one it got). Sets S3_PORT.
-start_s3rver() {
-  local attempt i log=$work/s3rver.log
-  for attempt in 1 2 3; do
-    rm -rf "$tmp/s3data"
-    : >"$log"
-    NODE_OPTIONS=$node_options "$s3rver" -d "$tmp/s3data" -a 127.0.0.1 -p 0 --configure-bucket "$bucket" >>"$log" 2>&1 &
-    s3rver_pid=$!
-    for i in $(seq 1 300); do
-      S3_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$log" | head -1)
-      if [ -n "$S3_PORT" ] && (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null; then return 0; fi
-      kill -0 "$s3rver_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 "$s3rver_pid" 2>/dev/null; wait "$s3rver_pid" 2>/dev/null; s3rver_pid=""
-    echo "s3rver did not start (attempt $attempt):"; tail -5 "$log"
-  done
-  return 1
-}
-
-echo "== s3rver $("$s3rver" --version 2>/dev/null), node $(node --version), $("$AWS" --version 2>&1)"
-start_s3rver || broken "s3rver would not start"
-endpoint=http://127.0.0.1:$S3_PORT
+echo "== s3rver $("$S3RVER" --version 2>/dev/null), node $(node --version), $("$AWS" --version 2>&1)"
+s3rver_start "$tmp/s3data" "$bucket" "$work/s3rver.log" || broken "s3rver would not start: $(tail -5 "$work/s3rver.log")"
+endpoint=http://127.0.0.1:$S3RVER_PORT
 echo "s3rver on $endpoint"
 
 echo "== A: every call of the client (s3_probe)"
