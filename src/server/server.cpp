@@ -419,8 +419,7 @@ struct Server::Impl : admin::AdminControl {
     }
     for (auto* f : {&cseq, &ctx_total, &cbytes, &cerr, &cbehind, &cgen, &clast}) out.push_back(std::move(*f));
 
-    // S3, per file.
-    if (!shipper) return;
+    // S3, per file (the families are there without S3 too, empty: alert rules can name them).
     auto s3_ok = fam("metagate_s3_last_current_timestamp_seconds", "When the bucket last had everything the local backups have (Unix time; 0 = not yet)", MetricType::Gauge);
     auto s3_up = fam("metagate_s3_last_upload_timestamp_seconds", "When an object was last uploaded", MetricType::Gauge);
     auto s3_lag = fam("metagate_s3_remote_lag_seconds", "How far behind the bucket's copy is: age of the oldest local file it still lacks (0 = current)", MetricType::Gauge);
@@ -432,7 +431,9 @@ struct Server::Impl : admin::AdminControl {
     auto s3_err = fam("metagate_s3_errors_total", "Failed shipping passes, by kind (network, timeout, auth, ...)", MetricType::Counter);
     const double now_s = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                  std::chrono::system_clock::now().time_since_epoch()).count()) / 1e3;
-    for (const auto& [file, st] : shipper->stats()) {
+    std::map<std::string, S3Shipper::FileStats> s3_stats;
+    if (shipper) s3_stats = shipper->stats();
+    for (const auto& [file, st] : s3_stats) {
       std::vector<std::pair<std::string, std::string>> l = {{"path", file}};
       add_sample(s3_ok, static_cast<double>(st.last_success_unix_ms) / 1e3, l);
       add_sample(s3_up, static_cast<double>(st.last_upload_unix_ms) / 1e3, l);
