@@ -3,8 +3,9 @@
 # installed it into).
 #
 #   s3rver_find        sets S3RVER (the script), or prints why not and returns 1
-#   s3rver_start DIR BUCKET LOG   starts it on a port the kernel picks (-p 0) with BUCKET made;
-#                      sets S3RVER_PID and S3RVER_PORT
+#   s3rver_start DIR BUCKET LOG [PORT]   starts it on PORT (default: one the kernel picks) with
+#                      BUCKET made, on an empty DIR unless PORT is given (a restart keeps the
+#                      data); sets S3RVER_PID and S3RVER_PORT
 #   s3rver_stop
 #   awscli ARGS...     Debian's awscli against it (credentials S3RVER/S3RVER)
 
@@ -20,10 +21,11 @@ s3rver_find() {
 }
 
 s3rver_start() {
-  local dir=$1 bucket=$2 log=$3 attempt i
+  local dir=$1 bucket=$2 log=$3 port=${4:-0} attempt i
   for attempt in 1 2 3; do
-    rm -rf "$dir"; mkdir -p "$dir"; : >"$log"
-    NODE_OPTIONS=$S3RVER_NODE_OPTIONS "$S3RVER" -d "$dir" -a 127.0.0.1 -p 0 --configure-bucket "$bucket" >>"$log" 2>&1 &
+    if [ "$port" = 0 ]; then rm -rf "$dir"; fi
+    mkdir -p "$dir"; : >"$log"
+    NODE_OPTIONS=$S3RVER_NODE_OPTIONS "$S3RVER" -d "$dir" -a 127.0.0.1 -p "$port" --configure-bucket "$bucket" >>"$log" 2>&1 &
     S3RVER_PID=$!
     for i in $(seq 1 300); do
       S3RVER_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$log" | head -1)

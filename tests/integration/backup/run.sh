@@ -19,7 +19,8 @@
 #      generation continues; restore of the newest point equals the live file row for row, and
 #      --to-time between two batches of commits has the first batch and nothing of the second
 #   I  S3 (s3rver): the daemon ships snapshots and segments to the bucket, encrypted (metrics say
-#      when it is current), awscli lists them; with the local backups and the database gone,
+#      when it is current), awscli lists them; the endpoint goes down (writes go on, /readyz
+#      green, errors counted) and comes back (the bucket catches up); with the local backups and the database gone,
 #      restore --from s3 rebuilds the file row for row, --to-time works from the bucket too, and
 #      another key is refused
 #
@@ -355,6 +356,25 @@ JSON
   done
   check "I: the bucket becomes current (uploaded ${up:-0} objects, catch-up queue $(metric 'metagate_s3_catch_up_objects'))" [ "$current" = 1 ]
   check "I: metagate_s3_remote_lag_seconds is 0 then" [ "$(metric 'metagate_s3_remote_lag_seconds')" = 0 ]
+  # The network goes away: the site keeps working, the backups queue up locally.
+  s3port=$S3RVER_PORT
+  s3rver_stop
+  batch i3 100
+  sleep 3
+  readyz=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$D_MPORT/readyz")
+  nerr=$(curl -s "http://127.0.0.1:$D_MPORT/metrics" | grep '^metagate_s3_errors_total{' | awk '{s += $NF} END {print s + 0}')
+  check "I: endpoint down: writes go on, /readyz stays $readyz, shipping errors are counted ($nerr)" \
+    all '[ "$readyz" = 200 ]' '[ "$nerr" -gt 0 ]' '[ "$(sql "SELECT count(*) FROM h WHERE note LIKE '"'"'i3-%'"'"'")" = 100 ]'
+  s3rver_start "$tmp/s3data" bucket "$work/s3rver.log" "$s3port" || bad "I: s3rver would not restart on port $s3port"
+  current=0
+  for n in $(seq 1 400); do  # back-off after the failures: up to a few seconds
+    up=$(metric 'metagate_s3_uploaded_objects_total')
+    nlocal=$(ls "$ik/i/"*.db.zst "$ik/i/"*.json "$ik/i/wal/"*/*.seg 2>/dev/null | wc -l)
+    if [ -z "$(ls "$ik/i/wal/"*/*.open 2>/dev/null)" ] && [ "${up:-0}" -ge "$nlocal" ] 2>/dev/null &&
+       [ "$(metric 'metagate_s3_catch_up_objects')" = 0 ]; then current=1; break; fi
+    sleep 0.1
+  done
+  check "I: the endpoint is back: the bucket catches up ($up objects uploaded in all)" [ "$current" = 1 ]
   ilive=$(sql "SELECT id, note FROM h ORDER BY id" | md5sum | cut -c1-32)
   stop_daemon
   listing=$(awscli s3 ls --recursive s3://bucket/edge/site-7/i/ 2>&1)
