@@ -380,6 +380,16 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
     stats.uploaded_bytes += sent;
   }
   remaining();
+  // How far the bucket's copy reaches in the current generation.
+  if (!listing->snapshots.empty() && !listing->snapshots.back().generation.empty()) {
+    stats.generation = listing->snapshots.back().generation;
+    const std::string p = root + "/wal/" + stats.generation + "/";
+    for (const auto& k : state.keys()) {
+      if (!k.starts_with(p)) continue;
+      if (auto n = backup::parse_segment_name(k.substr(p.size())); n && n->last_seq)
+        stats.remote_seq = std::max(stats.remote_seq, *n->last_seq);
+    }
+  }
   return stats;
 }
 

@@ -153,6 +153,8 @@ bool S3Shipper::ship_file(const std::string& file) {
   st.pending_bytes = r->pending_bytes;
   st.catch_up_pending = r->catch_up_pending;
   st.catch_up_since_unix_ms = r->catch_up_since_unix_ms;
+  st.generation = r->generation;
+  st.remote_seq = r->remote_seq;
   if (r->catch_up_pending == 0) st.last_success_unix_ms = now;
   return true;
 }

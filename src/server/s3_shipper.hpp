@@ -32,6 +32,8 @@ class S3Shipper {
     uint64_t pending_bytes = 0;
     uint64_t catch_up_pending = 0;
     int64_t catch_up_since_unix_ms = 0;
+    std::string generation;
+    uint64_t remote_seq = 0;  // the newest commit of the generation the bucket holds
     std::map<std::string, uint64_t> errors;  // by kind
     std::string last_error;
   };

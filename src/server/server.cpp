@@ -428,6 +428,7 @@ struct Server::Impl : admin::AdminControl {
     auto s3_catch = fam("metagate_s3_catch_up_objects", "Objects still needed for the bucket's copy to be current (uploaded before the history)", MetricType::Gauge);
     auto s3_bytes = fam("metagate_s3_uploaded_bytes_total", "Bytes uploaded", MetricType::Counter);
     auto s3_objs = fam("metagate_s3_uploaded_objects_total", "Objects uploaded", MetricType::Counter);
+    auto s3_seq = fam("metagate_s3_remote_commit", "The newest commit of the current capture generation the bucket holds (compare metagate_capture_commit)", MetricType::Gauge);
     auto s3_err = fam("metagate_s3_errors_total", "Failed shipping passes, by kind (network, timeout, auth, ...)", MetricType::Counter);
     const double now_s = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                  std::chrono::system_clock::now().time_since_epoch()).count()) / 1e3;
@@ -443,9 +444,10 @@ struct Server::Impl : admin::AdminControl {
       add_sample(s3_catch, static_cast<double>(st.catch_up_pending), l);
       add_sample(s3_bytes, static_cast<double>(st.uploaded_bytes), l);
       add_sample(s3_objs, static_cast<double>(st.uploaded_objects), l);
+      add_sample(s3_seq, static_cast<double>(st.remote_seq), l);
       for (const auto& [kind, n] : st.errors) add_sample(s3_err, static_cast<double>(n), {{"path", file}, {"kind", kind}});
     }
-    for (auto* f : {&s3_ok, &s3_up, &s3_lag, &s3_lag_b, &s3_q, &s3_catch, &s3_bytes, &s3_objs, &s3_err}) out.push_back(std::move(*f));
+    for (auto* f : {&s3_ok, &s3_up, &s3_lag, &s3_lag_b, &s3_q, &s3_catch, &s3_bytes, &s3_objs, &s3_seq, &s3_err}) out.push_back(std::move(*f));
   }
 
   // The SQLite files to back up: the configured ones that exist, and every one opened since.

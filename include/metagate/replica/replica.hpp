@@ -70,6 +70,8 @@ struct ShipStats {
   uint64_t pending_bytes = 0;
   uint64_t catch_up_pending = 0;  // objects still needed for the remote copy to be current
   int64_t catch_up_since_unix_ms = 0;  // mtime of the oldest file the remote copy still lacks (0: current)
+  std::string generation;              // the newest local snapshot's generation
+  uint64_t remote_seq = 0;             // the newest commit of it the bucket holds (in a sealed segment)
 };
 
 // The remote state of one backup directory: the keys known to be in the bucket.
