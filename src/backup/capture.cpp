@@ -423,25 +423,19 @@ PgStatus WalCapture::capture_to(const WalHeader& h, uint64_t end) {
   }
   page_size_ = h.page_size;
   const size_t frame = kWalFrameHeaderSize + h.page_size;
-  uint64_t limit = end;
-  if (limit == 0) {
-    struct stat st {};
-    int fd = wal_fd_;
-    Fd own;
-    if (fd < 0) {
-      own = Fd(::open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC));
-      if (!own) return io_error("open", wal_path_, errno);
-      fd = own.get();
-    }
-    if (::fstat(fd, &st) != 0) return io_error("stat", wal_path_, errno);
-    limit = static_cast<uint64_t>(st.st_size);
-  }
+  // The writer's descriptor when there is one (at run time), else one for this call (at start).
   Fd own;
   int fd = wal_fd_;
   if (fd < 0) {
     own = Fd(::open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC));
     if (!own) return io_error("open", wal_path_, errno);
     fd = own.get();
+  }
+  uint64_t limit = end;
+  if (limit == 0) {  // to the end of the file: the scan stops at the last valid frame
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return io_error("stat", wal_path_, errno);
+    limit = static_cast<uint64_t>(st.st_size);
   }
   size_t frames_per_chunk = std::max<size_t>(1, kChunkBytes / frame);
   while (pos.offset + frame <= limit) {
