@@ -64,6 +64,14 @@ PgStatus publish_file(const std::filesystem::path& tmp, const std::filesystem::p
                       const std::function<PgStatus(int fd)>& fill);
 PgStatus write_file_atomically(const std::filesystem::path& dir, const std::string& name, const std::string& text);
 
+class Sha256;
+// zstd streams (compress.cpp): `in` into `out` (created, must not exist; fsynced), hashing
+// both sides; and back into an open descriptor.
+PgStatus compress_file(const std::filesystem::path& in, const std::filesystem::path& out, int level, Sha256& raw_hash,
+                       Sha256& stored_hash, uint64_t& raw_bytes, uint64_t& stored_bytes);
+PgStatus decompress_file(const std::filesystem::path& in, int out_fd, const std::filesystem::path& out,
+                         Sha256& stored_hash, Sha256& raw_hash, uint64_t& stored_bytes, uint64_t& raw_bytes);
+
 class Sha256 {
  public:
   Sha256();

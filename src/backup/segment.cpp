@@ -70,15 +70,38 @@ void encode_segment_header(std::vector<uint8_t>& out, const SegmentHeader& h, ui
   put32(p + kHSum + 4, c2);
 }
 
-void seal_record(std::vector<uint8_t>& out, size_t header_at, const RecordFields& f, uint32_t& c1, uint32_t& c2) {
-  uint8_t* p = out.data() + header_at;
-  const size_t payload = out.size() - header_at - kRecordHeaderSize;
+namespace {
+
+void put_record_fields(uint8_t* p, const RecordFields& f, uint32_t payload) {
   put32(p + kKind, static_cast<uint32_t>(f.kind));
-  put32(p + kPayload, static_cast<uint32_t>(payload));
+  put32(p + kPayload, payload);
   put64(p + kSeq, f.seq);
   put64(p + kTime, static_cast<uint64_t>(f.unix_ms));
   put32(p + kDbPages, f.db_pages);
   put_mark(p + kMark, f.wal);
+}
+
+}  // namespace
+
+RecordStream::RecordStream(const RecordFields& f, uint32_t payload_size, uint32_t c1, uint32_t c2) : c1_(c1), c2_(c2) {
+  put_record_fields(header_.data(), f, payload_size);
+  checksum(std::span<const uint8_t>(header_.data(), kSum), c1_, c2_);
+}
+
+void RecordStream::feed(std::span<const uint8_t> part) { checksum(part, c1_, c2_); }
+
+std::array<uint8_t, kRecordHeaderSize> RecordStream::finish(uint32_t& c1, uint32_t& c2) {
+  put32(header_.data() + kSum, c1_);
+  put32(header_.data() + kSum + 4, c2_);
+  c1 = c1_;
+  c2 = c2_;
+  return header_;
+}
+
+void seal_record(std::vector<uint8_t>& out, size_t header_at, const RecordFields& f, uint32_t& c1, uint32_t& c2) {
+  uint8_t* p = out.data() + header_at;
+  const size_t payload = out.size() - header_at - kRecordHeaderSize;
+  put_record_fields(p, f, static_cast<uint32_t>(payload));
   checksum(std::span<const uint8_t>(p, kSum), c1, c2);
   checksum(std::span<const uint8_t>(p + kRecordHeaderSize, payload), c1, c2);
   put32(p + kSum, c1);
@@ -140,6 +163,14 @@ SegmentScan parse_segment(std::span<const uint8_t> b) {
   out.checksum2 = c2;
 
   const size_t page_entry = 8 + size_t{h.page_size};
+  // A page list: whole entries, page numbers inside the database size after the record.
+  auto check_pages = [&](const SegmentRecord& rec) -> std::string {
+    if (rec.payload_size % page_entry != 0) return "payload is not a whole number of pages";
+    if (rec.db_pages == 0) return "database size 0";
+    for (size_t q = rec.payload_offset; q < rec.payload_offset + rec.payload_size; q += page_entry)
+      if (get32(p + q) == 0 || get32(p + q) > rec.db_pages) return "page number " + std::to_string(get32(p + q)) + " outside the database";
+    return "";
+  };
   uint64_t expect_seq = h.first_seq;
   size_t off = kSegmentHeaderSize;
   while (off < b.size()) {
@@ -171,17 +202,16 @@ SegmentScan parse_segment(std::span<const uint8_t> b) {
     std::string bad;
     if (kind == static_cast<uint32_t>(RecordKind::kTransaction)) {
       rec.kind = RecordKind::kTransaction;
-      if (payload % page_entry != 0) bad = "payload is not a whole number of pages";
-      else if (rec.seq != expect_seq) bad = "sequence number " + std::to_string(rec.seq) + ", expected " + std::to_string(expect_seq);
-      else if (rec.db_pages == 0) bad = "database size 0";
-      else {
-        for (size_t q = rec.payload_offset; q < rec.payload_offset + payload; q += page_entry)
-          if (get32(p + q) == 0 || get32(p + q) > rec.db_pages) {
-            bad = "page number " + std::to_string(get32(p + q)) + " outside the database";
-            break;
-          }
-      }
+      if (rec.seq != expect_seq) bad = "sequence number " + std::to_string(rec.seq) + ", expected " + std::to_string(expect_seq);
+      else bad = check_pages(rec);
+      rec.first_seq = rec.seq;
       if (bad.empty()) ++expect_seq;
+    } else if (kind == static_cast<uint32_t>(RecordKind::kCompacted)) {
+      rec.kind = RecordKind::kCompacted;
+      rec.first_seq = expect_seq;
+      if (rec.seq < expect_seq) bad = "compacted record up to " + std::to_string(rec.seq) + ", expected at least " + std::to_string(expect_seq);
+      else bad = check_pages(rec);
+      if (bad.empty()) expect_seq = rec.seq + 1;
     } else if (kind == static_cast<uint32_t>(RecordKind::kClose)) {
       rec.kind = RecordKind::kClose;
       if (payload != kCloseInfoSize) bad = "close record of " + std::to_string(payload) + " bytes";
@@ -206,7 +236,7 @@ SegmentScan parse_segment(std::span<const uint8_t> b) {
 
 std::vector<PageRef> record_pages(std::span<const uint8_t> b, const SegmentRecord& r, uint32_t page_size) {
   std::vector<PageRef> out;
-  if (r.kind != RecordKind::kTransaction) return out;
+  if (r.kind != RecordKind::kTransaction && r.kind != RecordKind::kCompacted) return out;
   const size_t entry = 8 + size_t{page_size};
   out.reserve(r.payload_size / entry);
   if (r.payload_offset + r.payload_size > b.size()) return out;

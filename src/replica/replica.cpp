@@ -14,6 +14,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "metagate/backup/compact.hpp"
+#include "metagate/backup/compress.hpp"
 #include "metagate/backup/segment.hpp"
 
 namespace metagate::replica {
@@ -124,9 +126,72 @@ std::vector<LocalSegment> list_sealed_segments(const fs::path& dir) {
   return out;
 }
 
+std::optional<uint64_t> remote_position(const std::string& root, const std::vector<backup::Manifest>& snapshots,
+                                        const std::set<std::string>& remote, const std::string& generation) {
+  std::optional<uint64_t> base;
+  for (const auto& m : snapshots)
+    if (m.generation == generation && remote.count(snapshot_key(root, m.data_file())) &&
+        remote.count(snapshot_key(root, m.manifest_file())))
+      base = std::max(base.value_or(0), m.seq_lo);
+  if (!base) return std::nullopt;
+  // A whole segment, applied in order to the database at any commit from its first - 1 on,
+  // gives the database at its last: its name is all reachability needs.
+  std::vector<backup::GenerationIndex::Entry> entries;
+  const std::string p = root + "/wal/" + generation + "/";
+  for (auto it = remote.lower_bound(p); it != remote.end() && it->starts_with(p); ++it)
+    if (auto n = backup::parse_segment_name(it->substr(p.size())); n && n->last_seq && *n->last_seq >= n->first_seq)
+      entries.push_back({n->first_seq, *n->last_seq, 0, 0, 0});
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    return a.last != b.last ? a.last < b.last : a.first < b.first;
+  });
+  auto reached = backup::reachable_from(entries, *base);
+  return reached.empty() ? *base : reached.back().seq;
+}
+
+std::optional<CatchUpDelta> prepare_catch_up(const fs::path& dir, const std::string& generation, uint64_t from,
+                                             const std::vector<LocalSegment>& segments) {
+  const fs::path cdir = dir / ".uploads" / "catch-up";
+  std::error_code ec;
+  size_t behind = 0;
+  uint64_t last = 0;
+  for (const auto& s : segments)
+    if (s.generation == generation && s.last_seq > from) {
+      ++behind;
+      last = std::max(last, s.last_seq);
+    }
+  // An earlier pass's delta from the same commit is used again (its upload may be cut half
+  // way); any other is stale.
+  std::optional<CatchUpDelta> found;
+  for (const auto& g : fs::directory_iterator(cdir, ec)) {
+    std::error_code e2;
+    for (const auto& f : fs::directory_iterator(g.path(), e2)) {
+      auto n = backup::parse_segment_name(f.path().filename().string());
+      if (behind >= 2 && !found && g.path().filename() == generation && n && n->last_seq && n->first_seq == from + 1) {
+        found = CatchUpDelta{generation, f.path(), n->first_seq, *n->last_seq, fs::file_size(f.path(), e2)};
+        continue;
+      }
+      fs::remove(f.path(), e2);
+    }
+  }
+  if (found || behind < 2) return found;
+  const backup::GenerationIndex g = backup::index_generation(dir / "wal" / generation);
+  fs::create_directories(cdir / generation, ec);
+  const fs::path out = cdir / generation / backup::sealed_segment_name(from + 1, last);
+  auto written = backup::write_compacted(g, from, last, out);
+  if (!written) {
+    spdlog::warn("replica: no catch-up delta for commits {} to {} of generation {}: {}", from + 1, last, generation,
+                 written.error().message);
+    return std::nullopt;
+  }
+  spdlog::info("replica: catch-up delta for commits {} to {} of generation {}: {} pages ({} page images merged), {} bytes",
+               from + 1, last, generation, written->pages, written->input_pages, written->bytes);
+  return CatchUpDelta{generation, out, from + 1, last, written->bytes};
+}
+
 std::vector<Upload> plan_uploads(const std::string& root, const fs::path& dir,
                                  const std::vector<backup::Manifest>& snapshots,
-                                 const std::vector<LocalSegment>& segments, const std::set<std::string>& remote) {
+                                 const std::vector<LocalSegment>& segments, const std::set<std::string>& remote,
+                                 const std::optional<CatchUpDelta>& delta) {
   std::vector<Upload> out;
   std::set<std::string> planned;
   auto add = [&](const fs::path& local, const std::string& key, bool catch_up) {
@@ -139,6 +204,8 @@ std::vector<Upload> plan_uploads(const std::string& root, const fs::path& dir,
     add(dir / m.data_file(), snapshot_key(root, m.data_file()), catch_up);
     add(dir / m.manifest_file(), snapshot_key(root, m.manifest_file()), catch_up);
   };
+  // Costs compare uncompressed sizes (segments are compressed when they are sent, snapshots
+  // already are): a snapshot counts as the database it holds.
   auto missing_bytes = [&](const fs::path& local, const std::string& key) -> uint64_t {
     std::error_code ec;
     return remote.count(key) ? 0 : fs::file_size(local, ec);
@@ -153,30 +220,35 @@ std::vector<Upload> plan_uploads(const std::string& root, const fs::path& dir,
       if (s.generation == gen && s.last_seq > seq) v.push_back(&s);
     return v;
   };
+  auto segments_cost = [&](const std::string& gen, uint64_t seq) {
+    uint64_t c = 0;
+    for (const auto* s : segments_after(gen, seq)) c += missing_bytes(s->path, segment_key(root, *s));
+    return c;
+  };
 
   if (!snapshots.empty()) {
     const backup::Manifest& newest = snapshots.back();
     if (newest.generation.empty()) {
       add_snapshot(newest, true);
     } else {
+      const std::string& gen = newest.generation;
       // B: the newest snapshot and the segments after it.
-      uint64_t cost_b = missing_bytes(dir / newest.data_file(), snapshot_key(root, newest.data_file())) +
-                        missing_bytes(dir / newest.manifest_file(), snapshot_key(root, newest.manifest_file()));
-      for (const auto* s : segments_after(newest.generation, newest.seq_lo)) cost_b += missing_bytes(s->path, segment_key(root, *s));
-      // A: the segments after the newest snapshot of that generation the bucket already has.
-      const backup::Manifest* base = nullptr;
-      for (const auto& m : snapshots)
-        if (m.generation == newest.generation && snapshot_on_remote(m)) base = &m;
-      std::optional<uint64_t> cost_a;
-      if (base) {
-        cost_a = 0;
-        for (const auto* s : segments_after(base->generation, base->seq_lo)) *cost_a += missing_bytes(s->path, segment_key(root, *s));
-      }
-      if (cost_a && *cost_a <= cost_b) {
-        for (const auto* s : segments_after(base->generation, base->seq_lo)) add(s->path, segment_key(root, *s), true);
+      const uint64_t cost_b = (snapshot_on_remote(newest) ? 0 : newest.raw_bytes) + segments_cost(gen, newest.seq_lo);
+      // A: the segments after the bucket's position; C: the catch-up delta from there, then
+      // what was sealed after it was built.
+      const auto at = remote_position(root, snapshots, remote, gen);
+      std::optional<uint64_t> cost_a, cost_c;
+      if (at) cost_a = segments_cost(gen, *at);
+      const bool use_delta = at && delta && delta->generation == gen && delta->first_seq == *at + 1;
+      if (use_delta) cost_c = delta->bytes + segments_cost(gen, delta->last_seq);
+      if (cost_c && *cost_c <= cost_b && *cost_c <= *cost_a) {
+        add(delta->path, root + "/wal/" + gen + "/" + backup::sealed_segment_name(delta->first_seq, delta->last_seq), true);
+        for (const auto* s : segments_after(gen, delta->last_seq)) add(s->path, segment_key(root, *s), true);
+      } else if (cost_a && *cost_a <= cost_b) {
+        for (const auto* s : segments_after(gen, *at)) add(s->path, segment_key(root, *s), true);
       } else {
         add_snapshot(newest, true);
-        for (const auto* s : segments_after(newest.generation, newest.seq_lo)) add(s->path, segment_key(root, *s), true);
+        for (const auto* s : segments_after(gen, newest.seq_lo)) add(s->path, segment_key(root, *s), true);
       }
     }
     // The history, newest first: older snapshots, then the remaining segments.
@@ -307,6 +379,27 @@ Expected<Ok, Error> upload_multipart(s3::Client& client, const Upload& u, const 
   return Ok{};
 }
 
+// The object as it is sent: `u.local` compressed (segments) and/or encrypted, into `out`.
+Expected<Ok, Error> prepare_object(const Upload& u, const fs::path& out, bool compress, const ShipOptions& o) {
+  fs::path source = u.local;
+  fs::path packed = out;
+  packed += ".zst";
+  std::error_code ec;
+  fs::remove(packed, ec);
+  if (compress) {
+    fs::path target = o.key ? packed : out;
+    if (auto s = backup::zstd_compress_file(u.local, target, o.zstd_level); !s)
+      return unexpected(Error::make(Error::Kind::kLocal, s.error().message));
+    source = target;
+  }
+  if (o.key) {
+    auto s = seal_file(*o.key, u.key, source, out);
+    fs::remove(packed, ec);
+    if (!s) return unexpected(Error::make(Error::Kind::kLocal, s.error().message));
+  }
+  return Ok{};
+}
+
 }  // namespace
 
 Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, const fs::path& dir, RemoteState& state,
@@ -314,7 +407,17 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
   ShipStats stats;
   auto listing = backup::list_snapshots(dir);
   if (!listing) return unexpected(Error::make(Error::Kind::kLocal, listing.error().message));
-  auto plan = plan_uploads(root, dir, listing->snapshots, list_sealed_segments(dir), state.keys());
+  const auto segments = list_sealed_segments(dir);
+  std::optional<CatchUpDelta> delta;
+  if (!listing->snapshots.empty() && !listing->snapshots.back().generation.empty()) {
+    const std::string& gen = listing->snapshots.back().generation;
+    if (auto at = remote_position(root, listing->snapshots, state.keys(), gen)) delta = prepare_catch_up(dir, gen, *at, segments);
+    if (delta) {
+      stats.catch_up_delta_commits = delta->last_seq - delta->first_seq + 1;
+      stats.catch_up_delta_bytes = delta->bytes;
+    }
+  }
+  auto plan = plan_uploads(root, dir, listing->snapshots, segments, state.keys(), delta);
   size_t i = 0;
   auto remaining = [&] {
     stats.pending_objects = stats.pending_bytes = stats.catch_up_pending = 0;
@@ -336,21 +439,26 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
     Upload u = plan[i];
     uint64_t sent = 0;
     Expected<Ok, Error> r = Ok{};
-    fs::path sealed;  // the encrypted copy, kept until the upload is acknowledged (a cut multipart resumes on it)
-    if (o.key) {
-      sealed = dir / ".uploads" / (sha256_hex(u.key) + ".enc");
+    // What leaves the machine: segments compressed, everything encrypted when there is a key.
+    // The prepared copy is kept until the upload is acknowledged (a cut multipart resumes on
+    // the same bytes).
+    const bool compress = u.key.find("/wal/") != std::string::npos;
+    fs::path prepared;
+    if (compress || o.key) {
+      prepared = dir / ".uploads" / (sha256_hex(u.key) + ".out");
       std::error_code ec;
-      if (!fs::exists(sealed, ec) || !fs::exists(parts_file(dir, u.key), ec)) {
+      if (!fs::exists(prepared, ec) || !fs::exists(parts_file(dir, u.key), ec)) {
         if (!fs::exists(u.local, ec)) continue;  // removed by retention meanwhile
-        fs::create_directories(sealed.parent_path(), ec);
-        fs::remove(parts_file(dir, u.key), ec);  // parts of another encryption of it are useless
-        if (auto s = seal_file(*o.key, u.key, u.local, sealed); !s) {
+        fs::create_directories(prepared.parent_path(), ec);
+        fs::remove(parts_file(dir, u.key), ec);  // parts of another preparation of it are useless
+        fs::remove(prepared, ec);
+        if (auto s = prepare_object(u, prepared, compress, o); !s) {
           remaining();
-          return unexpected(Error::make(Error::Kind::kLocal, s.error().message));
+          return unexpected(s.error());
         }
       }
-      u.local = sealed;
-      u.bytes = fs::file_size(sealed, ec);
+      u.local = prepared;
+      u.bytes = fs::file_size(prepared, ec);
     }
     if (u.bytes > o.multipart_threshold) {
       r = upload_multipart(client, u, dir, o, should_stop, sent);
@@ -370,10 +478,9 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
       remaining();
       return unexpected(r.error());
     }
-    if (!sealed.empty()) {
-      std::error_code ec;
-      fs::remove(sealed, ec);
-    }
+    std::error_code ec;
+    if (!prepared.empty()) fs::remove(prepared, ec);
+    if (delta && plan[i].local == delta->path) fs::remove(delta->path, ec);  // only ever made for the bucket
     state.add(u.key);
     if (auto s = state.save(); !s) spdlog::warn("replica: {}", s.error().message);
     ++stats.uploaded_objects;
@@ -383,12 +490,7 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
   // How far the bucket's copy reaches in the current generation.
   if (!listing->snapshots.empty() && !listing->snapshots.back().generation.empty()) {
     stats.generation = listing->snapshots.back().generation;
-    const std::string p = root + "/wal/" + stats.generation + "/";
-    for (const auto& k : state.keys()) {
-      if (!k.starts_with(p)) continue;
-      if (auto n = backup::parse_segment_name(k.substr(p.size())); n && n->last_seq)
-        stats.remote_seq = std::max(stats.remote_seq, *n->last_seq);
-    }
+    stats.remote_seq = remote_position(root, listing->snapshots, state.keys(), stats.generation).value_or(0);
   }
   return stats;
 }
@@ -449,7 +551,17 @@ Expected<Staged, Error> stage_from_s3(s3::Client& client, const std::string& roo
       fs::create_directories(staging / "wal" / g, ec);
       auto got = client.get_object_to_file(k, staging / "wal" / g / name);
       if (!got) return unexpected(got.error());
-      if (auto u = unwrap_file(staging / "wal" / g / name, k, key); !u) return unexpected(u.error());
+      const fs::path local = staging / "wal" / g / name;
+      if (auto u = unwrap_file(local, k, key); !u) return unexpected(u.error());
+      if (backup::is_zstd_file(local)) {
+        fs::path raw = local;
+        raw += ".raw";
+        fs::remove(raw, ec);
+        if (auto d = backup::zstd_decompress_file(local, raw); !d)
+          return unexpected(Error::make(Error::Kind::kBadResponse, "object \"" + k + "\": " + d.error().message));
+        fs::rename(raw, local, ec);
+        if (ec) return unexpected(Error::make(Error::Kind::kLocal, "could not rename \"" + raw.string() + "\": " + ec.message()));
+      }
     }
   }
   auto indexed = backup::index_generations(staging);

@@ -130,6 +130,7 @@ bool S3Shipper::ship_file(const std::string& file) {
   };
   replica::ShipOptions so;
   so.key = key_.get();
+  so.zstd_level = backup_.zstd_level;
   auto r = replica::ship(*client_, root, dir, *state, so, stopping);
   std::lock_guard lk(mu_);
   FileStats& st = stats_[file];

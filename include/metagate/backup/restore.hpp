@@ -15,22 +15,47 @@
 
 namespace metagate::backup {
 
-// What the capture kept of one generation: its records' numbers and times, in order.
+// What the capture kept of one generation: its segments, and every record in them that a
+// restore can apply.
 struct GenerationIndex {
   std::string id;
   std::filesystem::path dir;
   struct Segment {
     std::filesystem::path path;
-    uint64_t first_seq = 0, last_seq = 0;  // transactions in it (last < first: none)
+    uint64_t first_seq = 0, last_seq = 0;  // commits in it (last < first: none)
     bool open = false;                     // still being written (or left by a crash)
+    bool compacted = false;                // holds a compacted record (compact.hpp)
+    uint64_t bytes = 0;
   };
-  std::vector<Segment> segments;
-  // Transaction records from the first segment on: seqs[i] committed at times[i].
-  std::vector<uint64_t> seqs;
-  std::vector<int64_t> times;
+  std::vector<Segment> segments;  // by first_seq
+  // A transaction record (first == last) or a compacted one: applied to the database as any
+  // commit from first - 1 to last - 1 left it, it gives the database as commit `last` left it
+  // (its pages are the last versions of every page those commits wrote, and a page that was
+  // already at its final version is simply written again). Sorted by last, then first.
+  struct Entry {
+    uint64_t first = 0, last = 0;
+    int64_t unix_ms = 0;   // when commit `last` was captured
+    uint32_t segment = 0;  // index in `segments`
+    uint32_t record = 0;   // index in parse_segment(that file).records
+  };
+  std::vector<Entry> entries;
   uint64_t bytes = 0;  // the segment files' total size
 };
 
+// The entries to apply, in order, to take a database from commit `from` to exactly commit `to`
+// (few: each step the longest jump that does not pass `to`); nullopt when the records do not
+// reach it.
+std::optional<std::vector<size_t>> find_path(const std::vector<GenerationIndex::Entry>& entries, uint64_t from,
+                                             uint64_t to);
+// Every commit after `from` that the records reach from it, ascending, with its time.
+struct Reachable {
+  uint64_t seq = 0;
+  int64_t unix_ms = 0;
+};
+std::vector<Reachable> reachable_from(const std::vector<GenerationIndex::Entry>& entries, uint64_t from);
+
+// One generation's directory (unreadable files are skipped, torn ends ignored).
+GenerationIndex index_generation(const std::filesystem::path& dir);
 // Every generation under `backup_dir`/wal, oldest first (unreadable files are skipped, torn
 // ends ignored).
 PgResult<std::vector<GenerationIndex>> index_generations(const std::filesystem::path& backup_dir);

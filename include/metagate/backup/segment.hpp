@@ -12,6 +12,9 @@
 //     transactions: per page, its number (4 bytes), 4 zero bytes, the page
 //     close: the database file as a clean stop left it (size, mtime, inode, device, page 1's
 //       hash) — what tells a restart that nothing wrote to the file in between
+//     compacted: like a transaction, but standing for every commit from the one after the
+//       previous record (or the header's first sequence number) up to its own: each page those
+//       commits wrote appears once, as the last of them left it (compact.hpp)
 // The checksums are SQLite's WAL checksum (little-endian words), cumulative from the header
 // through every record: a record is good only if every one before it is, so a torn or stale
 // tail is found and cut off. No I/O here: the decoder is tested and fuzzed on bytes.
@@ -50,7 +53,7 @@ struct SegmentHeader {
   WalMark start;           // the WAL position before that transaction
 };
 
-enum class RecordKind : uint32_t { kTransaction = 1, kClose = 2 };
+enum class RecordKind : uint32_t { kTransaction = 1, kClose = 2, kCompacted = 3 };
 
 struct CloseInfo {
   uint64_t db_bytes = 0;
@@ -65,6 +68,7 @@ inline constexpr size_t kCloseInfoSize = 48;
 struct SegmentRecord {
   RecordKind kind = RecordKind::kTransaction;
   uint64_t seq = 0;        // transactions: the commit's number in the generation (from 1); close: the last one
+  uint64_t first_seq = 0;  // the first commit the record stands for (== seq but for compacted records)
   int64_t unix_ms = 0;     // when it was captured (right after the commit)
   uint32_t db_pages = 0;   // database size in pages after the commit
   WalMark wal;             // the WAL position after it
@@ -87,7 +91,7 @@ struct SegmentScan {
 
 SegmentScan parse_segment(std::span<const uint8_t> bytes);
 
-// The pages of a transaction record of `bytes` (as parse_segment returned it), in order.
+// The pages of a transaction or compacted record of `bytes` (as parse_segment returned it), in order.
 std::vector<PageRef> record_pages(std::span<const uint8_t> bytes, const SegmentRecord& r, uint32_t page_size);
 std::optional<CloseInfo> record_close_info(std::span<const uint8_t> bytes, const SegmentRecord& r);
 
@@ -107,6 +111,21 @@ struct RecordFields {
   WalMark wal;
 };
 void seal_record(std::vector<uint8_t>& out, size_t header_at, const RecordFields& f, uint32_t& c1, uint32_t& c2);
+
+// A record too big to build in memory (a compacted one), its header written last: created
+// with the fields and the payload's length (the header enters the checksum chain first), fed
+// the payload in order in pieces whose sizes are multiples of 8, then finished: the 64-byte
+// header to place before the payload, and the chain continued in (c1, c2).
+class RecordStream {
+ public:
+  RecordStream(const RecordFields& f, uint32_t payload_size, uint32_t c1, uint32_t c2);
+  void feed(std::span<const uint8_t> part);
+  std::array<uint8_t, kRecordHeaderSize> finish(uint32_t& c1, uint32_t& c2);
+
+ private:
+  std::array<uint8_t, kRecordHeaderSize> header_{};
+  uint32_t c1_ = 0, c2_ = 0;
+};
 
 // A page entry's prefix in a transaction payload (page number, 4 zero bytes).
 void append_page_prefix(std::vector<uint8_t>& out, uint32_t page);

@@ -5,14 +5,17 @@
 // <backup dir>/.remote.json after each acknowledged upload (and reconciled with a listing).
 //
 // Order ("catch up first, then backfill"): the smallest set of objects that brings the remote
-// copy to the newest local point goes first — the segments after the newest remote snapshot
-// of the current generation when that is less than the newest local snapshot plus the
-// segments after it, else that snapshot and its segments — in commit order, manifest after its
-// data. Older snapshots and their segments (the history) follow, newest first.
+// copy to the newest local point goes first — when the bucket is more than one segment behind,
+// a catch-up delta (one compacted segment from the bucket's last commit to the newest sealed
+// one: every page changed meanwhile once, compact.hpp); else the segments after the bucket's
+// position; or the newest local snapshot and the segments after it when that is smaller — in
+// commit order, manifest after its data. Older snapshots and the segments (the history, with
+// every commit as a restore point) follow, newest first.
 //
 // Remote layout, under <prefix>/<database>/:
 //   snapshots/<id>.db.zst, snapshots/<id>.json     (a manifest is uploaded after its data)
-//   wal/<generation>/<first>-<last>.seg
+//   wal/<generation>/<first>-<last>.seg            (zstd-compressed segments; a catch-up delta
+//                                                   is a segment too, overlapping others)
 // Objects over the multipart threshold go up in parts; the upload id and the finished parts
 // are kept in <backup dir>/.uploads/ so that a cut upload resumes where it stopped.
 #pragma once
@@ -51,16 +54,38 @@ struct LocalSegment {
 };
 std::vector<LocalSegment> list_sealed_segments(const std::filesystem::path& dir);  // by generation, then seq
 
-// What to upload, in order, given the local snapshots (oldest first) and sealed segments and
-// the keys the bucket has (see above).
+// The newest commit of `generation` the bucket's copy reaches: from its newest snapshot of that
+// generation (local manifests say which commit a snapshot starts at) through the segments it
+// holds (by their names). nullopt: the bucket has no snapshot of it.
+std::optional<uint64_t> remote_position(const std::string& root, const std::vector<backup::Manifest>& snapshots,
+                                        const std::set<std::string>& remote_keys, const std::string& generation);
+
+// A catch-up delta built for the bucket (a compacted segment in <dir>/.uploads/catch-up/).
+struct CatchUpDelta {
+  std::string generation;
+  std::filesystem::path path;
+  uint64_t first_seq = 0, last_seq = 0;
+  uint64_t bytes = 0;
+};
+// Builds (or finds, when an earlier pass built it and its upload was cut) the delta from the
+// bucket's position `from` to the newest sealed local commit, when the bucket is at least two
+// sealed segments behind; nullopt otherwise, or when it cannot be built (logged). Other deltas
+// of that directory are removed.
+std::optional<CatchUpDelta> prepare_catch_up(const std::filesystem::path& dir, const std::string& generation,
+                                             uint64_t from, const std::vector<LocalSegment>& segments);
+
+// What to upload, in order, given the local snapshots (oldest first) and sealed segments, the
+// keys the bucket has and a catch-up delta if there is one (see above).
 std::vector<Upload> plan_uploads(const std::string& root, const std::filesystem::path& dir,
                                  const std::vector<backup::Manifest>& snapshots,
-                                 const std::vector<LocalSegment>& segments, const std::set<std::string>& remote_keys);
+                                 const std::vector<LocalSegment>& segments, const std::set<std::string>& remote_keys,
+                                 const std::optional<CatchUpDelta>& delta = std::nullopt);
 
 struct ShipOptions {
   uint64_t multipart_threshold = 64ull << 20;
   uint64_t part_size = 16ull << 20;
   const Key* key = nullptr;  // encrypt every object (envelope.hpp); null: as they are
+  int zstd_level = 3;        // segments are compressed before they leave
 };
 
 struct ShipStats {
@@ -71,7 +96,9 @@ struct ShipStats {
   uint64_t catch_up_pending = 0;  // objects still needed for the remote copy to be current
   int64_t catch_up_since_unix_ms = 0;  // mtime of the oldest file the remote copy still lacks (0: current)
   std::string generation;              // the newest local snapshot's generation
-  uint64_t remote_seq = 0;             // the newest commit of it the bucket holds (in a sealed segment)
+  uint64_t remote_seq = 0;             // the newest commit of it the bucket's copy reaches
+  uint64_t catch_up_delta_commits = 0;  // commits the last catch-up delta built stood for (0: none)
+  uint64_t catch_up_delta_bytes = 0;    // its size before compression
 };
 
 // The remote state of one backup directory: the keys known to be in the bucket.

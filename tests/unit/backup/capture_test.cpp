@@ -10,10 +10,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <random>
 
 #include "metagate/backup/capture.hpp"
+#include "metagate/backup/compact.hpp"
 #include "metagate/backup/restore.hpp"
 #include "metagate/backup/segment.hpp"
 #include "metagate/backup/snapshot.hpp"
@@ -266,6 +268,85 @@ TEST_F(CaptureTest, EveryCapturedCommitIsRestorable) {
   ASSERT_TRUE(plan);
   EXPECT_EQ(plan->base.id, snaps[1].id);
   EXPECT_EQ(plan->to_seq, st.seq);
+}
+
+// Compaction: the sealed segments between two kept snapshots become one compacted segment
+// (every page once); every restore point that is left gives exactly the database of its
+// commit, and a catch-up delta over the whole range, alone, takes the oldest snapshot to now.
+TEST_F(CaptureTest, CompactedSegmentsRestoreTheSameDatabases) {
+  open(db_, bk_);
+  std::mt19937 rng(99);
+  exec("CREATE TABLE dash (id INTEGER PRIMARY KEY, k INTEGER, v BLOB)");
+  std::map<uint64_t, std::string> expected;
+  std::vector<Manifest> snaps;
+  for (int i = 0; i < 120; ++i) {
+    if (i == 5 || i == 60) snaps.push_back(snapshot("test"));
+    random_transaction(rng);
+    expected[capture_->stats().seq] = content(db_);
+  }
+  const uint64_t last = capture_->stats().seq;
+  ASSERT_TRUE(capture_->sync());
+  auto before = index_generations(bk_);
+  ASSERT_TRUE(before);
+  ASSERT_EQ(before->size(), 1u);
+  const GenerationIndex& g0 = (*before)[0];
+  ASSERT_GE(g0.segments.size(), 4u);
+
+  // A delta over everything after the first snapshot, in a directory of its own.
+  const fs::path alone = dir_ / "delta";
+  fs::create_directories(alone / "wal" / g0.id);
+  auto delta = write_compacted(g0, snaps[0].seq_lo, last, alone / "wal" / g0.id / sealed_segment_name(snaps[0].seq_lo + 1, last));
+  ASSERT_TRUE(delta) << delta.error().message;
+  EXPECT_LT(delta->pages, delta->input_pages) << "pages written many times are kept once";
+  EXPECT_LT(delta->bytes, g0.bytes);
+  auto only = index_generations(alone);
+  ASSERT_TRUE(only);
+  ASSERT_EQ((*only)[0].entries.size(), 1u);
+  {
+    fs::path out = dir_ / "from-delta.db";
+    auto r = build_restore(bk_, RestorePlan{snaps[0], g0.id, snaps[0].seq_lo, last, 0}, *only, out);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->records_applied, 1u);
+    EXPECT_EQ(content(out), expected[last]);
+  }
+
+  // Local compaction, everything old enough: runs between the two snapshots and after the
+  // second (but the capture's newest sealed segment) become one segment each.
+  auto report = compact_segments(bk_, snaps, {INT64_MAX, capture_->generation()});
+  EXPECT_TRUE(report.errors.empty()) << report.errors.front();
+  ASSERT_GE(report.written.size(), 1u);
+  EXPECT_LT(report.bytes_after, report.bytes_before);
+  auto after = index_generations(bk_);
+  ASSERT_TRUE(after);
+  const GenerationIndex& g1 = (*after)[0];
+  EXPECT_LT(g1.segments.size(), g0.segments.size());
+  EXPECT_LT(g1.entries.size(), g0.entries.size());
+  // Every point still reachable from each snapshot is the database of that commit; the newest
+  // is among them, and so is the second snapshot's first commit from the first snapshot.
+  int checked = 0;
+  for (const Manifest& base : snaps) {
+    bool newest = false;
+    for (const Reachable& p : reachable_from(g1.entries, base.seq_lo)) {
+      if (p.seq < base.seq_hi) continue;
+      fs::path out = dir_ / ("c-" + std::to_string(p.seq) + ".db");
+      auto r = build_restore(bk_, RestorePlan{base, base.generation, base.seq_lo, p.seq, 0}, *after, out);
+      ASSERT_TRUE(r) << r.error().message;
+      ASSERT_EQ(content(out), expected[p.seq]) << "commit " << p.seq << " from " << base.id;
+      fs::remove(out);
+      newest = newest || p.seq == last;
+      ++checked;
+    }
+    EXPECT_TRUE(newest) << base.id;
+  }
+  EXPECT_GE(checked, 4);
+  std::cout << "compaction: " << g0.segments.size() << " segments, " << g0.entries.size() << " records, " << g0.bytes
+            << " bytes -> " << g1.segments.size() << " segments, " << g1.entries.size() << " records, " << g1.bytes
+            << " bytes; " << checked << " restore points checked; the delta: " << delta->pages << " pages of "
+            << delta->input_pages << " page images\n";
+  // Compacting again changes nothing.
+  auto again = compact_segments(bk_, snaps, {INT64_MAX, capture_->generation()});
+  EXPECT_TRUE(again.written.empty());
+  EXPECT_TRUE(again.removed.empty());
 }
 
 TEST_F(CaptureTest, CrashThenRestartRecoversUncapturedCommitsFromTheWal) {

@@ -1,6 +1,7 @@
-// The shipping order: what makes the bucket's copy current goes first (the cheaper of "the
-// segments after the newest snapshot the bucket has" and "the newest snapshot and the segments
-// after it"), in commit order, manifest after data; then the history, newest first.
+// The shipping order: what makes the bucket's copy current goes first (the cheapest of "the
+// segments after the bucket's position", "a catch-up delta from there" and "the newest snapshot
+// and the segments after it"), in commit order, manifest after data; then the history, newest
+// first. The bucket's position: its newest snapshot of the generation, then its segments.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ class PlanTest : public ::testing::Test {
     m.id = id;
     m.generation = gen;
     m.seq_lo = m.seq_hi = seq;
+    m.raw_bytes = bytes;  // costs compare uncompressed sizes
     file(dir_ / m.data_file(), bytes);
     file(dir_ / m.manifest_file(), 100);
     return m;
@@ -73,8 +75,8 @@ TEST_F(PlanTest, AfterAnOutageTheSmallerOfDeltaAndFreshSnapshotGoesFirst) {
   auto plan = replica::plan_uploads("site", dir_, snaps, replica::list_sealed_segments(dir_), remote);
   EXPECT_EQ(keys(plan, true), (std::vector<std::string>{"snapshots/S2.db.zst", "snapshots/S2.json",
                                                         "wal/G1/0000000000000291-0000000000000300.seg"}));
-  // A big snapshot (10,000 bytes): the delta wins, in commit order.
-  file(dir_ / "S2.db.zst", 10000);
+  // A big snapshot (10,000 bytes): the segments win, in commit order.
+  snaps[1].raw_bytes = 10000;
   plan = replica::plan_uploads("site", dir_, snaps, replica::list_sealed_segments(dir_), remote);
   EXPECT_EQ(keys(plan, true), (std::vector<std::string>{
                                   "wal/G1/0000000000000011-0000000000000100.seg", "wal/G1/0000000000000101-0000000000000200.seg",
@@ -82,6 +84,47 @@ TEST_F(PlanTest, AfterAnOutageTheSmallerOfDeltaAndFreshSnapshotGoesFirst) {
   // Everything else follows as history; nothing the bucket has is planned.
   EXPECT_EQ(keys(plan).size(), 6u);
   for (const auto& u : plan) EXPECT_FALSE(remote.count(u.key)) << u.key;
+}
+
+TEST_F(PlanTest, ACatchUpDeltaFromTheBucketsPositionGoesFirstWhenItIsSmallest) {
+  std::vector<backup::Manifest> snaps = {snapshot("S1", "G1", 10, 1000), snapshot("S2", "G1", 290, 5000)};
+  segment("G1", 11, 100, 400);
+  segment("G1", 101, 200, 400);
+  segment("G1", 201, 290, 400);
+  segment("G1", 291, 300, 50);
+  const std::set<std::string> remote = {"site/snapshots/S1.db.zst", "site/snapshots/S1.json",
+                                        "site/wal/G1/0000000000000011-0000000000000100.seg"};
+  // The bucket reaches commit 100: S1, then the segment after it.
+  EXPECT_EQ(replica::remote_position("site", snaps, remote, "G1"), 100u);
+  EXPECT_EQ(replica::remote_position("site", snaps, remote, "G2"), std::nullopt);
+  // A gap (101-200 missing) stops it there.
+  auto gap = remote;
+  gap.insert("site/wal/G1/0000000000000201-0000000000000290.seg");
+  EXPECT_EQ(replica::remote_position("site", snaps, gap, "G1"), 100u);
+  // A delta 101-300 of 300 bytes beats 850 bytes of segments and the 5,050-byte snapshot.
+  fs::create_directories(dir_ / ".uploads" / "catch-up" / "G1");
+  const fs::path d = dir_ / ".uploads" / "catch-up" / "G1" / backup::sealed_segment_name(101, 300);
+  file(d, 300);
+  replica::CatchUpDelta delta{"G1", d, 101, 300, 300};
+  auto plan = replica::plan_uploads("site", dir_, snaps, replica::list_sealed_segments(dir_), remote, delta);
+  EXPECT_EQ(keys(plan, true), (std::vector<std::string>{"wal/G1/0000000000000101-0000000000000300.seg"}));
+  // The history still brings every segment (each commit a restore point) and S2.
+  EXPECT_EQ(keys(plan).size(), 6u);
+  // A delta from another position is not used.
+  delta.first_seq = 50;
+  plan = replica::plan_uploads("site", dir_, snaps, replica::list_sealed_segments(dir_), remote, delta);
+  EXPECT_EQ(keys(plan, true).size(), 3u);  // the three segments after commit 100
+  // prepare_catch_up finds a delta an earlier pass built from the same position (its upload
+  // may have been cut) and removes any other.
+  const fs::path stale = dir_ / ".uploads" / "catch-up" / "G1" / backup::sealed_segment_name(60, 290);
+  file(stale, 10);
+  auto found = replica::prepare_catch_up(dir_, "G1", 100, replica::list_sealed_segments(dir_));
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->path, d);
+  EXPECT_EQ(found->last_seq, 300u);
+  EXPECT_FALSE(fs::exists(stale));
+  // One segment behind: no delta (the segment itself is as small).
+  EXPECT_FALSE(replica::prepare_catch_up(dir_, "G1", 290, replica::list_sealed_segments(dir_)));
 }
 
 TEST_F(PlanTest, RemoteRootAndOpenSegmentsAreNotShipped) {
