@@ -164,6 +164,7 @@ int backup_now(const BackupOptions& o, std::ostream& out, std::ostream& err) {
     po.retention = {.last = static_cast<int>(bc.retention.last), .hourly = static_cast<int>(bc.retention.hourly),
                     .daily = static_cast<int>(bc.retention.daily), .weekly = static_cast<int>(bc.retention.weekly),
                     .disk_budget_bytes = bc.disk_budget_bytes};
+    po.compact = false;  // the daemon compacts its segments (this process may run next to it)
     backup::PassResult r = backup::run_backup_pass(t.file, t.dir, po);
     if (!r.snapshot) {
       err << t.file << ": backup failed: " << r.snapshot.error().message << " (SQLSTATE " << r.snapshot.error().sqlstate << ")\n";
@@ -177,7 +178,7 @@ int backup_now(const BackupOptions& o, std::ostream& out, std::ostream& err) {
     for (const auto& id : r.removed) out << "  removed snapshot " << id << " (retention)\n";
     for (const auto& e : r.remove_errors) err << "  could not remove snapshot " << e << "\n";
     if (!r.removed_segments.empty()) out << "  removed " << r.removed_segments.size() << " segment file(s) no kept snapshot needs\n";
-    if (r.over_budget) err << "  warning: the newest snapshot alone exceeds backup.disk_budget\n";
+    if (r.over_budget) err << "  warning: the backups exceed backup.disk_budget (the daemon compacts segments to fit)\n";
     if (r.stale_removed) out << "  removed " << r.stale_removed << " temporary file(s) left by an interrupted snapshot\n";
   }
   return rc;

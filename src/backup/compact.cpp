@@ -133,6 +133,7 @@ CompactionReport compact_segments(const fs::path& backup_dir, const std::vector<
     std::vector<uint64_t> bounds;
     for (const auto& m : kept)
       if (m.generation == id) bounds.push_back(m.seq_lo);
+    if (o.shipped && o.shipped->generation == id) bounds.push_back(o.shipped->seq);
     std::sort(bounds.begin(), bounds.end());
     // The interval a segment's commits lie in (index into bounds: after bounds[i-1], up to
     // bounds[i]), or none when it straddles a kept snapshot.

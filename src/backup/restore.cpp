@@ -220,14 +220,16 @@ PgResult<RestoreResult> build_restore(const fs::path& backup_dir, const RestoreP
 }
 
 std::vector<fs::path> remove_unneeded_segments(const fs::path& backup_dir, const std::vector<Manifest>& kept,
-                                               const std::string& current) {
+                                               const std::string& current, const std::optional<StorePosition>& shipped) {
   std::vector<fs::path> removed;
-  std::map<std::string, uint64_t> oldest;  // generation → smallest seq_lo of its kept snapshots
-  for (const auto& m : kept) {
-    if (m.generation.empty()) continue;
-    auto [it, fresh] = oldest.emplace(m.generation, m.seq_lo);
-    if (!fresh) it->second = std::min(it->second, m.seq_lo);
-  }
+  std::map<std::string, uint64_t> oldest;  // generation → the first commit still needed
+  auto need = [&](const std::string& gen, uint64_t seq) {
+    auto [it, fresh] = oldest.emplace(gen, seq);
+    if (!fresh) it->second = std::min(it->second, seq);
+  };
+  for (const auto& m : kept)
+    if (!m.generation.empty()) need(m.generation, m.seq_lo);
+  if (shipped && !shipped->generation.empty()) need(shipped->generation, shipped->seq);
   const fs::path root = backup_dir / "wal";
   std::error_code ec;
   // The newest generation counts as current too (a `metagate backup` command does not know

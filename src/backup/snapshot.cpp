@@ -211,7 +211,8 @@ PgResult<Manifest> take_snapshot(const fs::path& source, const fs::path& dir, co
   }
   auto schema = query_text(src.db, "PRAGMA schema_version");
   if (!schema) return unexpected(schema.error());
-  const auto started = std::chrono::system_clock::now();
+  const auto started = options.clock_ms ? std::chrono::system_clock::time_point(std::chrono::milliseconds(options.clock_ms()))
+                                        : std::chrono::system_clock::now();
   m.id = time_id(started);
   m.created_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(started.time_since_epoch()).count();
   m.schema_version = std::atoll(schema->c_str());

@@ -418,6 +418,7 @@ void read_backup(const json& v, std::string_view key, BackupConfig& b, Issues& i
   r.boolean("capture", b.capture);
   r.string("encryption_key_file", b.encryption_key_file);
   r.duration("segment_interval", b.segment_interval_ms, false);
+  r.duration("pitr_window", b.pitr_window_ms, true);
   if (const json* rv = r.object("retention")) {
     ObjectReader rr(*rv, r.key("retention"), issues);
     rr.integer("last", b.retention.last);

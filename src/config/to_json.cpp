@@ -113,7 +113,8 @@ ordered_json to_json(const Config& c, Redact redact) {
                  {"encryption_key_file", b.encryption_key_file},
                  {"segment_size", std::to_string(b.segment_bytes)},
                  {"segment_interval", b.segment_interval_ms % 1000 ? std::to_string(b.segment_interval_ms) + "ms"
-                                                                  : std::to_string(b.segment_interval_ms / 1000) + "s"}};
+                                                                  : std::to_string(b.segment_interval_ms / 1000) + "s"},
+                 {"pitr_window", b.pitr_window_ms == 0 ? std::string("off") : std::to_string(b.pitr_window_ms / 1000) + "s"}};
   const S3Config& s3 = c.s3;
   j["s3"] = {{"endpoint", s3.endpoint},
              {"bucket", s3.bucket},

@@ -191,7 +191,7 @@ std::optional<CatchUpDelta> prepare_catch_up(const fs::path& dir, const std::str
 std::vector<Upload> plan_uploads(const std::string& root, const fs::path& dir,
                                  const std::vector<backup::Manifest>& snapshots,
                                  const std::vector<LocalSegment>& segments, const std::set<std::string>& remote,
-                                 const std::optional<CatchUpDelta>& delta) {
+                                 std::optional<uint64_t> at, const std::optional<CatchUpDelta>& delta) {
   std::vector<Upload> out;
   std::set<std::string> planned;
   auto add = [&](const fs::path& local, const std::string& key, bool catch_up) {
@@ -236,7 +236,6 @@ std::vector<Upload> plan_uploads(const std::string& root, const fs::path& dir,
       const uint64_t cost_b = (snapshot_on_remote(newest) ? 0 : newest.raw_bytes) + segments_cost(gen, newest.seq_lo);
       // A: the segments after the bucket's position; C: the catch-up delta from there, then
       // what was sealed after it was built.
-      const auto at = remote_position(root, snapshots, remote, gen);
       std::optional<uint64_t> cost_a, cost_c;
       if (at) cost_a = segments_cost(gen, *at);
       const bool use_delta = at && delta && delta->generation == gen && delta->first_seq == *at + 1;
@@ -265,8 +264,44 @@ std::vector<Upload> plan_uploads(const std::string& root, const fs::path& dir,
   return out;
 }
 
+void RemoteState::remember(const backup::Manifest& m) {
+  if (!m.generation.empty()) bases_[m.id] = {m.generation, m.seq_lo};
+}
+
+std::vector<backup::Manifest> RemoteState::known_snapshots(const std::vector<backup::Manifest>& local) const {
+  std::vector<backup::Manifest> out = local;
+  for (const auto& [id, b] : bases_) {
+    if (std::any_of(local.begin(), local.end(), [&](const auto& m) { return m.id == id; })) continue;
+    backup::Manifest m;
+    m.id = id;
+    m.generation = b.generation;
+    m.seq_lo = m.seq_hi = b.seq_lo;
+    out.push_back(std::move(m));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return out;
+}
+
+std::optional<backup::StorePosition> shipped_position(const fs::path& dir, const std::string& root) {
+  RemoteState state(dir);
+  if (!state.load()) return std::nullopt;
+  auto listing = backup::list_snapshots(dir);
+  if (!listing) return std::nullopt;
+  const auto known = state.known_snapshots(listing->snapshots);
+  // The bucket's newest complete snapshot says which generation its copy is of.
+  for (auto it = known.rbegin(); it != known.rend(); ++it) {
+    if (it->generation.empty() || !state.keys().count(snapshot_key(root, it->data_file())) ||
+        !state.keys().count(snapshot_key(root, it->manifest_file())))
+      continue;
+    if (auto at = remote_position(root, known, state.keys(), it->generation)) return backup::StorePosition{it->generation, *at};
+    break;
+  }
+  return std::nullopt;
+}
+
 PgStatus RemoteState::load() {
   keys_.clear();
+  bases_.clear();
   std::error_code ec;
   const fs::path p = dir_ / ".remote.json";
   if (!fs::exists(p, ec)) return Ok{};
@@ -277,12 +312,18 @@ PgStatus RemoteState::load() {
     return unexpected(PgError::make("XX001", "\"" + p.string() + "\" is not a remote state file"));
   for (const auto& k : j["keys"])
     if (k.is_string()) keys_.insert(k.get<std::string>());
+  if (j.contains("snapshots") && j["snapshots"].is_object())
+    for (const auto& [id, b] : j["snapshots"].items())
+      if (b.is_object() && b.value("generation", nlohmann::json()).is_string() && b.value("seq_lo", nlohmann::json()).is_number_unsigned())
+        bases_[id] = {b["generation"].get<std::string>(), b["seq_lo"].get<uint64_t>()};
   return Ok{};
 }
 
 PgStatus RemoteState::save() const {
   nlohmann::json j;
   j["keys"] = keys_;
+  j["snapshots"] = nlohmann::json::object();
+  for (const auto& [id, b] : bases_) j["snapshots"][id] = {{"generation", b.generation}, {"seq_lo", b.seq_lo}};
   const std::string text = j.dump(1) + "\n";
   if (auto w = write_file(dir_ / ".remote.json", bytes_of(text)); !w) return unexpected(PgError::make("58030", w.error().message));
   return Ok{};
@@ -409,15 +450,17 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
   if (!listing) return unexpected(Error::make(Error::Kind::kLocal, listing.error().message));
   const auto segments = list_sealed_segments(dir);
   std::optional<CatchUpDelta> delta;
+  std::optional<uint64_t> at;
   if (!listing->snapshots.empty() && !listing->snapshots.back().generation.empty()) {
     const std::string& gen = listing->snapshots.back().generation;
-    if (auto at = remote_position(root, listing->snapshots, state.keys(), gen)) delta = prepare_catch_up(dir, gen, *at, segments);
+    at = remote_position(root, state.known_snapshots(listing->snapshots), state.keys(), gen);
+    if (at) delta = prepare_catch_up(dir, gen, *at, segments);
     if (delta) {
       stats.catch_up_delta_commits = delta->last_seq - delta->first_seq + 1;
       stats.catch_up_delta_bytes = delta->bytes;
     }
   }
-  auto plan = plan_uploads(root, dir, listing->snapshots, segments, state.keys(), delta);
+  auto plan = plan_uploads(root, dir, listing->snapshots, segments, state.keys(), at, delta);
   size_t i = 0;
   auto remaining = [&] {
     stats.pending_objects = stats.pending_bytes = stats.catch_up_pending = 0;
@@ -482,15 +525,18 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
     if (!prepared.empty()) fs::remove(prepared, ec);
     if (delta && plan[i].local == delta->path) fs::remove(delta->path, ec);  // only ever made for the bucket
     state.add(u.key);
+    for (const auto& m : listing->snapshots)
+      if (u.key == snapshot_key(root, m.manifest_file())) state.remember(m);
     if (auto s = state.save(); !s) spdlog::warn("replica: {}", s.error().message);
     ++stats.uploaded_objects;
     stats.uploaded_bytes += sent;
+    if (plan[i].catch_up) stats.catch_up_uploaded_bytes += sent;
   }
   remaining();
   // How far the bucket's copy reaches in the current generation.
   if (!listing->snapshots.empty() && !listing->snapshots.back().generation.empty()) {
     stats.generation = listing->snapshots.back().generation;
-    stats.remote_seq = remote_position(root, listing->snapshots, state.keys(), stats.generation).value_or(0);
+    stats.remote_seq = remote_position(root, state.known_snapshots(listing->snapshots), state.keys(), stats.generation).value_or(0);
   }
   return stats;
 }

@@ -161,6 +161,8 @@ void BackupScheduler::backup_file(const Target& t, const char* reason) {
   po.retention = {.last = static_cast<int>(rc.last), .hourly = static_cast<int>(rc.hourly),
                   .daily = static_cast<int>(rc.daily), .weekly = static_cast<int>(rc.weekly),
                   .disk_budget_bytes = cfg_.disk_budget_bytes};
+  po.pitr_window_ms = cfg_.pitr_window_ms > 0 ? cfg_.pitr_window_ms : -1;
+  if (shipped_position_) po.shipped_position = [this, file, dir] { return shipped_position_(file, dir); };
   backup::PassResult r = backup::run_backup_pass(file, dir, po);
   std::lock_guard lk(mu_);
   FileStats& st = stats_[file];
@@ -190,7 +192,17 @@ void BackupScheduler::backup_file(const Target& t, const char* reason) {
   for (const auto& e : r.remove_errors) spdlog::warn("backup of {}: could not remove snapshot {}", file, e);
   if (!r.removed_segments.empty())
     spdlog::info("backup of {}: removed {} segment file(s) no kept snapshot needs", file, r.removed_segments.size());
-  if (r.over_budget) spdlog::warn("backup of {}: the newest snapshot alone exceeds backup.disk_budget", file);
+  if (r.compacted)
+    spdlog::info("backup of {}: compacted old segments into {} file(s), {} bytes saved", file, r.compacted,
+                 r.compaction_saved_bytes);
+  for (const auto& e : r.compaction_errors) spdlog::warn("backup of {}: compaction: {}", file, e);
+  st.segment_bytes = r.segment_bytes;
+  st.compacted += r.compacted;
+  if (r.dropped_unshipped)
+    spdlog::warn("backup of {}: segments not yet in the bucket were removed to stay inside backup.disk_budget; "
+                 "the bucket will catch up with a snapshot", file);
+  if (r.over_budget)
+    spdlog::warn("backup of {}: the newest snapshot and its segments alone exceed backup.disk_budget", file);
   if (r.stale_removed)
     spdlog::info("backup of {}: removed {} temporary file(s) left by an interrupted snapshot", file, r.stale_removed);
 }

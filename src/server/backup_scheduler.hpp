@@ -38,6 +38,8 @@ class BackupScheduler {
     uint64_t last_stored_bytes = 0;
     uint64_t snapshots = 0;       // kept on disk after the last retention pass
     uint64_t stored_bytes = 0;    // their total size
+    uint64_t segment_bytes = 0;   // the change capture's segment files after the last pass
+    uint64_t compacted = 0;       // compacted segments written since start
     uint64_t successes = 0;
     std::map<std::string, uint64_t> failures;  // by SQLSTATE
   };
@@ -49,6 +51,11 @@ class BackupScheduler {
   // `targets`: the SQLite files to back up now (called on the scheduler thread).
   BackupScheduler(config::BackupConfig cfg, std::function<std::vector<Target>()> targets);
   ~BackupScheduler();  // stops and joins (a snapshot in progress finishes first)
+  // With S3 (before start()): where the bucket's copy of a file stands, given its backup
+  // directory — the pass keeps the segments after it (compacted) for the catch-up delta.
+  void set_shipped_position(std::function<std::optional<backup::StorePosition>(const std::string& file, const std::string& dir)> f) {
+    shipped_position_ = std::move(f);
+  }
   BackupScheduler(const BackupScheduler&) = delete;
   BackupScheduler& operator=(const BackupScheduler&) = delete;
 
@@ -63,6 +70,7 @@ class BackupScheduler {
   void backup_file(const Target& t, const char* reason);
 
   config::BackupConfig cfg_;
+  std::function<std::optional<backup::StorePosition>(const std::string&, const std::string&)> shipped_position_;
   std::function<std::vector<Target>()> targets_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

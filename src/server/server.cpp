@@ -379,6 +379,12 @@ struct Server::Impl : admin::AdminControl {
     auto raw = fam("metagate_backup_last_raw_bytes", "The newest snapshot, uncompressed", MetricType::Gauge);
     auto count = fam("metagate_backup_snapshots", "Snapshots kept on local disk", MetricType::Gauge);
     auto bytes = fam("metagate_backup_stored_bytes", "Local disk used by the kept snapshots", MetricType::Gauge);
+    auto segs = fam("metagate_backup_segment_bytes", "Local disk used by the change capture's segments (after the last backup pass)",
+                    MetricType::Gauge);
+    auto budget = fam("metagate_backup_disk_budget_bytes", "backup.disk_budget: snapshots and segments together (0 = no limit)",
+                      MetricType::Gauge);
+    auto compacted = fam("metagate_backup_compacted_segments_total", "Compacted segments written (old segments merged, each page once)",
+                         MetricType::Counter);
     auto ok = fam("metagate_backup_successes_total", "Snapshots taken", MetricType::Counter);
     auto failed = fam("metagate_backup_failures_total", "Snapshots that failed, by SQLSTATE (53100: disk full)", MetricType::Counter);
     std::map<std::string, BackupScheduler::FileStats> stats;
@@ -392,10 +398,14 @@ struct Server::Impl : admin::AdminControl {
       add_sample(raw, static_cast<double>(st.last_raw_bytes), l);
       add_sample(count, static_cast<double>(st.snapshots), l);
       add_sample(bytes, static_cast<double>(st.stored_bytes), l);
+      add_sample(segs, static_cast<double>(st.segment_bytes), l);
+      add_sample(budget, static_cast<double>(cfg->backup.disk_budget_bytes), l);
+      add_sample(compacted, static_cast<double>(st.compacted), l);
       add_sample(ok, static_cast<double>(st.successes), l);
       for (const auto& [code, n] : st.failures) add_sample(failed, static_cast<double>(n), {{"path", file}, {"sqlstate", code}});
     }
-    for (auto* f : {&last_ok, &last_fail, &dur, &copy, &raw, &count, &bytes, &ok, &failed}) out.push_back(std::move(*f));
+    for (auto* f : {&last_ok, &last_fail, &dur, &copy, &raw, &count, &bytes, &segs, &budget, &compacted, &ok, &failed})
+      out.push_back(std::move(*f));
 
     // The change capture, per open file.
     auto cseq = fam("metagate_capture_commit", "The last commit captured (numbered from 1 in each generation)", MetricType::Gauge);
@@ -799,6 +809,10 @@ void Server::start() {
   asio::co_spawn(impl_->control, impl_->janitor(), asio::detached);
   if (impl_->cfg->backup.interval_ms > 0) {
     impl_->backups = std::make_unique<BackupScheduler>(impl_->cfg->backup, [impl = impl_.get()] { return impl->backup_files(); });
+    if (impl_->cfg->s3.enabled())
+      impl_->backups->set_shipped_position([prefix = impl_->cfg->s3.prefix](const std::string& file, const std::string& dir) {
+        return replica::shipped_position(dir, replica::remote_root(prefix, std::filesystem::path(file).stem().string()));
+      });
     impl_->backups->start();
     if (impl_->cfg->s3.enabled()) {
       impl_->shipper = std::make_unique<S3Shipper>(impl_->cfg->backup, impl_->cfg->s3, [impl = impl_.get()] {

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,7 @@ struct CompactionOptions {
   // points for the recent past). INT64_MAX: every sealed segment may be compacted.
   int64_t older_than_unix_ms = 0;
   std::string current;  // the capture's generation: its newest sealed segment is kept as it is
+  std::optional<StorePosition> shipped;  // the bucket's position: a restore point kept like a snapshot
 };
 
 struct CompactionReport {

@@ -90,9 +90,12 @@ PgResult<RestoreResult> build_restore(const std::filesystem::path& backup_dir, c
 
 // Segment files no retained snapshot needs any more: every segment whose records all precede
 // the oldest kept snapshot of its generation, and whole generations without a kept snapshot
-// (except `current`, the one being written). Returns the paths removed (files and directories).
+// (except `current`, the one being written). `shipped`: where the bucket's copy stands — the
+// segments after it are kept too (what a catch-up delta is built from). Returns the paths
+// removed (files and directories).
 std::vector<std::filesystem::path> remove_unneeded_segments(const std::filesystem::path& backup_dir,
                                                             const std::vector<Manifest>& kept,
-                                                            const std::string& current);
+                                                            const std::string& current,
+                                                            const std::optional<StorePosition>& shipped = std::nullopt);
 
 }  // namespace metagate::backup

@@ -74,6 +74,7 @@ struct SnapshotOptions {
   // starts (every commit counted then is in the snapshot) and with upper=true once it has
   // started (no commit after the count then is in it).
   std::function<std::optional<StorePosition>(bool upper)> position;
+  std::function<int64_t()> clock_ms;  // unix time in ms of the snapshot (tests: an accelerated clock); null = real
 };
 
 // Takes a snapshot of the live file `source` into `dir` (created if missing). Errors: the

@@ -246,6 +246,9 @@ struct BackupConfig {
   bool capture = true;
   uint64_t segment_bytes = 16ull << 20;  // "segment_size": an open segment is sealed this big ...
   int64_t segment_interval_ms = 60'000;  // ... or this old
+  // "pitr_window": every commit of this last stretch stays a restore point; older segments are
+  // compacted to one point per kept snapshot. 0 ("off"): only when over the disk budget.
+  int64_t pitr_window_ms = 86'400'000;
   // Objects shipped to S3 are encrypted with this key (AES-256-GCM; 32 bytes or 64 hex digits,
   // mode 600). "" = not encrypted. Local backups stay as they are.
   std::string encryption_key_file;

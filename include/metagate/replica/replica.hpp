@@ -55,8 +55,9 @@ struct LocalSegment {
 std::vector<LocalSegment> list_sealed_segments(const std::filesystem::path& dir);  // by generation, then seq
 
 // The newest commit of `generation` the bucket's copy reaches: from its newest snapshot of that
-// generation (local manifests say which commit a snapshot starts at) through the segments it
-// holds (by their names). nullopt: the bucket has no snapshot of it.
+// generation (`snapshots`: manifests, local or remembered, say which commit a snapshot starts
+// at; those the bucket lacks are ignored) through the segments it holds (by their names).
+// nullopt: the bucket has no snapshot of it.
 std::optional<uint64_t> remote_position(const std::string& root, const std::vector<backup::Manifest>& snapshots,
                                         const std::set<std::string>& remote_keys, const std::string& generation);
 
@@ -75,10 +76,12 @@ std::optional<CatchUpDelta> prepare_catch_up(const std::filesystem::path& dir, c
                                              uint64_t from, const std::vector<LocalSegment>& segments);
 
 // What to upload, in order, given the local snapshots (oldest first) and sealed segments, the
-// keys the bucket has and a catch-up delta if there is one (see above).
+// keys the bucket has, the bucket's position in the newest snapshot's generation
+// (remote_position) and a catch-up delta if there is one (see above).
 std::vector<Upload> plan_uploads(const std::string& root, const std::filesystem::path& dir,
                                  const std::vector<backup::Manifest>& snapshots,
                                  const std::vector<LocalSegment>& segments, const std::set<std::string>& remote_keys,
+                                 std::optional<uint64_t> remote_at = std::nullopt,
                                  const std::optional<CatchUpDelta>& delta = std::nullopt);
 
 struct ShipOptions {
@@ -99,9 +102,12 @@ struct ShipStats {
   uint64_t remote_seq = 0;             // the newest commit of it the bucket's copy reaches
   uint64_t catch_up_delta_commits = 0;  // commits the last catch-up delta built stood for (0: none)
   uint64_t catch_up_delta_bytes = 0;    // its size before compression
+  uint64_t catch_up_uploaded_bytes = 0;  // of uploaded_bytes, those of catch-up objects
 };
 
-// The remote state of one backup directory: the keys known to be in the bucket.
+// The remote state of one backup directory: the keys known to be in the bucket, and which
+// commit each snapshot shipped starts at (so the bucket's position is known after local
+// retention removed the snapshot it starts from).
 class RemoteState {
  public:
   explicit RemoteState(std::filesystem::path dir) : dir_(std::move(dir)) {}
@@ -110,11 +116,25 @@ class RemoteState {
   const std::set<std::string>& keys() const { return keys_; }
   void add(const std::string& key) { keys_.insert(key); }
   void replace(std::set<std::string> keys) { keys_ = std::move(keys); }
+  void remember(const backup::Manifest& m);
+  // The snapshots remembered (id, generation, seq_lo only) and the local ones, by id.
+  std::vector<backup::Manifest> known_snapshots(const std::vector<backup::Manifest>& local) const;
 
  private:
+  struct Base {
+    std::string generation;
+    uint64_t seq_lo = 0;
+  };
   std::filesystem::path dir_;
   std::set<std::string> keys_;
+  std::map<std::string, Base> bases_;  // by snapshot id
 };
+
+// Where the bucket's copy of a backup directory stands, from <dir>/.remote.json and the local
+// manifests: its newest snapshot's generation and the commit it reaches there. nullopt: the
+// bucket has no snapshot yet (or no state was ever saved). The backup pass keeps the segments
+// after it (compacted) so that the catch-up after an outage can be a delta.
+std::optional<backup::StorePosition> shipped_position(const std::filesystem::path& dir, const std::string& root);
 
 // One shipping pass over a backup directory: uploads everything planned, in order, until done
 // or until a request fails (returned; the next pass retries from there). `should_stop` is

@@ -843,6 +843,9 @@ TEST(ConfigBackup, DefaultsAndUnits) {
   EXPECT_TRUE(d.backup.capture);
   EXPECT_EQ(d.backup.segment_bytes, 16ull << 20);
   EXPECT_EQ(d.backup.segment_interval_ms, 60'000);
+  EXPECT_EQ(d.backup.pitr_window_ms, 86'400'000);
+  EXPECT_EQ(parse_ok(R"({"backup": {"pitr_window": "off"}})").backup.pitr_window_ms, 0);
+  EXPECT_EQ(parse_ok(R"({"backup": {"pitr_window": "6h"}})").backup.pitr_window_ms, 6 * 3'600'000);
   Config cap = parse_ok(R"({"backup": {"capture": false, "segment_size": "1MiB", "segment_interval": "10s"}})");
   EXPECT_FALSE(cap.backup.capture);
   EXPECT_EQ(cap.backup.segment_bytes, 1ull << 20);

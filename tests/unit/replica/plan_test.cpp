@@ -72,12 +72,12 @@ TEST_F(PlanTest, AfterAnOutageTheSmallerOfDeltaAndFreshSnapshotGoesFirst) {
   segment("G1", 291, 300, 50);
   const std::set<std::string> remote = {"site/snapshots/S1.db.zst", "site/snapshots/S1.json"};
   // Delta 1,250 bytes > snapshot 1,100 + 50: the fresh snapshot wins.
-  auto plan = replica::plan_uploads("site", dir_, snaps, replica::list_sealed_segments(dir_), remote);
+  auto plan = replica::plan_uploads("site", dir_, snaps, replica::list_sealed_segments(dir_), remote, 10);
   EXPECT_EQ(keys(plan, true), (std::vector<std::string>{"snapshots/S2.db.zst", "snapshots/S2.json",
                                                         "wal/G1/0000000000000291-0000000000000300.seg"}));
   // A big snapshot (10,000 bytes): the segments win, in commit order.
   snaps[1].raw_bytes = 10000;
-  plan = replica::plan_uploads("site", dir_, snaps, replica::list_sealed_segments(dir_), remote);
+  plan = replica::plan_uploads("site", dir_, snaps, replica::list_sealed_segments(dir_), remote, 10);
   EXPECT_EQ(keys(plan, true), (std::vector<std::string>{
                                   "wal/G1/0000000000000011-0000000000000100.seg", "wal/G1/0000000000000101-0000000000000200.seg",
                                   "wal/G1/0000000000000201-0000000000000290.seg", "wal/G1/0000000000000291-0000000000000300.seg"}));
@@ -106,13 +106,13 @@ TEST_F(PlanTest, ACatchUpDeltaFromTheBucketsPositionGoesFirstWhenItIsSmallest) {
   const fs::path d = dir_ / ".uploads" / "catch-up" / "G1" / backup::sealed_segment_name(101, 300);
   file(d, 300);
   replica::CatchUpDelta delta{"G1", d, 101, 300, 300};
-  auto plan = replica::plan_uploads("site", dir_, snaps, replica::list_sealed_segments(dir_), remote, delta);
+  auto plan = replica::plan_uploads("site", dir_, snaps, replica::list_sealed_segments(dir_), remote, 100, delta);
   EXPECT_EQ(keys(plan, true), (std::vector<std::string>{"wal/G1/0000000000000101-0000000000000300.seg"}));
   // The history still brings every segment (each commit a restore point) and S2.
   EXPECT_EQ(keys(plan).size(), 6u);
   // A delta from another position is not used.
   delta.first_seq = 50;
-  plan = replica::plan_uploads("site", dir_, snaps, replica::list_sealed_segments(dir_), remote, delta);
+  plan = replica::plan_uploads("site", dir_, snaps, replica::list_sealed_segments(dir_), remote, 100, delta);
   EXPECT_EQ(keys(plan, true).size(), 3u);  // the three segments after commit 100
   // prepare_catch_up finds a delta an earlier pass built from the same position (its upload
   // may have been cut) and removes any other.
@@ -143,9 +143,20 @@ TEST_F(PlanTest, RemoteStateSurvivesARestart) {
   EXPECT_TRUE(a.keys().empty());
   a.add("site/snapshots/S1.json");
   ASSERT_TRUE(a.save());
+  backup::Manifest m;
+  m.id = "S1";
+  m.generation = "G1";
+  m.seq_lo = 42;
+  a.remember(m);
+  ASSERT_TRUE(a.save());
   replica::RemoteState b(dir_);
   ASSERT_TRUE(b.load());
   EXPECT_EQ(b.keys(), (std::set<std::string>{"site/snapshots/S1.json"}));
+  // The snapshot's first commit is remembered after the local copy is gone.
+  auto known = b.known_snapshots({});
+  ASSERT_EQ(known.size(), 1u);
+  EXPECT_EQ(known[0].generation, "G1");
+  EXPECT_EQ(known[0].seq_lo, 42u);
 }
 
 }  // namespace
