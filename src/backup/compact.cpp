@@ -134,6 +134,22 @@ CompactionReport compact_segments(const fs::path& backup_dir, const std::vector<
     for (const auto& m : kept)
       if (m.generation == id) bounds.push_back(m.seq_lo);
     if (o.shipped && o.shipped->generation == id) bounds.push_back(o.shipped->seq);
+    if (o.retention && !g.entries.empty()) {
+      // Each commit as if it were a snapshot taken right after it: the retention keeps the
+      // newest of each bucket.
+      std::vector<Manifest> points;
+      for (const auto& e : g.entries) {
+        if (!points.empty() && points.back().seq_lo == e.last) continue;
+        Manifest m;
+        m.id = std::to_string(e.last);
+        m.seq_lo = e.last;
+        m.created_unix_ms = e.unix_ms;
+        points.push_back(std::move(m));
+      }
+      Retention buckets = *o.retention;
+      buckets.disk_budget_bytes = 0;
+      for (const auto& keep : plan_retention(points, buckets).keep) bounds.push_back(std::stoull(keep));
+    }
     std::sort(bounds.begin(), bounds.end());
     // The interval a segment's commits lie in (index into bounds: after bounds[i-1], up to
     // bounds[i]), or none when it straddles a kept snapshot.

@@ -54,7 +54,7 @@ PassResult run_backup_pass(const fs::path& file, const fs::path& dir, const Pass
     };
     auto compact = [&](int64_t older_than) {
       if (!o.compact) return;
-      CompactionReport c = compact_segments(dir, kept, {older_than, o.current_generation, shipped});
+      CompactionReport c = compact_segments(dir, kept, {older_than, o.current_generation, shipped, &o.retention});
       r.compacted += c.written.size();
       if (c.bytes_before > c.bytes_after) r.compaction_saved_bytes += c.bytes_before - c.bytes_after;
       r.compaction_errors.insert(r.compaction_errors.end(), c.errors.begin(), c.errors.end());

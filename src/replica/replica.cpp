@@ -93,6 +93,8 @@ std::string sha256_hex(std::string_view s) {
   return out;
 }
 
+fs::path parts_file(const fs::path& dir, const std::string& key) { return dir / ".uploads" / (sha256_hex(key) + ".json"); }
+
 std::string snapshot_key(const std::string& root, const std::string& file) { return root + "/snapshots/" + file; }
 std::string segment_key(const std::string& root, const LocalSegment& s) {
   return root + "/wal/" + s.generation + "/" + s.path.filename().string();
@@ -148,8 +150,8 @@ std::optional<uint64_t> remote_position(const std::string& root, const std::vect
   return reached.empty() ? *base : reached.back().seq;
 }
 
-std::optional<CatchUpDelta> prepare_catch_up(const fs::path& dir, const std::string& generation, uint64_t from,
-                                             const std::vector<LocalSegment>& segments) {
+std::optional<CatchUpDelta> prepare_catch_up(const fs::path& dir, const std::string& root, const std::string& generation,
+                                             uint64_t from, const std::vector<LocalSegment>& segments) {
   const fs::path cdir = dir / ".uploads" / "catch-up";
   std::error_code ec;
   size_t behind = 0;
@@ -159,14 +161,18 @@ std::optional<CatchUpDelta> prepare_catch_up(const fs::path& dir, const std::str
       ++behind;
       last = std::max(last, s.last_seq);
     }
-  // An earlier pass's delta from the same commit is used again (its upload may be cut half
-  // way); any other is stale.
+  // An earlier pass's delta from the same commit is used again when it still reaches the
+  // newest commit, or when its multipart upload was cut half way (resumed; the rest follows
+  // as segments); any other is stale.
   std::optional<CatchUpDelta> found;
   for (const auto& g : fs::directory_iterator(cdir, ec)) {
     std::error_code e2;
     for (const auto& f : fs::directory_iterator(g.path(), e2)) {
       auto n = backup::parse_segment_name(f.path().filename().string());
-      if (behind >= 2 && !found && g.path().filename() == generation && n && n->last_seq && n->first_seq == from + 1) {
+      const bool usable = n && n->last_seq && n->first_seq == from + 1 &&
+                          (*n->last_seq == last ||
+                           fs::exists(parts_file(dir, root + "/wal/" + generation + "/" + f.path().filename().string()), e2));
+      if (behind >= 2 && !found && g.path().filename() == generation && usable) {
         found = CatchUpDelta{generation, f.path(), n->first_seq, *n->last_seq, fs::file_size(f.path(), e2)};
         continue;
       }
@@ -340,7 +346,6 @@ struct PartsState {
   std::vector<s3::CompletedPart> parts;
 };
 
-fs::path parts_file(const fs::path& dir, const std::string& key) { return dir / ".uploads" / (sha256_hex(key) + ".json"); }
 
 std::optional<PartsState> load_parts(const fs::path& file) {
   auto text = read_file(file);
@@ -454,7 +459,17 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
   if (!listing->snapshots.empty() && !listing->snapshots.back().generation.empty()) {
     const std::string& gen = listing->snapshots.back().generation;
     at = remote_position(root, state.known_snapshots(listing->snapshots), state.keys(), gen);
-    if (at) delta = prepare_catch_up(dir, gen, *at, segments);
+    size_t behind = 0;
+    for (const auto& s : segments) behind += s.generation == gen && at && s.last_seq > *at;
+    if (behind >= 2) {
+      // Building a delta reads every segment since the bucket's position: first make sure the
+      // endpoint answers (during an outage each pass would otherwise build one for nothing).
+      auto known = state.keys().lower_bound(root + "/snapshots/");
+      if (known != state.keys().end() && known->starts_with(root + "/snapshots/"))
+        if (auto probe = client.head_object(*known); !probe && probe.error().kind != Error::Kind::kNotFound)
+          return unexpected(probe.error());
+      delta = prepare_catch_up(dir, root, gen, *at, segments);
+    }
     if (delta) {
       stats.catch_up_delta_commits = delta->last_seq - delta->first_seq + 1;
       stats.catch_up_delta_bytes = delta->bytes;
@@ -479,6 +494,7 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
   };
   for (; i < plan.size(); ++i) {
     if (should_stop && should_stop()) break;
+    if (o.catch_up_only && !plan[i].catch_up) break;
     Upload u = plan[i];
     uint64_t sent = 0;
     Expected<Ok, Error> r = Ok{};

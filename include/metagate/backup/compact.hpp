@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "metagate/backup/restore.hpp"
+#include "metagate/backup/retention.hpp"
 #include "metagate/backup/snapshot.hpp"
 
 namespace metagate::backup {
@@ -47,6 +48,10 @@ struct CompactionOptions {
   int64_t older_than_unix_ms = 0;
   std::string current;  // the capture's generation: its newest sealed segment is kept as it is
   std::optional<StorePosition> shipped;  // the bucket's position: a restore point kept like a snapshot
+  // The retention's buckets applied to the commits themselves: the last commit of each kept
+  // hour / day / week stays a restore point even where its snapshot is gone (the disk budget
+  // removes snapshots first; a delta per day costs what that day changed). Null: none.
+  const Retention* retention = nullptr;
 };
 
 struct CompactionReport {

@@ -68,12 +68,13 @@ struct CatchUpDelta {
   uint64_t first_seq = 0, last_seq = 0;
   uint64_t bytes = 0;
 };
-// Builds (or finds, when an earlier pass built it and its upload was cut) the delta from the
-// bucket's position `from` to the newest sealed local commit, when the bucket is at least two
-// sealed segments behind; nullopt otherwise, or when it cannot be built (logged). Other deltas
-// of that directory are removed.
-std::optional<CatchUpDelta> prepare_catch_up(const std::filesystem::path& dir, const std::string& generation,
-                                             uint64_t from, const std::vector<LocalSegment>& segments);
+// Builds (or finds, when an earlier pass built it and it still reaches the newest commit or its
+// upload was cut) the delta from the bucket's position `from` to the newest sealed local
+// commit, when the bucket is at least two sealed segments behind; nullopt otherwise, or when
+// it cannot be built (logged). Other deltas of that directory are removed.
+std::optional<CatchUpDelta> prepare_catch_up(const std::filesystem::path& dir, const std::string& root,
+                                             const std::string& generation, uint64_t from,
+                                             const std::vector<LocalSegment>& segments);
 
 // What to upload, in order, given the local snapshots (oldest first) and sealed segments, the
 // keys the bucket has, the bucket's position in the newest snapshot's generation
@@ -89,6 +90,7 @@ struct ShipOptions {
   uint64_t part_size = 16ull << 20;
   const Key* key = nullptr;  // encrypt every object (envelope.hpp); null: as they are
   int zstd_level = 3;        // segments are compressed before they leave
+  bool catch_up_only = false;  // stop once the bucket's copy is current (the history waits)
 };
 
 struct ShipStats {

@@ -118,13 +118,13 @@ TEST_F(PlanTest, ACatchUpDeltaFromTheBucketsPositionGoesFirstWhenItIsSmallest) {
   // may have been cut) and removes any other.
   const fs::path stale = dir_ / ".uploads" / "catch-up" / "G1" / backup::sealed_segment_name(60, 290);
   file(stale, 10);
-  auto found = replica::prepare_catch_up(dir_, "G1", 100, replica::list_sealed_segments(dir_));
+  auto found = replica::prepare_catch_up(dir_, "site", "G1", 100, replica::list_sealed_segments(dir_));
   ASSERT_TRUE(found);
   EXPECT_EQ(found->path, d);
   EXPECT_EQ(found->last_seq, 300u);
   EXPECT_FALSE(fs::exists(stale));
   // One segment behind: no delta (the segment itself is as small).
-  EXPECT_FALSE(replica::prepare_catch_up(dir_, "G1", 290, replica::list_sealed_segments(dir_)));
+  EXPECT_FALSE(replica::prepare_catch_up(dir_, "site", "G1", 290, replica::list_sealed_segments(dir_)));
 }
 
 TEST_F(PlanTest, RemoteRootAndOpenSegmentsAreNotShipped) {
