@@ -114,27 +114,44 @@ WalMark mark_at(const WalHeader& h, const WalPosition& p) {
   return {h.checkpoint_seq, h.salt1, h.salt2, p.offset, p.checksum1, p.checksum2};
 }
 
-// Where the valid committed frames of the log end (reads it in chunks).
-PgResult<WalPosition> committed_end(int fd, const fs::path& wal, const WalHeader& h, uint64_t file_size) {
+// Reads the committed transactions of the log from `pos` up to `limit` (the file's size, or a
+// commit's end known beforehand) in chunks of whole frames — a chunk grows while one
+// transaction does not fit in it — and hands each chunk's scan to `on_chunk(scan, bytes, base)`
+// (`bytes` read at file offset `base`). Returns where the last complete transaction ends: the
+// log's end, or a torn or uncommitted tail (a COMMIT the disk refused), which is never read as
+// a transaction.
+template <class OnChunk>
+PgResult<WalPosition> read_committed(int fd, const fs::path& wal, const WalHeader& h, WalPosition pos, uint64_t limit,
+                                     std::vector<uint8_t>& buf, OnChunk&& on_chunk) {
   const size_t frame = kWalFrameHeaderSize + h.page_size;
-  WalPosition pos = wal_start(h);
-  std::vector<uint8_t> buf;
-  size_t frames_per_chunk = std::max<size_t>(1, kChunkBytes / frame);
-  while (pos.offset + frame <= file_size) {
-    size_t n = std::min<uint64_t>(file_size - pos.offset, frames_per_chunk * frame) / frame * frame;
+  uint64_t frames_per_chunk = std::max<size_t>(1, kChunkBytes / frame);
+  while (pos.offset + frame <= limit) {
+    const uint64_t whole = (limit - pos.offset) / frame * frame;  // every whole frame left
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(whole, frames_per_chunk * frame));
     buf.resize(n);
     auto got = pread_full(fd, buf.data(), n, pos.offset, wal);
     if (!got) return unexpected(got.error());
-    WalScan s = scan_wal(std::span<const uint8_t>(buf.data(), *got), h, pos, pos.offset);
-    if (s.transactions == 0) {
-      if (!s.stop_reason.empty() || *got < n || pos.offset + n >= file_size) break;
-      frames_per_chunk *= 2;  // one transaction larger than the chunk
+    const size_t have = *got / frame * frame;
+    WalScan scan = scan_wal(std::span<const uint8_t>(buf.data(), have), h, pos, pos.offset);
+    if (scan.transactions == 0) {
+      // No commit in the chunk: the log's committed part ends here (bad frame, end of file,
+      // or frames without a commit up to the end), or one transaction outgrows the chunk.
+      if (!scan.stop_reason.empty() || have < n || n >= whole) break;
+      frames_per_chunk *= 2;
       continue;
     }
-    pos = s.end;
-    if (!s.stop_reason.empty()) break;
+    if (auto s = on_chunk(scan, buf, pos.offset); !s) return unexpected(s.error());
+    pos = scan.end;
+    if (!scan.stop_reason.empty()) break;
   }
   return pos;
+}
+
+// Where the valid committed frames of the log end.
+PgResult<WalPosition> committed_end(int fd, const fs::path& wal, const WalHeader& h, uint64_t file_size) {
+  std::vector<uint8_t> buf;
+  return read_committed(fd, wal, h, wal_start(h), file_size, buf,
+                        [](const WalScan&, const std::vector<uint8_t>&, uint64_t) -> PgStatus { return Ok{}; });
 }
 
 }  // namespace
@@ -248,6 +265,7 @@ PgStatus WalCapture::start(bool startup) {
   WalMark last_mark;
   Standing standing = Standing::kUnknown;  // of the last record (unknown: a segment header's start)
   std::optional<CloseInfo> close;
+  std::optional<std::pair<fs::path, uint64_t>> close_at;  // the segment holding it, and its offset
   auto segs = list_segments(gen);
   for (auto it = segs.rbegin(); it != segs.rend() && !found; ++it) {
     auto bytes = read_whole_file(it->second);
@@ -300,7 +318,11 @@ PgStatus WalCapture::start(bool startup) {
       const SegmentRecord& r = scan.records.back();
       last_seq = r.seq;
       last_mark = r.wal;
-      if (r.kind == RecordKind::kClose) close = record_close_info(b, r);
+      if (r.kind == RecordKind::kClose) {
+        close = record_close_info(b, r);
+        close_at = std::make_pair(it->second, r.payload_offset - kRecordHeaderSize);
+        if (it->first.last_seq && scan.records.size() == 1) close_at->second = 0;  // the segment holds nothing else
+      }
     }
     found = true;
   }
@@ -312,6 +334,19 @@ PgStatus WalCapture::start(bool startup) {
     if (!now || !(*now == *close)) return new_generation("the database file changed while metagate was stopped", wal->header);
     if (wal->header && view.end.offset > kWalHeaderSize)
       return new_generation("the WAL holds commits made while metagate was stopped", wal->header);
+    // From now on the file is written again: the close record no longer describes it. It is
+    // cut off (which needs no free space), so that a crash from here on is recovered like one
+    // (from the WAL) instead of being taken for a foreign write after a clean stop.
+    if (close_at) {
+      if (close_at->second <= kSegmentHeaderSize) {
+        if (::unlink(close_at->first.c_str()) != 0) return io_error("remove", close_at->first, errno);
+      } else {
+        if (::truncate(close_at->first.c_str(), static_cast<off_t>(close_at->second)) != 0)
+          return io_error("truncate", close_at->first, errno);
+        if (auto s = fsync_path(close_at->first, false); !s) return s;
+      }
+      if (auto s = fsync_path(gen, true); !s) return s;
+    }
     generation_ = gen.filename().string();
     gen_dir_ = gen;
     seq_ = last_seq;
@@ -335,7 +370,15 @@ PgStatus WalCapture::start(bool startup) {
   if (wal->header) {
     if (auto s = capture_to(*wal->header, 0); !s) {
       spdlog::warn("change capture of {}: {}", db_path_.string(), s.error().message);
-      return new_generation("the WAL does not continue where capture stopped", wal->header);
+      if (s.error().sqlstate == sqlstate::kDataCorrupted)
+        return new_generation("the WAL does not continue where capture stopped", wal->header);
+      // Could not write what it read (a full disk): the chain is intact, the WAL keeps the
+      // frames; capture is behind and catches up when it can (checkpoints wait meanwhile).
+      retry_end_ = view.end.offset;
+      (void)fail(s.error());
+      spdlog::warn("change capture of {}: generation {} continues at commit {}, behind the WAL until it can write again",
+                   db_path_.string(), generation_, seq_.load());
+      return Ok{};
     }
   }
   spdlog::info("change capture of {}: generation {} continues at commit {} ({} commit(s) recovered from the WAL)",
@@ -387,6 +430,7 @@ PgStatus WalCapture::committed(int wal_frames) {
   if (!hr.header) return fail(PgError::make(kIoError, "the WAL of \"" + db_path_.string() + "\" has no valid header: " + hr.error));
   const WalHeader& h = *hr.header;
   const uint64_t end = kWalHeaderSize + static_cast<uint64_t>(wal_frames) * (kWalFrameHeaderSize + h.page_size);
+  retry_end_ = end;  // acknowledged commits up to here: retried by catch_up_locked() if this fails
   auto s = capture_to(h, end);
   if (!s) {
     if (s.error().sqlstate == sqlstate::kDataCorrupted) {
@@ -437,20 +481,7 @@ PgStatus WalCapture::capture_to(const WalHeader& h, uint64_t end) {
     if (::fstat(fd, &st) != 0) return io_error("stat", wal_path_, errno);
     limit = static_cast<uint64_t>(st.st_size);
   }
-  size_t frames_per_chunk = std::max<size_t>(1, kChunkBytes / frame);
-  while (pos.offset + frame <= limit) {
-    const size_t n = std::min<uint64_t>(limit - pos.offset, frames_per_chunk * frame) / frame * frame;
-    rbuf_.resize(n);
-    auto got = pread_full(fd, rbuf_.data(), n, pos.offset, wal_path_);
-    if (!got) return unexpected(got.error());
-    const size_t have = *got / frame * frame;
-    const uint64_t base = pos.offset;
-    WalScan scan = scan_wal(std::span<const uint8_t>(rbuf_.data(), have), h, pos, base);
-    if (scan.transactions == 0) {
-      if (!scan.stop_reason.empty() || have < n || pos.offset + n >= limit) break;
-      frames_per_chunk *= 2;  // one transaction larger than the chunk
-      continue;
-    }
+  auto records = [&](const WalScan& scan, const std::vector<uint8_t>& bytes, uint64_t base) -> PgStatus {
     // One record per transaction: its pages, each once (the last image of it).
     size_t first = 0;
     for (size_t i = 0; i < scan.frames.size(); ++i) {
@@ -462,12 +493,12 @@ PgStatus WalCapture::capture_to(const WalHeader& h, uint64_t end) {
       for (size_t j = 0; j < pages.size(); ++j) {
         if (j + 1 < pages.size() && pages[j + 1].first == pages[j].first) continue;  // a later image follows
         append_page_prefix(wbuf_, pages[j].first);
-        const uint8_t* img = rbuf_.data() + (pages[j].second - base) + kWalFrameHeaderSize;
+        const uint8_t* img = bytes.data() + (pages[j].second - base) + kWalFrameHeaderSize;
         wbuf_.insert(wbuf_.end(), img, img + h.page_size);
         ++stats_.pages;
       }
       const WalFrame& c = scan.frames[i];
-      const uint8_t* ch = rbuf_.data() + (c.offset - base);
+      const uint8_t* ch = bytes.data() + (c.offset - base);
       RecordFields f;
       f.kind = RecordKind::kTransaction;
       f.seq = seq_.load() + 1;
@@ -481,9 +512,11 @@ PgStatus WalCapture::capture_to(const WalHeader& h, uint64_t end) {
       stats_.last_capture_unix_ms = f.unix_ms;
       first = i + 1;
     }
-    pos = scan.end;
-    if (!scan.stop_reason.empty()) break;
-  }
+    return Ok{};
+  };
+  auto reached = read_committed(fd, wal_path_, h, pos, limit, rbuf_, records);
+  if (!reached) return unexpected(reached.error());
+  pos = *reached;
   if (end != 0 && pos.offset != end)
     return detail::fail(sqlstate::kDataCorrupted, "the WAL does not continue where capture stopped (captured to offset " +
                                                       std::to_string(pos.offset) + ", the log ends at " +
@@ -544,8 +577,42 @@ PgStatus WalCapture::append_record(std::vector<uint8_t>& rec, size_t header_at, 
   return Ok{};
 }
 
+PgStatus WalCapture::catch_up_locked() {
+  if (!stats_.behind || retry_end_ == 0) return Ok{};
+  // Only up to the end the last wal hook reported: frames after it may belong to a commit that
+  // failed (SQLite would write over them).
+  uint8_t hb[kWalHeaderSize];
+  if (wal_fd_ < 0) return Ok{};
+  auto got = pread_full(wal_fd_, hb, sizeof hb, 0, wal_path_);
+  if (!got) return unexpected(got.error());
+  auto hr = parse_wal_header(std::span<const uint8_t>(hb, *got));
+  if (!hr.header) return Ok{};
+  if (auto s = capture_to(*hr.header, retry_end_); !s) {
+    if (s.error().sqlstate == sqlstate::kDataCorrupted) {
+      spdlog::error("change capture of {}: {}", db_path_.string(), s.error().message);
+      if (auto g = new_generation(s.error().message, *hr.header); !g) return g;
+      stats_.behind = false;
+      pending_ = 0;
+      return Ok{};
+    }
+    stats_.last_error = s.error().message;
+    return s;
+  }
+  spdlog::info("change capture of {}: caught up at commit {} ({})", db_path_.string(), seq_.load(), "after an earlier failure");
+  stats_.behind = false;
+  stats_.last_error.clear();
+  pending_.store(0, std::memory_order_seq_cst);
+  return Ok{};
+}
+
+PgStatus WalCapture::catch_up() {
+  std::lock_guard lk(mu_);
+  return catch_up_locked();
+}
+
 PgStatus WalCapture::sync() {
   std::lock_guard lk(mu_);
+  (void)catch_up_locked();
   if (stats_.behind)
     return detail::fail(kIoError, "change capture is behind (" + stats_.last_error + "): the WAL is not checkpointed");
   if (fd_ >= 0 && unsynced_) {
@@ -599,12 +666,14 @@ PgStatus WalCapture::sync_wal_locked() {
 
 PgStatus WalCapture::seal_if_due() {
   std::lock_guard lk(mu_);
+  if (auto c = catch_up_locked(); !c) return c;
   if (fd_ < 0 || now_ms() - seg_created_ms_ < opts_.segment_ms) return Ok{};
   return seal_locked();
 }
 
 PgStatus WalCapture::closed_cleanly() {
   std::lock_guard lk(mu_);
+  (void)catch_up_locked();
   if (stats_.behind) return detail::fail(kIoError, "change capture is behind: no clean close recorded");
   auto info = describe_file(db_path_);
   if (!info) return io_error("stat", db_path_, errno);

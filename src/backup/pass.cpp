@@ -42,8 +42,14 @@ PassResult run_backup_pass(const fs::path& file, const fs::path& dir, const Pass
       r.removed.push_back(m.id);
       return true;
     };
+    // The newest snapshot of the capture's generation is its base for every commit since: a
+    // snapshot without a capture position (`metagate backup now` from another process) taken
+    // in the same hour must not push it out of the hour's bucket.
+    std::string base;
+    for (const auto& m : listing->snapshots)
+      if (!m.generation.empty() && (o.current_generation.empty() || m.generation == o.current_generation)) base = m.id;
     for (const auto& m : listing->snapshots) {
-      const bool drop = std::find(plan.remove.begin(), plan.remove.end(), m.id) != plan.remove.end();
+      const bool drop = m.id != base && std::find(plan.remove.begin(), plan.remove.end(), m.id) != plan.remove.end();
       if (!drop || !remove(m)) kept.push_back(m);
     }
     std::optional<StorePosition> shipped;

@@ -1289,7 +1289,16 @@ awaitable<PgStatus> Session::run_statement(const sql::Plan& plan, sql::PlanPtr p
       }
       store::set_function_context(nullptr);
       db_->store->invalidate_sequences();
-      if (auto s = db_->store->write_catalog(*plan.new_catalog); !s) co_return s;
+      if (auto s = db_->store->write_catalog(*plan.new_catalog); !s) {
+        // (A full disk can refuse the catalog's rows.) Outside a block the statement's own
+        // transaction goes, and the writer with it; inside one the block is failed as usual.
+        if (!in_block) {
+          (void)store::exec(wdb, "ROLLBACK");
+          writer_held_ = false;
+          db_->write_lock.release();
+        }
+        co_return s;
+      }
       if (!in_block) {
         auto s = store::exec(wdb, "COMMIT");
         writer_held_ = false;

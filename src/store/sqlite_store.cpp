@@ -4,6 +4,8 @@
 
 #include <sys/stat.h>
 
+#include <spdlog/spdlog.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -358,12 +360,28 @@ PgStatus SqliteStore::bootstrap() {
     catalog_ = std::make_shared<sql::Catalog>(sql::Catalog::from_json(j));
     // Regenerate the emulated pg_catalog/information_schema rows: a file written by an older
     // metagate gets the system relations this version adds.
-    if (auto s = exec(writer_->db(), "BEGIN IMMEDIATE"); !s) return s;
-    if (auto s = write_catalog(*catalog_); !s) {
-      (void)exec(writer_->db(), "ROLLBACK");
-      return s;
+    // On a full disk this write cannot commit; the rows written by the last start are still
+    // there, so the file is served as it is (reads work, writes get 53100 until there is
+    // room) instead of refusing every client of a daemon restarted while the disk is full.
+    auto regenerate = [&]() -> PgStatus {
+      if (auto s = exec(writer_->db(), "BEGIN IMMEDIATE"); !s) return s;
+      if (auto s = write_catalog(*catalog_); !s) {
+        (void)exec(writer_->db(), "ROLLBACK");
+        return s;
+      }
+      if (auto s = exec(writer_->db(), "COMMIT"); !s) {
+        (void)exec(writer_->db(), "ROLLBACK");
+        return s;
+      }
+      return Ok{};
+    };
+    auto s = regenerate();
+    if (!s && s.error().sqlstate == "53100") {
+      spdlog::warn("{}: the emulated system catalogs were not refreshed: {}; serving the file as it is",
+                   opts_.path, s.error().message);
+      return Ok{};
     }
-    return exec(writer_->db(), "COMMIT");
+    return s;
   }
   sqlite3_finalize(st);
   auto cat = std::make_shared<sql::Catalog>();
@@ -632,6 +650,27 @@ PgStatus SqliteStore::write_catalog(const sql::Catalog& c) {
   return Ok{};
 }
 
+namespace {
+
+// 53100 for a write that found no room (see map_sqlite_error).
+PgError disk_full_error(sqlite3* db) {
+  const char* f = db ? sqlite3_db_filename(db, "main") : nullptr;
+  const std::string file = f ? f : "";
+  if (file.empty())
+    return PgError::make("53100", "could not write to the database: No space left on device")
+        .with_hint("Free disk space, then retry the transaction (docs/runbooks/disk-full.md).");
+  // In WAL mode a transaction's pages are appended to the -wal file: that is the file that
+  // could not grow. Nothing of the failed statement or transaction was kept.
+  return PgError::make("53100", "could not write to file \"" + file + "-wal\": No space left on device")
+      .with_detail("The file system that holds the SQLite database \"" + file +
+                   "\" (and its -wal file) is full. The transaction was not committed; every committed "
+                   "transaction is intact and reads keep working.")
+      .with_hint("Free disk space on that file system, then retry the transaction: writes succeed again as "
+                 "soon as there is room, no restart needed (docs/runbooks/disk-full.md).");
+}
+
+}  // namespace
+
 PgError map_sqlite_error(sqlite3* db, int rc, const sql::Catalog* catalog) {
   std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   std::string code, text;
@@ -704,7 +743,13 @@ PgError map_sqlite_error(sqlite3* db, int rc, const sql::Catalog* catalog) {
   }
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
     return PgError::make(sqlstate::kLockNotAvailable, "could not obtain lock: " + msg);
-  if (primary == SQLITE_FULL) return PgError::make("53100", "could not extend file: No space left on device");
+  // A full disk is PostgreSQL's disk_full (53100). SQLite says SQLITE_FULL when a write() ran out
+  // of space, but a failure to grow a file by other means (the -shm index, a size hint) comes as
+  // SQLITE_IOERR_* with errno ENOSPC/EDQUOT: the same condition for the operator. Grafana logs
+  // only the message, so it names the file and the hint says what to do.
+  const int sys_errno = db ? sqlite3_system_errno(db) : 0;
+  if (primary == SQLITE_FULL || (primary == SQLITE_IOERR && (sys_errno == ENOSPC || sys_errno == EDQUOT)))
+    return disk_full_error(db);
   if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) return PgError::make(sqlstate::kDataCorrupted, msg);
   if (primary == SQLITE_TOOBIG) return PgError::make(sqlstate::kProgramLimitExceeded, msg);
   if (primary == SQLITE_MISMATCH) return PgError::make(sqlstate::kDatatypeMismatch, msg);

@@ -78,8 +78,11 @@ class WalCapture {
 
   // Any thread: see SnapshotOptions::position.
   StorePosition position(bool upper) const;
-  // Seals the open segment if it is older than segment_ms.
+  // Seals the open segment if it is older than segment_ms (after catching up, see catch_up()).
   PgStatus seal_if_due();
+  // After a failure (a full disk): captures the acknowledged commits still missing, without
+  // waiting for the next commit (sync() and seal_if_due() try this too). Ok when not behind.
+  PgStatus catch_up();
   CaptureStats stats() const;
   std::string generation() const;
 
@@ -97,6 +100,7 @@ class WalCapture {
   PgStatus seal_locked();
   PgStatus sync_wal_locked();
   PgStatus fail(PgError e);
+  PgStatus catch_up_locked();
 
   const std::filesystem::path db_path_, wal_path_;
   const CaptureOptions opts_;
@@ -108,6 +112,7 @@ class WalCapture {
   std::atomic<uint64_t> seq_{0};
   std::atomic<uint64_t> pending_{0};  // commits begun (commit hook) and not captured yet
   int wal_fd_ = -1;
+  uint64_t retry_end_ = 0;  // the WAL end of the last acknowledged commit (what a catch-up reads to)
   // The open segment.
   int fd_ = -1;
   std::filesystem::path seg_path_;
