@@ -9,6 +9,11 @@
 //
 //   outage_sim --work DIR --endpoint http://127.0.0.1:PORT --bucket B --s3ctl "CMD"
 //              [--hours 336] [--tx-per-hour 6] [--budget-mib 48] [--blob-mib 6] [--seed 1]
+//              [--dashboards 150] [--dashboard-kb 3] [--versions 0] [--snapshot-every 1] [--bench 1]
+//
+// --bench 1 (bench/outage): no per-commit content hashes (a ≥ 1 GB file is not read after every
+// commit) and no point-in-time check; --snapshot-every H takes the backup pass every H hours
+// (the whole-file figure still counts an upload per hour, of the last snapshot's size).
 //
 // `CMD kill` stops the S3 server at once (kill -9), `CMD start` starts it again on the same port
 // with its data. Prints PASS/FAIL lines, the figures (bytes, times) as "FIGURE name value" lines,
@@ -54,6 +59,8 @@ struct Args {
   fs::path work;
   std::string endpoint, bucket, s3ctl;
   int hours = 336, tx_per_hour = 6, budget_mib = 48, blob_mib = 6;
+  int dashboards = 150, dashboard_kb = 3, versions = 0, snapshot_every = 1;
+  bool bench = false;
   unsigned seed = 1;
 };
 
@@ -109,10 +116,12 @@ class Db {
 };
 
 // A dashboard's JSON, about 3 KB: panels with queries, as Grafana stores them.
+int g_dashboard_kb = 3;
+
 std::string dashboard_json(int id, int version, std::mt19937& rng) {
   std::string s = "{\"id\":" + std::to_string(id) + ",\"title\":\"Service " + std::to_string(id) +
                   "\",\"version\":" + std::to_string(version) + ",\"refresh\":\"30s\",\"panels\":[";
-  const int panels = 8 + id % 6;
+  const int panels = std::max(1, g_dashboard_kb * 1024 / 340) + id % 6;
   for (int p = 0; p < panels; ++p) {
     if (p) s += ",";
     s += "{\"id\":" + std::to_string(p + 1) + ",\"type\":\"timeseries\",\"title\":\"Requests " + std::to_string(p) +
@@ -139,6 +148,11 @@ int main(int argc, char** argv) {
     else if (k == "--budget-mib") a.budget_mib = std::stoi(v);
     else if (k == "--blob-mib") a.blob_mib = std::stoi(v);
     else if (k == "--seed") a.seed = static_cast<unsigned>(std::stoul(v));
+    else if (k == "--dashboards") a.dashboards = std::stoi(v);
+    else if (k == "--dashboard-kb") a.dashboard_kb = std::stoi(v);
+    else if (k == "--versions") a.versions = std::stoi(v);
+    else if (k == "--snapshot-every") a.snapshot_every = std::max(1, std::stoi(v));
+    else if (k == "--bench") a.bench = v == "1";
     else {
       std::cerr << "unknown argument " << k << "\n";
       return 2;
@@ -155,6 +169,7 @@ int main(int argc, char** argv) {
       std::exit(3);
     }
   };
+  g_dashboard_kb = a.dashboard_kb;
   fs::remove_all(a.work / "data");
   fs::create_directories(a.work / "data");
   const fs::path db_path = a.work / "data" / "grafana.db";
@@ -221,18 +236,29 @@ int main(int argc, char** argv) {
   db.exec("CREATE TABLE user (id INTEGER PRIMARY KEY, login TEXT, last_seen_at INTEGER)");
   db.exec("CREATE TABLE kv_store (key TEXT PRIMARY KEY, value BLOB)");
   db.exec("BEGIN");
-  const int dashboards = 150;
+  const int dashboards = a.dashboards;
   for (int d = 1; d <= dashboards; ++d) {
     const std::string json = dashboard_json(d, 1, rng);
     db.run("INSERT INTO dashboard VALUES (?, ?, ?, ?, 1, ?, ?)",
            {std::to_string(d), "uid-" + std::to_string(d), "Service " + std::to_string(d), json, std::to_string(now), hash_of(json)});
+    for (int v = 1; v <= a.versions; ++v) {
+      const std::string old = dashboard_json(d, v, rng);
+      db.run("INSERT INTO dashboard_version (dashboard_id, version, created, data, md5) VALUES (?, ?, ?, ?, ?)",
+             {std::to_string(d), std::to_string(v), std::to_string(now), old, hash_of(old)});
+    }
+    if (d % 200 == 0) {
+      db.exec("COMMIT");
+      db.exec("BEGIN");
+    }
   }
   for (int u = 1; u <= 20; ++u) db.run("INSERT INTO user VALUES (?, ?, ?)", {std::to_string(u), "user" + std::to_string(u), std::to_string(now)});
   db.run("INSERT INTO kv_store VALUES ('plugin.cache', randomblob(?))", {std::to_string(a.blob_mib << 20)});
   db.exec("COMMIT");
 
   std::map<uint64_t, std::string> by_seq;  // content hash after each captured commit
-  auto record = [&] { by_seq[capture->stats().seq] = hash_of(testing::file_content(db_path, kTables)); };
+  auto record = [&] {
+    if (!a.bench) by_seq[capture->stats().seq] = hash_of(testing::file_content(db_path, kTables));
+  };
   record();
 
   // One simulated hour of Grafana-like writes: dashboard saves (a hot tenth of the dashboards
@@ -274,14 +300,24 @@ int main(int argc, char** argv) {
   po.clock_ms = clock;
   po.shipped_position = [&] { return replica::shipped_position(dir, root); };
   uint64_t whole_file_bytes = 0;  // "upload the whole file every hour": every hourly snapshot
+  uint64_t last_snapshot_bytes = 0;
+  int hour = 0;
+  double pass_seconds = 0;
   auto backup_hour = [&](bool outage) -> bool {
     po.current_generation = capture->generation();
     (void)capture->seal_if_due();
+    if (hour++ % a.snapshot_every != 0) {
+      if (outage) whole_file_bytes += last_snapshot_bytes;
+      return true;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
     backup::PassResult r = backup::run_backup_pass(db_path, dir, po);
+    pass_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!r.snapshot) {
       std::cerr << "snapshot failed: " << r.snapshot.error().message << "\n";
       return false;
     }
+    last_snapshot_bytes = r.snapshot->stored_bytes;
     if (outage) whole_file_bytes += r.snapshot->stored_bytes;
     const uint64_t used = r.kept_bytes + r.segment_bytes;
     if (used > budget || r.over_budget) {
@@ -333,6 +369,8 @@ int main(int argc, char** argv) {
   figure("local_max_bytes", static_cast<double>(max_local));
   figure("local_max_segment_bytes", static_cast<double>(max_segments));
   figure("whole_file_every_hour_bytes", static_cast<double>(whole_file_bytes));
+  figure("snapshot_stored_bytes", static_cast<double>(last_snapshot_bytes));
+  figure("backup_pass_ms_total", pass_seconds * 1000);
 
   // ---- the endpoint returns: catch-up first ----
   s3ctl("start");
@@ -361,6 +399,10 @@ int main(int argc, char** argv) {
     figure("catch_up_bytes", static_cast<double>(cu->catch_up_uploaded_bytes));
     figure("catch_up_delta_raw_bytes", static_cast<double>(cu->catch_up_delta_bytes));
     figure("catch_up_ms", cu_seconds * 1000);
+    // "The data that actually changed": the pages written during the outage, each once.
+    if (cu->catch_up_delta_bytes)
+      figure("catch_up_bytes_per_changed_byte_x1000", 1000.0 * static_cast<double>(cu->catch_up_uploaded_bytes) /
+                                                          static_cast<double>(cu->catch_up_delta_bytes));
     check(cu->catch_up_uploaded_bytes * 20 < whole_file_bytes,
           "catch-up shipped less than 1/20 of uploading the whole file every hour (" + std::to_string(cu->catch_up_uploaded_bytes) +
               " vs " + std::to_string(whole_file_bytes) + " bytes)");
@@ -441,6 +483,10 @@ int main(int argc, char** argv) {
   check(plan && plan->to_seq == live_seq && testing::file_content(newest, kTables) == live,
         "restore --from s3 of the newest point (a snapshot and the segments after it) equals the live database, row for row "
         "(commit " + (plan ? std::to_string(plan->to_seq) : std::string("?")) + " of " + std::to_string(live_seq) + ")");
+  if (a.bench) {
+    std::cout << passed << " passed, " << failed << " failed" << std::endl;
+    return failed ? 1 : 0;
+  }
   // A point in the middle of the outage: the newest restore point at or before it.
   const int64_t middle = outage_start + (outage_end - outage_start) * 2 / 3;
   const fs::path mid = a.work / "data" / "restored-middle.db";

@@ -13,18 +13,19 @@
 #                point two thirds into the outage equals the database at that commit
 #   awscli       lists the objects; they are encrypted envelopes
 #
-#   run.sh --outage-sim BIN --work DIR [--hours N]
+#   run.sh --outage-sim BIN --work DIR [--hours N] [-- MORE OUTAGE_SIM ARGUMENTS]
 #
 # Without Node.js the test is skipped. Output: PASS/FAIL lines, FIGURE lines (bytes, ms), and
 # "N passed, M failed"; the exit status is non-zero on failure.
 set -u -o pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-sim="" work="" hours=336
+sim="" work="" hours=336 extra=()
 while [ $# -gt 0 ]; do
   case $1 in
     --outage-sim) sim=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --hours) hours=$2; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
     *) echo "usage: run.sh --outage-sim BIN --work DIR [--hours N]"; exit 2 ;;
   esac
 done
@@ -46,7 +47,7 @@ bash "$here/s3ctl.sh" "$state" start || { echo "0 passed, 1 failed"; exit 1; }
 S3RVER_PORT=$(cat "$state/port")
 
 "$sim" --work "$work" --endpoint "http://127.0.0.1:$S3RVER_PORT" --bucket bucket \
-  --s3ctl "bash $here/s3ctl.sh $state" --hours "$hours" 2>"$work/outage_sim.log"
+  --s3ctl "bash $here/s3ctl.sh $state" --hours "$hours" "${extra[@]}" 2>"$work/outage_sim.log"
 rc=$?
 tail -5 "$work/outage_sim.log" >&2
 
