@@ -14,6 +14,7 @@
 #include <map>
 #include <random>
 
+#include "capture_harness.hpp"
 #include "metagate/backup/capture.hpp"
 #include "metagate/backup/compact.hpp"
 #include "metagate/backup/restore.hpp"
@@ -160,29 +161,9 @@ class CaptureTest : public ::testing::Test {
 
   // Everything a client could see in the file: the rows of every table, in order.
   static std::string content(const fs::path& file) {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-    std::string out;
-    auto q = [&](const char* sql) {
-      sqlite3_stmt* st = nullptr;
-      if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) {
-        out += std::string("ERR ") + sqlite3_errmsg(db);
-        return;
-      }
-      while (sqlite3_step(st) == SQLITE_ROW) {
-        for (int i = 0; i < sqlite3_column_count(st); ++i) {
-          const unsigned char* t = sqlite3_column_text(st, i);
-          out += t ? reinterpret_cast<const char*>(t) : "NULL";
-          out += '|';
-        }
-        out += '\n';
-      }
-      sqlite3_finalize(st);
-    };
-    q("SELECT name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_mg%' ESCAPE '\\' ORDER BY name");
-    q("SELECT id, k, length(v), hex(substr(v, 1, 16)) FROM dash ORDER BY id");
-    sqlite3_close(db);
-    return out;
+    return metagate::testing::file_content(
+        file, {"SELECT name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_mg%' ESCAPE '\\' ORDER BY name",
+               "SELECT id, k, length(v), hex(substr(v, 1, 16)) FROM dash ORDER BY id"});
   }
 
   // One random transaction of Grafana-like churn: a few inserts, updates and deletes.

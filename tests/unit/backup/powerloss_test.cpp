@@ -30,6 +30,7 @@
 #include <sstream>
 #include <thread>
 
+#include "capture_harness.hpp"
 #include "metagate/backup/capture.hpp"
 #include "metagate/backup/restore.hpp"
 #include "metagate/backup/snapshot.hpp"
@@ -365,24 +366,7 @@ class PowerLossTest : public ::testing::Test {
   }
 
   static std::string content(const fs::path& file) {
-    sqlite3* db = nullptr;
-    sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-    std::string out;
-    for (const char* q : {"SELECT id, hex(v) FROM t ORDER BY id", "SELECT k, c, hex(pad) FROM u ORDER BY k"}) {
-      sqlite3_stmt* st = nullptr;
-      sqlite3_prepare_v2(db, q, -1, &st, nullptr);
-      while (sqlite3_step(st) == SQLITE_ROW) {
-        for (int i = 0; i < sqlite3_column_count(st); ++i) {
-          const unsigned char* t = sqlite3_column_text(st, i);
-          out += t ? reinterpret_cast<const char*>(t) : "NULL";
-          out += '|';
-        }
-        out += '\n';
-      }
-      sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return out;
+    return metagate::testing::file_content(file, {"SELECT id, hex(v) FROM t ORDER BY id", "SELECT k, c, hex(pad) FROM u ORDER BY k"});
   }
 
   fs::path dir_, db_, bk_, acks_;
