@@ -270,9 +270,60 @@ std::vector<Upload> plan_uploads(const std::string& root, const fs::path& dir,
   return out;
 }
 
-void RemoteState::remember(const backup::Manifest& m) {
-  if (!m.generation.empty()) bases_[m.id] = {m.generation, m.seq_lo};
+std::vector<std::string> plan_remote_prune(const std::string& root, const std::set<std::string>& remote,
+                                           const std::vector<backup::Manifest>& known, const backup::Retention& r) {
+  std::vector<std::string> out;
+  // The complete snapshots in the bucket, oldest first (ids sort by time).
+  std::vector<backup::Manifest> held;
+  for (const auto& m : known)
+    if (remote.count(snapshot_key(root, m.data_file())) && remote.count(snapshot_key(root, m.manifest_file()))) held.push_back(m);
+  std::sort(held.begin(), held.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  if (held.empty()) return out;
+  backup::Retention buckets = r;
+  buckets.disk_budget_bytes = 0;
+  const backup::RetentionPlan plan = backup::plan_retention(held, buckets);
+  std::set<std::string> kept(plan.keep.begin(), plan.keep.end());
+  std::map<std::string, uint64_t> first_needed;  // generation → oldest kept snapshot's first commit
+  for (const auto& m : held) {
+    if (!kept.count(m.id)) {
+      out.push_back(snapshot_key(root, m.data_file()));  // data first: a lone manifest is ignored
+      out.push_back(snapshot_key(root, m.manifest_file()));
+      continue;
+    }
+    if (m.generation.empty()) continue;
+    auto [it, fresh] = first_needed.emplace(m.generation, m.seq_lo);
+    if (!fresh) it->second = std::min(it->second, m.seq_lo);
+  }
+  // Halves of snapshots (a prune or an upload cut between the two): older than the newest
+  // complete one, they will never be completed.
+  const std::string snaps = root + "/snapshots/";
+  const std::string newest = held.back().id;
+  for (auto it = remote.lower_bound(snaps); it != remote.end() && it->starts_with(snaps); ++it) {
+    const std::string name = it->substr(snaps.size());
+    std::string id;
+    for (const char* suffix : {".db.zst", ".json"})
+      if (name.ends_with(suffix)) id = name.substr(0, name.size() - std::strlen(suffix));
+    if (id.empty()) continue;  // not ours
+    if (id >= newest || std::any_of(held.begin(), held.end(), [&](const auto& m) { return m.id == id; })) continue;
+    out.push_back(*it);
+  }
+  // Segments.
+  const std::string wal = root + "/wal/";
+  const std::string current = held.back().generation;
+  for (auto it = remote.lower_bound(wal); it != remote.end() && it->starts_with(wal); ++it) {
+    const std::string rest = it->substr(wal.size());
+    const size_t slash = rest.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string gen = rest.substr(0, slash);
+    auto n = backup::parse_segment_name(rest.substr(slash + 1));
+    if (!n || !n->last_seq) continue;
+    auto need = first_needed.find(gen);
+    if (need == first_needed.end() ? gen != current : *n->last_seq <= need->second) out.push_back(*it);
+  }
+  return out;
 }
+
+void RemoteState::remember(const backup::Manifest& m) { bases_[m.id] = {m.generation, m.seq_lo, m.created_unix_ms}; }
 
 std::vector<backup::Manifest> RemoteState::known_snapshots(const std::vector<backup::Manifest>& local) const {
   std::vector<backup::Manifest> out = local;
@@ -282,6 +333,7 @@ std::vector<backup::Manifest> RemoteState::known_snapshots(const std::vector<bac
     m.id = id;
     m.generation = b.generation;
     m.seq_lo = m.seq_hi = b.seq_lo;
+    m.created_unix_ms = b.created_unix_ms;
     out.push_back(std::move(m));
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
@@ -321,7 +373,7 @@ PgStatus RemoteState::load() {
   if (j.contains("snapshots") && j["snapshots"].is_object())
     for (const auto& [id, b] : j["snapshots"].items())
       if (b.is_object() && b.value("generation", nlohmann::json()).is_string() && b.value("seq_lo", nlohmann::json()).is_number_unsigned())
-        bases_[id] = {b["generation"].get<std::string>(), b["seq_lo"].get<uint64_t>()};
+        bases_[id] = {b["generation"].get<std::string>(), b["seq_lo"].get<uint64_t>(), b.value("created_unix_ms", int64_t{0})};
   return Ok{};
 }
 
@@ -329,7 +381,8 @@ PgStatus RemoteState::save() const {
   nlohmann::json j;
   j["keys"] = keys_;
   j["snapshots"] = nlohmann::json::object();
-  for (const auto& [id, b] : bases_) j["snapshots"][id] = {{"generation", b.generation}, {"seq_lo", b.seq_lo}};
+  for (const auto& [id, b] : bases_)
+    j["snapshots"][id] = {{"generation", b.generation}, {"seq_lo", b.seq_lo}, {"created_unix_ms", b.created_unix_ms}};
   const std::string text = j.dump(1) + "\n";
   if (auto w = write_file(dir_ / ".remote.json", bytes_of(text)); !w) return unexpected(PgError::make("58030", w.error().message));
   return Ok{};
@@ -454,22 +507,20 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
   auto listing = backup::list_snapshots(dir);
   if (!listing) return unexpected(Error::make(Error::Kind::kLocal, listing.error().message));
   const auto segments = list_sealed_segments(dir);
+  // Before any work for an upload (a catch-up delta reads every segment since the bucket's
+  // position; objects are compressed and encrypted into .uploads/): does the endpoint answer?
+  // During an outage every pass would otherwise redo that work for nothing.
+  if (!state.keys().empty()) {
+    const std::string& probe_key = *state.keys().begin();
+    if (auto probe = client.head_object(probe_key); !probe && probe.error().kind != Error::Kind::kNotFound)
+      return unexpected(probe.error());
+  }
   std::optional<CatchUpDelta> delta;
   std::optional<uint64_t> at;
   if (!listing->snapshots.empty() && !listing->snapshots.back().generation.empty()) {
     const std::string& gen = listing->snapshots.back().generation;
     at = remote_position(root, state.known_snapshots(listing->snapshots), state.keys(), gen);
-    size_t behind = 0;
-    for (const auto& s : segments) behind += s.generation == gen && at && s.last_seq > *at;
-    if (behind >= 2) {
-      // Building a delta reads every segment since the bucket's position: first make sure the
-      // endpoint answers (during an outage each pass would otherwise build one for nothing).
-      auto known = state.keys().lower_bound(root + "/snapshots/");
-      if (known != state.keys().end() && known->starts_with(root + "/snapshots/"))
-        if (auto probe = client.head_object(*known); !probe && probe.error().kind != Error::Kind::kNotFound)
-          return unexpected(probe.error());
-      delta = prepare_catch_up(dir, root, gen, *at, segments);
-    }
+    if (at) delta = prepare_catch_up(dir, root, gen, *at, segments);
     if (delta) {
       stats.catch_up_delta_commits = delta->last_seq - delta->first_seq + 1;
       stats.catch_up_delta_bytes = delta->bytes;
@@ -534,6 +585,10 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
       }
     }
     if (!r) {
+      // The prepared copy is kept only for a multipart upload to resume; anything else is
+      // prepared again next time (the queue's order may have changed by then).
+      std::error_code ec;
+      if (!prepared.empty() && !fs::exists(parts_file(dir, u.key), ec)) fs::remove(prepared, ec);
       remaining();
       return unexpected(r.error());
     }
@@ -549,6 +604,23 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
     if (plan[i].catch_up) stats.catch_up_uploaded_bytes += sent;
   }
   remaining();
+  if (o.retention && stats.catch_up_pending == 0 && i == plan.size()) {
+    // Remote retention, once everything planned is up: deletions never race the uploads that
+    // make the bucket's copy current.
+    const auto doomed = plan_remote_prune(root, state.keys(), state.known_snapshots(listing->snapshots), *o.retention);
+    for (const auto& key : doomed) {
+      if (should_stop && should_stop()) break;
+      auto d = client.delete_object(key);
+      if (!d && d.error().kind != Error::Kind::kNotFound) {
+        spdlog::warn("replica: could not delete {} (remote retention): {}", key, d.error().to_string());
+        break;
+      }
+      state.erase(key);
+      ++stats.deleted_objects;
+    }
+    if (stats.deleted_objects > 0)
+      if (auto s = state.save(); !s) spdlog::warn("replica: {}", s.error().message);
+  }
   // How far the bucket's copy reaches in the current generation.
   if (!listing->snapshots.empty() && !listing->snapshots.back().generation.empty()) {
     stats.generation = listing->snapshots.back().generation;

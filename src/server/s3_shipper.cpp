@@ -130,7 +130,13 @@ bool S3Shipper::ship_file(const std::string& file) {
   };
   replica::ShipOptions so;
   so.key = key_.get();
-  so.zstd_level = backup_.zstd_level;
+  so.zstd_level = static_cast<int>(backup_.zstd_level);
+  // The bucket keeps what the local retention keeps (the disk budget is local only).
+  const backup::Retention retention{.last = static_cast<int>(backup_.retention.last),
+                                    .hourly = static_cast<int>(backup_.retention.hourly),
+                                    .daily = static_cast<int>(backup_.retention.daily),
+                                    .weekly = static_cast<int>(backup_.retention.weekly)};
+  so.retention = &retention;
   auto r = replica::ship(*client_, root, dir, *state, so, stopping);
   std::lock_guard lk(mu_);
   FileStats& st = stats_[file];

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "metagate/backup/restore.hpp"
+#include "metagate/backup/retention.hpp"
 #include "metagate/backup/snapshot.hpp"
 #include "metagate/replica/envelope.hpp"
 #include "metagate/s3/client.hpp"
@@ -91,6 +92,9 @@ struct ShipOptions {
   const Key* key = nullptr;  // encrypt every object (envelope.hpp); null: as they are
   int zstd_level = 3;        // segments are compressed before they leave
   bool catch_up_only = false;  // stop once the bucket's copy is current (the history waits)
+  // Remote retention (null: the bucket keeps everything): once the bucket is current, the
+  // snapshots this retention would not keep, and the segments no kept one needs, are deleted.
+  const backup::Retention* retention = nullptr;
 };
 
 struct ShipStats {
@@ -105,7 +109,16 @@ struct ShipStats {
   uint64_t catch_up_delta_commits = 0;  // commits the last catch-up delta built stood for (0: none)
   uint64_t catch_up_delta_bytes = 0;    // its size before compression
   uint64_t catch_up_uploaded_bytes = 0;  // of uploaded_bytes, those of catch-up objects
+  uint64_t deleted_objects = 0;          // by remote retention in this pass
 };
+
+// Remote retention: what to delete from the bucket, given its keys and the snapshots known
+// (local manifests and those remembered in .remote.json): the snapshots `r` does not keep
+// among those the bucket holds (never its newest), manifests or data left without their other
+// half (older than the newest complete snapshot), and the segments of a generation that precede
+// its oldest kept snapshot, or of a generation with none (but the newest snapshot's).
+std::vector<std::string> plan_remote_prune(const std::string& root, const std::set<std::string>& remote_keys,
+                                           const std::vector<backup::Manifest>& known, const backup::Retention& r);
 
 // The remote state of one backup directory: the keys known to be in the bucket, and which
 // commit each snapshot shipped starts at (so the bucket's position is known after local
@@ -118,6 +131,7 @@ class RemoteState {
   const std::set<std::string>& keys() const { return keys_; }
   void add(const std::string& key) { keys_.insert(key); }
   void replace(std::set<std::string> keys) { keys_ = std::move(keys); }
+  void erase(const std::string& key) { keys_.erase(key); }
   void remember(const backup::Manifest& m);
   // The snapshots remembered (id, generation, seq_lo only) and the local ones, by id.
   std::vector<backup::Manifest> known_snapshots(const std::vector<backup::Manifest>& local) const;
@@ -126,6 +140,7 @@ class RemoteState {
   struct Base {
     std::string generation;
     uint64_t seq_lo = 0;
+    int64_t created_unix_ms = 0;
   };
   std::filesystem::path dir_;
   std::set<std::string> keys_;

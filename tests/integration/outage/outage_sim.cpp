@@ -299,6 +299,7 @@ int main(int argc, char** argv) {
   po.retention = {.last = 0, .hourly = 24, .daily = 7, .weekly = 4, .disk_budget_bytes = budget};
   po.clock_ms = clock;
   po.shipped_position = [&] { return replica::shipped_position(dir, root); };
+  ship_opts.retention = &po.retention;  // the bucket keeps what the local retention keeps
   uint64_t whole_file_bytes = 0;  // "upload the whole file every hour": every hourly snapshot
   uint64_t last_snapshot_bytes = 0;
   int hour = 0;
@@ -442,6 +443,14 @@ int main(int argc, char** argv) {
     else if (!r) std::cerr << "shipping: " << r.error().to_string() << "\n";
   }
   check(done.has_value(), "after the restart the history is shipped completely");
+  {
+    size_t remote_snapshots = 0, local_snapshots = 0;
+    for (const auto& k : state.keys()) remote_snapshots += k.ends_with(".json");
+    if (auto l = backup::list_snapshots(dir)) local_snapshots = l->snapshots.size();
+    check(remote_snapshots <= local_snapshots + 1,
+          "remote retention: the bucket holds " + std::to_string(remote_snapshots) + " snapshots, the backup directory " +
+              std::to_string(local_snapshots));
+  }
   {
     std::error_code ec;
     bool left = false;

@@ -127,6 +127,45 @@ TEST_F(PlanTest, ACatchUpDeltaFromTheBucketsPositionGoesFirstWhenItIsSmallest) {
   EXPECT_FALSE(replica::prepare_catch_up(dir_, "site", "G1", 290, replica::list_sealed_segments(dir_)));
 }
 
+TEST_F(PlanTest, RemoteRetentionKeepsWhatLocalRetentionKeeps) {
+  // Five hourly snapshots in the bucket; retention keeps the 2 newest hours.
+  std::vector<backup::Manifest> known;
+  std::set<std::string> remote;
+  for (int h = 0; h < 5; ++h) {
+    backup::Manifest m;
+    m.id = "S" + std::to_string(h);
+    m.generation = h < 2 ? "G1" : "G2";
+    m.seq_lo = m.seq_hi = static_cast<uint64_t>(10 * h);
+    m.created_unix_ms = 1'780'272'000'000 + h * 3'600'000LL;
+    known.push_back(m);
+    remote.insert("site/snapshots/" + m.data_file());
+    remote.insert("site/snapshots/" + m.manifest_file());
+  }
+  remote.insert("site/snapshots/R.json");  // half of a snapshot (older than the newest complete one)
+  remote.insert("site/wal/G1/" + backup::sealed_segment_name(1, 15));
+  remote.insert("site/wal/G2/" + backup::sealed_segment_name(21, 30));
+  remote.insert("site/wal/G2/" + backup::sealed_segment_name(31, 35));
+  remote.insert("site/wal/G2/" + backup::sealed_segment_name(36, 50));
+  backup::Retention r;
+  r.hourly = 2;
+  r.daily = r.weekly = 0;
+  auto doomed = replica::plan_remote_prune("site", remote, known, r);
+  std::set<std::string> d(doomed.begin(), doomed.end());
+  // S0..S2 go (data before manifest), S3 and S4 stay; the half goes.
+  EXPECT_TRUE(d.count("site/snapshots/S0.db.zst") && d.count("site/snapshots/S0.json"));
+  EXPECT_TRUE(d.count("site/snapshots/S2.db.zst") && d.count("site/snapshots/S2.json"));
+  EXPECT_FALSE(d.count("site/snapshots/S3.json") || d.count("site/snapshots/S4.db.zst"));
+  EXPECT_TRUE(d.count("site/snapshots/R.json"));
+  EXPECT_LT(std::find(doomed.begin(), doomed.end(), "site/snapshots/S0.db.zst") - doomed.begin(),
+            std::find(doomed.begin(), doomed.end(), "site/snapshots/S0.json") - doomed.begin());
+  // G1 has no kept snapshot: its segments go; G2's before S3 (commit 30) go, the rest stay.
+  EXPECT_TRUE(d.count("site/wal/G1/" + backup::sealed_segment_name(1, 15)));
+  EXPECT_TRUE(d.count("site/wal/G2/" + backup::sealed_segment_name(21, 30)));
+  EXPECT_FALSE(d.count("site/wal/G2/" + backup::sealed_segment_name(31, 35)));
+  EXPECT_FALSE(d.count("site/wal/G2/" + backup::sealed_segment_name(36, 50)));
+  EXPECT_EQ(d.size(), 9u);
+}
+
 TEST_F(PlanTest, RemoteRootAndOpenSegmentsAreNotShipped) {
   EXPECT_EQ(replica::remote_root("/edge/site-7/", "grafana"), "edge/site-7/grafana");
   EXPECT_EQ(replica::remote_root("", "grafana"), "grafana");
