@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "console.hpp"
 #include "metagate/backup/pass.hpp"
 #include "metagate/backup/restore.hpp"
 #include "metagate/backup/snapshot.hpp"
@@ -148,9 +149,78 @@ std::vector<int> processes_with_open(const fs::path& file) {
   return pids;
 }
 
+// `backup now` through a running metagate: its admin console's BACKUP (the daemon's backup
+// thread takes the snapshots, with the capture position, and waits for S3 when configured).
+int backup_through_console(PGconn* c, const ConsoleAddress& a, const std::string& database, std::ostream& out,
+                           std::ostream& err) {
+  std::string sql = "BACKUP";
+  if (!database.empty()) {
+    sql += " \"";
+    for (char ch : database) sql += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    sql += "\"";
+  }
+  out << "backing up through the running metagate at " << to_string(a) << " (its admin console: " << sql << ")\n"
+      << std::flush;
+  std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(c, sql.c_str()), &PQclear);
+  if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) {
+    const char* code = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+    err << "backup failed: " << PQresultErrorMessage(r.get());
+    if (code) err << "(SQLSTATE " << code << ")\n";
+    return 1;
+  }
+  auto col = [&](const char* name) { return PQfnumber(r.get(), name); };
+  const int file = col("file"), id = col("snapshot"), gen = col("generation"), commit = col("commit"), raw = col("raw_bytes"),
+            stored = col("stored_bytes"), secs = col("seconds"), upload = col("upload");
+  if (file < 0 || id < 0 || raw < 0 || stored < 0 || secs < 0 || upload < 0) {
+    err << "unexpected answer to " << sql << " from the metagate at " << to_string(a) << "\n";
+    return 1;
+  }
+  const int n = PQntuples(r.get());
+  if (n == 0) {
+    err << "the running metagate has no SQLite file to back up (none is open or configured and present)\n";
+    return 1;
+  }
+  bool pending = false;
+  for (int i = 0; i < n; ++i) {
+    auto v = [&](int k) { return k < 0 || PQgetisnull(r.get(), i, k) ? std::string() : std::string(PQgetvalue(r.get(), i, k)); };
+    out << v(file) << ": snapshot " << v(id);
+    if (!v(gen).empty()) out << " (generation " << v(gen) << ", commit " << v(commit) << ")";
+    out << ": " << human_bytes(std::stoull(v(raw))) << " -> " << human_bytes(std::stoull(v(stored)))
+        << ", integrity ok, done in " << v(secs) << " s\n";
+    const std::string u = v(upload);
+    if (u.starts_with("pending")) {
+      pending = true;
+      out << "  S3 upload PENDING: " << u.substr(std::min<size_t>(u.size(), 9)) << "\n";
+    } else {
+      out << "  S3: " << u << "\n";
+    }
+  }
+  if (pending)
+    out << "the snapshot is kept in the backup directory; metagate uploads it when S3 answers "
+           "(metagate_s3_remote_lag_seconds says how far behind the bucket is)\n";
+  return 0;
+}
+
 }  // namespace
 
 int backup_now(const BackupOptions& o, std::ostream& out, std::ostream& err) {
+  // A running metagate takes the snapshot itself: with the change capture's position (a base
+  // for its segments), its retention, and the upload to S3.
+  ConsoleAddress a{o.host, o.port, o.user};
+  if (!resolve_console_address(o.config_file, a, err)) return 1;
+  if (a.port == 0) {
+    out << "the configuration listens on port 0 (a port the kernel picks): cannot look for a running metagate "
+           "(pass --port); backing up the file directly\n";
+  } else {
+    auto console = connect_console(a, "metagate backup now", true);
+    if (console.conn) return backup_through_console(console.conn.get(), a, o.database, out, err);
+    if (!console.no_response) {
+      err << "a metagate answers at " << to_string(a) << " but its admin console refused the connection: " << console.error
+          << "connect as an admin user (--user, password from PGPASSWORD or ~/.pgpass)\n";
+      return 1;
+    }
+    out << "no running metagate at " << to_string(a) << ": backing up the file directly\n";
+  }
   auto loaded = load_targets(o, err);
   if (!loaded) return 1;
   const config::BackupConfig& bc = loaded->cfg.backup;
@@ -197,7 +267,9 @@ int backup_list(const BackupOptions& o, std::ostream& out, std::ostream& err) {
     out << t.file << " (database \"" << t.name << "\"): " << l->snapshots.size() << " snapshot(s) in " << t.dir << "\n";
     for (const auto& m : l->snapshots)
       out << "  " << m.id << "  " << utc_text(m.created_unix_ms) << "  " << human_bytes(m.raw_bytes) << " -> "
-          << human_bytes(m.stored_bytes) << "  " << m.reason << "\n";
+          << human_bytes(m.stored_bytes) << "  " << m.reason
+          << (m.generation.empty() ? std::string() : "  generation " + m.generation + " commit " + std::to_string(m.seq_lo))
+          << "\n";
     for (const auto& p : l->stray) out << "  (incomplete or unknown file: " << p.filename().string() << ")\n";
   }
   return 0;

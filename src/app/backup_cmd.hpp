@@ -1,6 +1,8 @@
 // `metagate backup now|list|verify` and `metagate restore`: snapshots of the SQLite files a
-// configuration serves, taken and read by this process directly (a running metagate keeps
-// serving meanwhile: the snapshot is one WAL read transaction, which blocks no writer).
+// configuration serves. `backup now` asks the running metagate (its admin console's BACKUP:
+// the daemon takes the snapshot with the change capture's position and waits for the upload to
+// S3); when none answers at the configured address it takes the snapshot in this process. The
+// others read the backup directory directly (a running metagate keeps serving meanwhile).
 #pragma once
 
 #include <optional>
@@ -13,6 +15,11 @@ struct BackupOptions {
   std::string config_file;  // "" = the defaults (./data/grafana.db)
   std::string database;     // a database name from the config; "" = every SQLite file it names
   std::string id;           // verify/restore: one snapshot ("" = all / the newest)
+  // backup now: the running metagate's admin console (default: the config's first listen
+  // address); user "" = libpq's default.
+  std::string host;
+  int port = 0;
+  std::string user;
 };
 
 int backup_now(const BackupOptions& o, std::ostream& out, std::ostream& err);

@@ -113,8 +113,12 @@ int main(int argc, char** argv) {
     sub->add_option("--database", bo.database, "only this database name's file");
     if (with_id) sub->add_option("--id", bo.id, "only this snapshot");
   };
-  auto* backup_now = backup->add_subcommand("now", "take a snapshot now (metagate may be running), then apply retention");
+  auto* backup_now = backup->add_subcommand(
+      "now", "take a snapshot now: through the running metagate (which waits for its upload to S3), else directly");
   backup_opts(backup_now, false);
+  backup_now->add_option("--host", bo.host, "host of the running metagate (default: --config's first listen, or 127.0.0.1)");
+  backup_now->add_option("--port", bo.port, "its port (default: --config's first listen, or 5432)");
+  backup_now->add_option("--user", bo.user, "an admin user of its console (password from PGPASSWORD or ~/.pgpass)");
   auto* backup_list = backup->add_subcommand("list", "list the snapshots");
   backup_opts(backup_list, false);
   auto* backup_verify = backup->add_subcommand("verify", "read every snapshot back: checksums and integrity_check");

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "console.hpp"
 #include "metagate/config/config.hpp"
 
 namespace metagate::app {
@@ -18,15 +19,6 @@ struct Table {
   std::vector<std::string> columns;
   std::vector<std::vector<std::string>> rows;
 };
-
-std::string quote_conninfo(const std::string& v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
 
 bool query(PGconn* c, const char* sql, Table& t, std::ostream& err) {
   std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(c, sql), &PQclear);
@@ -68,31 +60,20 @@ void print_table(const Table& t, const std::vector<std::string>& cols, std::ostr
 }  // namespace
 
 int print_status(const StatusOptions& o, std::ostream& out, std::ostream& err) {
-  std::string host = o.host, user = o.user;
-  int port = o.port;
-  if (!o.config_file.empty()) {
-    auto cfg = config::load_config_file(o.config_file, config::ParseOptions{.check_files = false});
-    if (!cfg) {
-      err << cfg.error().to_string() << "\n";
-      return 1;
-    }
-    const auto& l = cfg->listen.front();
-    if (host.empty()) host = l.is_unspecified() ? (l.ipv6 ? "::1" : "127.0.0.1") : l.host;
-    if (port == 0) port = l.port;
-  }
-  if (host.empty()) host = "127.0.0.1";
-  if (port == 0) port = config::kDefaultPort;
-  std::string conninfo = "host=" + quote_conninfo(host) + " port=" + std::to_string(port) +
-                         " dbname=metagate connect_timeout=5 application_name='metagate status'";
-  if (!user.empty()) conninfo += " user=" + quote_conninfo(user);
-  std::unique_ptr<PGconn, decltype(&PQfinish)> c(PQconnectdb(conninfo.c_str()), &PQfinish);
-  if (PQstatus(c.get()) != CONNECTION_OK) {
-    err << "metagate status: cannot reach metagate at " << host << ":" << port << ": " << PQerrorMessage(c.get());
+  ConsoleAddress a{o.host, o.port, o.user};
+  if (!resolve_console_address(o.config_file, a, err)) return 1;
+  if (a.port == 0) a.port = config::kDefaultPort;
+  const std::string host = a.host;
+  const int port = a.port;
+  auto console = connect_console(a, "metagate status");
+  if (!console.conn) {
+    err << "metagate status: cannot reach metagate at " << host << ":" << port << ": " << console.error;
     return 1;
   }
+  PGconn* c = console.conn.get();
   Table version, stats, clients, dbs;
-  if (!query(c.get(), "SHOW VERSION", version, err) || !query(c.get(), "SHOW STATS", stats, err) ||
-      !query(c.get(), "SHOW CLIENTS", clients, err) || !query(c.get(), "SHOW DATABASES", dbs, err))
+  if (!query(c, "SHOW VERSION", version, err) || !query(c, "SHOW STATS", stats, err) ||
+      !query(c, "SHOW CLIENTS", clients, err) || !query(c, "SHOW DATABASES", dbs, err))
     return 1;
   auto stat = [&](const std::string& name, const std::string& labels = "") -> std::string {
     for (const auto& r : stats.rows)

@@ -60,7 +60,7 @@ BackupScheduler::BackupScheduler(config::BackupConfig cfg, std::function<std::ve
 BackupScheduler::~BackupScheduler() { stop(); }
 
 void BackupScheduler::start() {
-  if (cfg_.interval_ms <= 0 || thread_.joinable()) return;
+  if (thread_.joinable()) return;
   thread_ = std::thread([this] { run(); });
 }
 
@@ -71,6 +71,87 @@ void BackupScheduler::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // Requests nobody will serve now: answered, so that no one waits for them.
+  std::lock_guard lk(mu_);
+  stopped_ = true;
+  for (const Request& rq : requests_) {
+    ManualResult r;
+    r.file = rq.file;
+    r.snapshot = unexpected(PgError::make(sqlstate::kAdminShutdown, "metagate is shutting down: no snapshot was taken"));
+    done_[rq.ticket].push_back(std::move(r));
+  }
+  requests_.clear();
+}
+
+uint64_t BackupScheduler::request(std::string file) {
+  uint64_t ticket;
+  {
+    std::lock_guard lk(mu_);
+    ticket = next_ticket_++;
+    if (stopped_) {
+      ManualResult r;
+      r.file = file;
+      r.snapshot = unexpected(PgError::make(sqlstate::kAdminShutdown, "metagate is shutting down: no snapshot was taken"));
+      done_[ticket].push_back(std::move(r));
+    } else {
+      requests_.push_back({ticket, std::move(file)});
+    }
+  }
+  cv_.notify_all();
+  return ticket;
+}
+
+std::optional<std::vector<BackupScheduler::ManualResult>> BackupScheduler::results(uint64_t ticket) {
+  std::lock_guard lk(mu_);
+  auto it = done_.find(ticket);
+  if (it == done_.end()) return std::nullopt;
+  auto out = std::move(it->second);
+  done_.erase(it);
+  return out;
+}
+
+void BackupScheduler::serve_requests() {
+  for (;;) {
+    Request rq;
+    {
+      std::lock_guard lk(mu_);
+      if (stop_ || requests_.empty()) return;
+      rq = std::move(requests_.front());
+      requests_.pop_front();
+    }
+    std::vector<Target> chosen;
+    for (Target& t : targets_())
+      if (rq.file.empty() || t.file == rq.file) chosen.push_back(std::move(t));
+    std::vector<ManualResult> out;
+    if (!rq.file.empty() && chosen.empty()) {
+      // Not open, not a configured file: backed up if it is there (a name of a "{database}" route).
+      std::error_code ec;
+      if (std::filesystem::is_regular_file(rq.file, ec)) {
+        chosen.push_back({rq.file, nullptr});
+      } else {
+        ManualResult r;
+        r.file = rq.file;
+        r.snapshot = unexpected(PgError::make("58P01", "SQLite file \"" + rq.file + "\" does not exist: nothing to back up"));
+        out.push_back(std::move(r));
+      }
+    }
+    for (const Target& t : chosen) {
+      ManualResult r;
+      r.file = t.file;
+      bool stopping;
+      {
+        std::lock_guard lk(mu_);
+        stopping = stop_;
+      }
+      if (stopping) r.snapshot = unexpected(PgError::make(sqlstate::kAdminShutdown, "metagate is shutting down: no snapshot was taken"));
+      else r.snapshot = backup_file(t, "manual");
+      out.push_back(std::move(r));
+    }
+    std::lock_guard lk(mu_);
+    done_[rq.ticket] = std::move(out);
+    // Results nobody came for (the client went away) are not kept forever.
+    while (done_.size() > 64) done_.erase(done_.begin());
+  }
 }
 
 void BackupScheduler::poke() {
@@ -91,13 +172,16 @@ void BackupScheduler::run() {
   // skip an hour, nor take an extra snapshot right after the last one).
   std::map<std::string, int64_t> due;
   for (;;) {
+    serve_requests();
     const int64_t now = unix_ms_now();
-    int64_t next = now + cfg_.interval_ms;
-    for (const Target& t : targets_()) {
+    int64_t next = now + 60'000;
+    if (cfg_.interval_ms > 0) next = now + cfg_.interval_ms;
+    for (const Target& t : cfg_.interval_ms > 0 ? targets_() : std::vector<Target>{}) {
       {
         std::lock_guard lk(mu_);
         if (stop_) return;
       }
+      serve_requests();  // a manual request does not wait for the scheduled work of every file
       const std::string dir = config::backup_dir_for(cfg_, t.file);
       if (t.capture) {
         if (auto s = t.capture->seal_if_due(); !s) spdlog::warn("change capture of {}: {}", t.file, s.error().message);
@@ -128,7 +212,7 @@ void BackupScheduler::run() {
         }
       }
       if (it->second <= now) {
-        backup_file(t, reason);
+        (void)backup_file(t, reason);
         // The next one an interval after this one was due (no drift); an interval from now when
         // that is already past (the first one, or after a long pause).
         it->second += cfg_.interval_ms;
@@ -139,13 +223,13 @@ void BackupScheduler::run() {
     std::unique_lock lk(mu_);
     // Files opened later (a new database name) are noticed within a minute.
     const int64_t wait_ms = std::clamp<int64_t>(next - unix_ms_now(), 100, 60'000);
-    cv_.wait_for(lk, std::chrono::milliseconds(wait_ms), [this] { return stop_ || poked_; });
+    cv_.wait_for(lk, std::chrono::milliseconds(wait_ms), [this] { return stop_ || poked_ || !requests_.empty(); });
     if (stop_) return;
     poked_ = false;
   }
 }
 
-void BackupScheduler::backup_file(const Target& t, const char* reason) {
+PgResult<backup::Manifest> BackupScheduler::backup_file(const Target& t, const char* reason) {
   const std::string& file = t.file;
   const std::string dir = config::backup_dir_for(cfg_, file);
   backup::PassOptions po;
@@ -164,6 +248,7 @@ void BackupScheduler::backup_file(const Target& t, const char* reason) {
   po.pitr_window_ms = cfg_.pitr_window_ms > 0 ? cfg_.pitr_window_ms : -1;
   if (shipped_position_) po.shipped_position = [this, file, dir] { return shipped_position_(file, dir); };
   backup::PassResult r = backup::run_backup_pass(file, dir, po);
+  if (r.snapshot && on_snapshot_) on_snapshot_(file);
   std::lock_guard lk(mu_);
   FileStats& st = stats_[file];
   st.dir = dir;
@@ -182,7 +267,7 @@ void BackupScheduler::backup_file(const Target& t, const char* reason) {
     st.last_stored_bytes = m.stored_bytes;
     ++st.successes;
     if (!m.generation.empty() && m.generation == po.current_generation) based_[file] = m.generation;
-    spdlog::info("backup of {}: snapshot {} ({} -> {} bytes, integrity ok, {:.3f} s{})", file, m.id, m.raw_bytes,
+    spdlog::info("backup of {}: snapshot {} ({}, {} -> {} bytes, integrity ok, {:.3f} s{})", file, m.id, reason, m.raw_bytes,
                  m.stored_bytes, m.total_seconds,
                  m.generation.empty() ? std::string() : ", generation " + m.generation + " commit " + std::to_string(m.seq_lo));
   }
@@ -205,6 +290,7 @@ void BackupScheduler::backup_file(const Target& t, const char* reason) {
     spdlog::warn("backup of {}: the newest snapshot and its segments alone exceed backup.disk_budget", file);
   if (r.stale_removed)
     spdlog::info("backup of {}: removed {} temporary file(s) left by an interrupted snapshot", file, r.stale_removed);
+  return r.snapshot;
 }
 
 }  // namespace metagate::server

@@ -52,6 +52,24 @@ std::map<std::string, S3Shipper::FileStats> S3Shipper::stats() const {
   return stats_;
 }
 
+S3Shipper::Passes S3Shipper::passes() const {
+  std::lock_guard lk(mu_);
+  return passes_;
+}
+
+S3Shipper::SnapshotProgress S3Shipper::progress(const std::string& file, const std::string& snapshot_id) const {
+  std::lock_guard lk(mu_);
+  SnapshotProgress p;
+  p.passes = passes_;
+  auto it = stats_.find(file);
+  if (it == stats_.end()) return p;
+  p.in_bucket = it->second.remote_snapshots.count(snapshot_id) > 0;
+  p.file_pass = it->second.pass;
+  p.file_error = it->second.pass_error;
+  p.unreachable = it->second.pass_unreachable;
+  return p;
+}
+
 void S3Shipper::run() {
   // Uploads yield to client traffic: this thread runs at nice 10.
   ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
@@ -61,12 +79,15 @@ void S3Shipper::run() {
     {
       std::lock_guard lk(mu_);
       if (stop_) return;
+      ++passes_.started;
     }
     bool ok = true;
+    std::string setup_error;
     if (!client_) {
       auto creds = s3::resolve_credentials({s3_.access_key_id, s3_.secret_access_key, ""});
       if (!creds) {
         spdlog::error("S3: no usable credentials: {}", creds.error().to_string());
+        setup_error = "no usable credentials: " + creds.error().to_string();
         ok = false;
       } else {
         s3::Options o;
@@ -84,6 +105,7 @@ void S3Shipper::run() {
       auto k = replica::load_key_file(backup_.encryption_key_file);
       if (!k) {
         spdlog::error("S3: nothing is shipped: {}", k.error().message);
+        setup_error = k.error().message;
         ok = false;
       } else {
         key_ = std::make_unique<replica::Key>(*k);
@@ -91,6 +113,11 @@ void S3Shipper::run() {
     }
     if (client_ && (backup_.encryption_key_file.empty() || key_))
       for (const std::string& file : files_()) ok = ship_file(file) && ok;
+    {
+      std::lock_guard lk(mu_);
+      passes_.finished = passes_.started;
+      passes_.setup_error = setup_error;
+    }
     failures = ok ? 0 : failures + 1;
     // Back-off after failures: full jitter, 5 minutes at most; else the interval.
     int64_t wait_ms = s3_.interval_ms;
@@ -138,16 +165,27 @@ bool S3Shipper::ship_file(const std::string& file) {
                                     .weekly = static_cast<int>(backup_.retention.weekly)};
   so.retention = &retention;
   auto r = replica::ship(*client_, root, dir, *state, so, stopping);
+  // The snapshots the bucket has whole (their manifest acknowledged), also after a failed pass.
+  std::set<std::string> snapshots;
+  const std::string snap_prefix = root + "/snapshots/";
+  for (auto k = state->keys().lower_bound(snap_prefix); k != state->keys().end() && k->starts_with(snap_prefix); ++k)
+    if (k->ends_with(".json")) snapshots.insert(k->substr(snap_prefix.size(), k->size() - snap_prefix.size() - 5));
   std::lock_guard lk(mu_);
   FileStats& st = stats_[file];
+  st.remote_snapshots = std::move(snapshots);
+  st.pass = passes_.started;
   const int64_t now = unix_ms_now();
   if (!r) {
     const s3::Error& e = r.error();
     ++st.errors[std::string(s3::kind_name(e.kind))];
     if (st.last_error != e.to_string()) spdlog::warn("S3: shipping the backups of {} failed: {}; retrying", file, e.to_string());
     st.last_error = e.to_string();
+    st.pass_error = e.to_string();
+    st.pass_unreachable = e.kind == s3::Error::Kind::kNetwork || e.kind == s3::Error::Kind::kTimeout;
     return false;
   }
+  st.pass_error.clear();
+  st.pass_unreachable = false;
   if (r->uploaded_objects > 0) {
     st.last_upload_unix_ms = now;
     spdlog::info("S3: {} object(s), {} bytes of the backups of {} uploaded", r->uploaded_objects, r->uploaded_bytes, file);

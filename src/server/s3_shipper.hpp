@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +37,28 @@ class S3Shipper {
     uint64_t remote_seq = 0;  // the newest commit of the generation the bucket holds
     std::map<std::string, uint64_t> errors;  // by kind
     std::string last_error;
+    // The snapshots (ids) whose manifest the bucket has acknowledged (a manifest goes up after
+    // its data: the snapshot is there, whole).
+    std::set<std::string> remote_snapshots;
+    uint64_t pass = 0;           // the shipping pass (Passes::started) that last ran for this file
+    std::string pass_error;      // its error ("" = it succeeded)
+    bool pass_unreachable = false;  // that error was the network or a timeout
+  };
+  // The shipping passes: one brings every file up to date (or stops at its first failed
+  // request). `setup_error`: why the last finished pass shipped nothing at all (credentials,
+  // encryption key); "" when it did.
+  struct Passes {
+    uint64_t started = 0;
+    uint64_t finished = 0;
+    std::string setup_error;
+  };
+  // Where one snapshot of `file` stands (for BACKUP waiting for its upload).
+  struct SnapshotProgress {
+    bool in_bucket = false;
+    uint64_t file_pass = 0;       // FileStats::pass
+    std::string file_error;       // FileStats::pass_error
+    bool unreachable = false;     // FileStats::pass_unreachable
+    Passes passes;
   };
 
   S3Shipper(config::BackupConfig backup, config::S3Config s3, std::function<std::vector<std::string>()> files);
@@ -47,6 +70,8 @@ class S3Shipper {
   void stop();
   void poke();  // ship now (a snapshot was just taken)
   std::map<std::string, FileStats> stats() const;
+  Passes passes() const;
+  SnapshotProgress progress(const std::string& file, const std::string& snapshot_id) const;
 
  private:
   void run();
@@ -62,6 +87,7 @@ class S3Shipper {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false, poked_ = false;
+  Passes passes_;
   std::map<std::string, FileStats> stats_;
   std::thread thread_;
 };

@@ -21,6 +21,7 @@
 #include "database.hpp"
 #include "backend_probe.hpp"
 #include "backup_scheduler.hpp"
+#include "manual_backup.hpp"
 #include "s3_shipper.hpp"
 #include "http_endpoint.hpp"
 #include "metagate/metrics/metrics.hpp"
@@ -84,11 +85,17 @@ struct Server::Impl : admin::AdminControl {
   ServerContext ctx;
   std::mutex db_mu;
   std::map<std::string, std::shared_ptr<Database>> databases;  // by SQLite path
-  std::unique_ptr<BackupScheduler> backups;  // snapshots of the SQLite files (null: interval off)
+  std::unique_ptr<BackupScheduler> backups;  // snapshots of the SQLite files (scheduled, and BACKUP's)
   std::unique_ptr<S3Shipper> shipper;        // their uploads to S3 (null: no s3.endpoint)
   std::atomic<size_t> next_worker{0};
   std::mutex sessions_mu;
   std::vector<std::weak_ptr<Session>> live;
+
+  // The backup thread pokes the shipper and reads `databases`: it stops before they go
+  // (finish() has stopped it already, normally).
+  ~Impl() override {
+    if (backups) backups->stop();
+  }
 
   PgResult<std::shared_ptr<Database>> open_database(std::string_view name) {
     auto path = config::database_route(*ctx.current_config(), name);
@@ -722,6 +729,24 @@ struct Server::Impl : admin::AdminControl {
   }
   void shutdown() override;
 
+  PgResult<std::unique_ptr<admin::AdminTask>> backup(const std::string& database) override {
+    if (!backups) return unexpected(PgError::make(sqlstate::kObjectNotInPrerequisiteState, "backups are not running"));
+    std::string file;  // "" = every file
+    if (!database.empty()) {
+      auto c = ctx.current_config();
+      const config::DatabaseConfig* e = config::database_entry(*c, database);
+      if (e && e->backend != config::Backend::kSqlite)
+        return unexpected(PgError::make(sqlstate::kFeatureNotSupported, "database \"" + database +
+                                        "\" is relayed to PostgreSQL: back it up there (pg_dump, PITR)"));
+      auto path = config::database_route(*c, database);
+      if (!path) return unexpected(PgError::make(path.error().sqlstate, path.error().message));  // ERROR, not FATAL
+      file = *path;
+    }
+    ManualBackup::Options o;
+    o.draining = &ctx.draining;
+    return std::unique_ptr<admin::AdminTask>(std::make_unique<ManualBackup>(*backups, shipper.get(), std::move(file), o));
+  }
+
   std::atomic<int> shutdown_requests{0};
 };
 
@@ -807,22 +832,22 @@ void Server::start() {
     if (db.backend == config::Backend::kPostgres) backends.push_back({name, db.conninfo});
   if (!backends.empty()) impl_->probe = std::make_unique<BackendProbe>(std::move(backends), std::chrono::seconds(2));
   asio::co_spawn(impl_->control, impl_->janitor(), asio::detached);
-  if (impl_->cfg->backup.interval_ms > 0) {
-    impl_->backups = std::make_unique<BackupScheduler>(impl_->cfg->backup, [impl = impl_.get()] { return impl->backup_files(); });
-    if (impl_->cfg->s3.enabled())
-      impl_->backups->set_shipped_position([prefix = impl_->cfg->s3.prefix](const std::string& file, const std::string& dir) {
-        return replica::shipped_position(dir, replica::remote_root(prefix, std::filesystem::path(file).stem().string()));
-      });
-    impl_->backups->start();
-    if (impl_->cfg->s3.enabled()) {
-      impl_->shipper = std::make_unique<S3Shipper>(impl_->cfg->backup, impl_->cfg->s3, [impl = impl_.get()] {
-        std::vector<std::string> files;
-        for (auto& t : impl->backup_files()) files.push_back(t.file);
-        return files;
-      });
-      impl_->shipper->start();
-    }
+  // The backup thread runs with backup.interval "off" too: BACKUP in the admin console.
+  impl_->backups = std::make_unique<BackupScheduler>(impl_->cfg->backup, [impl = impl_.get()] { return impl->backup_files(); });
+  if (impl_->cfg->backup.interval_ms > 0 && impl_->cfg->s3.enabled()) {
+    impl_->backups->set_shipped_position([prefix = impl_->cfg->s3.prefix](const std::string& file, const std::string& dir) {
+      return replica::shipped_position(dir, replica::remote_root(prefix, std::filesystem::path(file).stem().string()));
+    });
+    impl_->shipper = std::make_unique<S3Shipper>(impl_->cfg->backup, impl_->cfg->s3, [impl = impl_.get()] {
+      std::vector<std::string> files;
+      for (auto& t : impl->backup_files()) files.push_back(t.file);
+      return files;
+    });
+    // Every snapshot (scheduled or BACKUP) is shipped at once, not at the next s3.interval.
+    impl_->backups->set_on_snapshot([shipper = impl_->shipper.get()](const std::string&) { shipper->poke(); });
   }
+  impl_->backups->start();
+  if (impl_->shipper) impl_->shipper->start();
 }
 
 void Server::run() {

@@ -2025,8 +2025,10 @@ awaitable<void> Session::admin_query(const std::string& text) {
         bool busy = false;
         for (const auto& row : clients.rows) {
           const auto& st = row[3];
+          // Admin console sessions (a BACKUP waiting for its upload) hold no transaction.
           if (st && (*st == "active" || *st == "idle_in_transaction" || *st == "idle_in_transaction_aborted") &&
-              row[0] != std::optional<std::string>(std::to_string(pid_)))
+              row[0] != std::optional<std::string>(std::to_string(pid_)) &&
+              row[2] != std::optional<std::string>(std::string(admin::kAdminDatabase)))
             busy = true;
         }
         if (!busy || !ctx_.paused) break;
@@ -2044,6 +2046,35 @@ awaitable<void> Session::admin_query(const std::string& text) {
       admin->shutdown();
       result.tag = "SHUTDOWN";
       break;
+    case AdminVerb::kBackup: {
+      // The snapshot runs on the backup thread and the upload on the shipper's: this io thread
+      // only looks at their progress, every 100 ms, and serves its other sessions meanwhile.
+      auto task = admin->backup(c.database);
+      if (!task) {
+        send_error(task.error());
+        finish();
+        co_return;
+      }
+      asio::steady_timer t(socket_.get_executor());
+      for (;;) {
+        auto r = (*task)->poll();
+        if (r) {
+          if (!*r) {
+            send_error(r->error());
+            finish();
+            co_return;
+          }
+          result = std::move(**r);
+          break;
+        }
+        // Killed (KILL CLIENT, the drain timeout): the FATAL is sent by the session loop; the
+        // snapshot still completes on the backup thread.
+        if (terminate_reason_.load(std::memory_order_relaxed) != kNoTermination) co_return;
+        t.expires_after(std::chrono::milliseconds(100));
+        co_await t.async_wait(asio::as_tuple(use_awaitable));
+      }
+      break;
+    }
   }
   if (!result.columns.empty()) {
     std::vector<wire::FieldDescription> fields;

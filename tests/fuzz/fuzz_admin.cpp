@@ -16,11 +16,19 @@ std::string canonical(const admin::AdminCommand& c) {
     case admin::AdminVerb::kShowConfig: return "SHOW CONFIG";
     case admin::AdminVerb::kShowDatabases: return "SHOW DATABASES";
     case admin::AdminVerb::kShowVersion: return "SHOW VERSION";
+    case admin::AdminVerb::kShowPools: return "SHOW POOLS";
+    case admin::AdminVerb::kShowServers: return "SHOW SERVERS";
     case admin::AdminVerb::kReload: return "RELOAD";
     case admin::AdminVerb::kKillClient: return "KILL CLIENT " + std::to_string(c.client_id);
     case admin::AdminVerb::kPause: return "PAUSE";
     case admin::AdminVerb::kResume: return "RESUME";
     case admin::AdminVerb::kShutdown: return "SHUTDOWN";
+    case admin::AdminVerb::kBackup: {
+      if (c.database.empty()) return "BACKUP";
+      std::string q = "BACKUP \"";
+      for (char ch : c.database) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      return q + "\"";
+    }
   }
   return "";
 }
@@ -37,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!*r) return 0;
   FUZZ_CHECK((*r)->client_id >= 0, "negative client id");
   auto again = admin::parse_admin_command(canonical(**r));
-  FUZZ_CHECK(again && *again && (*again)->verb == (*r)->verb && (*again)->client_id == (*r)->client_id,
+  FUZZ_CHECK(again && *again && (*again)->verb == (*r)->verb && (*again)->client_id == (*r)->client_id &&
+                 (*again)->database == (*r)->database,
              "canonical form does not parse back");
   return 0;
 }

@@ -1,9 +1,11 @@
 // The admin console: the special database "metagate" (as PgBouncer's "pgbouncer"), where an
 // admin user runs SHOW CLIENTS / STATS / CONFIG / DATABASES / POOLS / SERVERS / VERSION, RELOAD, KILL CLIENT n,
-// PAUSE, RESUME and SHUTDOWN. Its commands are not SQL: a few words, parsed here.
+// PAUSE, RESUME, BACKUP [database] and SHUTDOWN. Its commands are not SQL: a few words, parsed here.
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,11 +19,14 @@ namespace metagate::admin {
 inline constexpr std::string_view kAdminDatabase = "metagate";
 
 enum class AdminVerb { kShowClients, kShowStats, kShowConfig, kShowDatabases, kShowVersion, kShowPools, kShowServers,
-                       kReload, kKillClient, kPause, kResume, kShutdown };
+                       kReload, kKillClient, kPause, kResume, kShutdown, kBackup };
 
 struct AdminCommand {
   AdminVerb verb;
   int32_t client_id = 0;  // KILL CLIENT n
+  // BACKUP name: the database whose SQLite file to back up ("" = every file). An identifier as
+  // in SQL: unquoted it is folded to lower case, "Quoted" it is taken as written.
+  std::string database;
 };
 
 // One command, case-insensitive, an optional trailing ';'. Errors are 42601 with a hint that
@@ -41,6 +46,15 @@ struct AdminResult {
   std::string tag;  // command tag; "SHOW" for result sets
 };
 
+// A command that takes a while (BACKUP): the session polls it from its io thread with a timer
+// (poll() never blocks); the work runs on another thread.
+class AdminTask {
+ public:
+  virtual ~AdminTask() = default;
+  // nullopt while it runs; then its result or its error (once).
+  virtual std::optional<PgResult<AdminResult>> poll() = 0;
+};
+
 // What the console asks the server (implemented by the server).
 class AdminControl {
  public:
@@ -57,6 +71,10 @@ class AdminControl {
   virtual void pause() = 0;
   virtual void resume() = 0;
   virtual void shutdown() = 0;
+  // BACKUP [database]: a snapshot of every SQLite file (or of the one `database` routes to),
+  // taken by the daemon's backup thread, then the upload to S3 waited for (when configured).
+  // An error now when the name routes to no SQLite file.
+  virtual PgResult<std::unique_ptr<AdminTask>> backup(const std::string& database) = 0;
 };
 
 }  // namespace metagate::server

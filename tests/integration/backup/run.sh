@@ -3,24 +3,28 @@
 #
 #   A  scheduled snapshots (backup.interval 2s) while psql writes; retention keeps them bounded;
 #      the backup metrics
-#   B  `metagate backup now` from another process while the daemon serves and a client writes;
-#      `backup list`, `backup verify`
+#   B  `metagate backup now` while the daemon serves and a client writes: it goes through the
+#      daemon's admin console (BACKUP: the daemon's backup thread takes the snapshot); --database;
+#      an unknown database; `backup list`, `backup verify`
 #   C  `metagate restore` to a new file: the rows of the snapshot's moment, integrity ok;
 #      --to-time picks an older snapshot; an existing output is never overwritten
 #   D  `restore --force` refuses while the daemon has the file open; with the daemon stopped it
 #      replaces the live file (its old WAL removed), and the restarted daemon serves the restored rows
-#   E  kill -9 of `metagate backup now` in the middle of a snapshot: no snapshot is listed for it,
-#      the next one succeeds, verify passes
+#   E  kill -9 of `metagate backup now` in the middle of a snapshot (no daemon: taken in its own
+#      process): no snapshot is listed for it, the next one succeeds, verify passes
 #   F  a damaged snapshot file fails `backup verify` (exit 1, XX001 message); restore refuses it
 #   G  a damaged live file: the daemon refuses it at open (quick_check) with FATAL XX001 and the
 #      restore command as the hint, stays up, and serves the file restored meanwhile
 #   H  change capture: a generation's base snapshot at start, commits captured into segments
 #      (metrics), kill -9 under a write load, the restart recovers what the WAL held and the
 #      generation continues; restore of the newest point equals the live file row for row, and
-#      --to-time between two batches of commits has the first batch and nothing of the second
+#      --to-time between two batches of commits has the first batch and nothing of the second;
+#      `backup now` through the daemon gives a snapshot with the capture position (generation)
 #   I  S3 (s3rver): the daemon ships snapshots and segments to the bucket, encrypted (metrics say
-#      when it is current), awscli lists them; the endpoint goes down (writes go on, /readyz
-#      green, errors counted) and comes back (the bucket catches up); with the local backups and the database gone,
+#      when it is current), awscli lists them; `backup now` returns once its snapshot is in the
+#      bucket; the endpoint goes down (writes go on, /readyz green, errors counted, `backup now`
+#      returns at once: upload pending) and comes back (the bucket catches up, the pending snapshot
+#      too); with the local backups and the database gone,
 #      restore --from s3 rebuilds the file row for row, --to-time works from the bucket too, and
 #      another key is refused
 #
@@ -101,6 +105,8 @@ stop_daemon() {
 }
 sql() { PGCONNECT_TIMEOUT=10 "$PSQL" -X -qAt -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$D_PORT" -U grafana -d grafana -c "$1"; }
 mg() { "$metagate" "$@" --config "$cfg"; }
+# backup now with the running daemon's port (the configs listen on port 0: the kernel picks it).
+mgnow() { timeout 300 "$metagate" backup now --config "$cfg" --port "$D_PORT" "$@"; }
 snap_count() { ls "$bk/grafana/"*.json 2>/dev/null | wc -l; }
 metric() { curl -s "http://127.0.0.1:$D_MPORT/metrics" | grep -E "^$1[{ ]" | head -1 | awk '{print $NF}'; }
 
@@ -131,7 +137,7 @@ check "A: metagate_backup_last_success_timestamp_seconds is recent ($last)" \
   python3 -c "import sys,time; sys.exit(0 if abs(time.time() - float('${last:-0}')) < 30 else 1)"
 check "A: the daemon logs its snapshots" grep -q "backup of $db: snapshot" "$log"
 
-echo "== B: backup now from another process while a client writes"
+echo "== B: backup now through the daemon while a client writes"
 # The scheduled ones stop (interval off) so that B..D see only what they take; the daemon serves on.
 stop_daemon
 python3 - "$cfg" <<'PY'
@@ -145,13 +151,19 @@ start_daemon || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
 writer=$!
 sleep 0.5
 before=$(sql "SELECT count(*) FROM dashboard")
-out=$(mg backup now 2>&1); rc=$?
+out=$(mgnow 2>&1); rc=$?
 after=$(sql "SELECT count(*) FROM dashboard")
 wait $writer
 check "B: backup now exits 0 while the daemon serves and a client writes ($out)" [ $rc = 0 ]
+check "B: ... through the daemon's admin console, which says S3 is not configured" \
+  all 'grep -q "backing up through the running metagate at 127.0.0.1:$D_PORT" <<<"$out"' 'grep -q "S3: not configured" <<<"$out"'
+check "B: ... the daemon took the snapshot (its log: reason manual)" grep -q "backup of $db: snapshot [^ ]* (manual" "$log"
 check "B: the client kept writing meanwhile ($before -> $after rows)" [ "$after" -gt "$before" ]
 list=$(mg backup list 2>&1)
-check "B: backup list shows the snapshot" grep -q "1 snapshot(s)" <<<"$list"
+check "B: backup list shows the snapshot ($(tail -1 <<<"$list"))" all 'grep -q "1 snapshot(s)" <<<"$list"' 'grep -q " manual" <<<"$list"'
+out=$(mgnow --database nosuch 2>&1); rc=$?
+check "B: backup now --database of an unknown name fails (exit $rc: $(tr '\n' ' ' <<<"$out"))" \
+  all '[ $rc = 1 ]' 'grep -q "3D000" <<<"$out"' '[ "$(snap_count)" = 1 ]' 
 vout=$(mg backup verify 2>&1); rc=$?
 check "B: backup verify: ok ($vout)" [ $rc = 0 ]
 
@@ -164,7 +176,9 @@ check "C: the restored file has the rows of the snapshot's moment ($before <= $r
 check "C: integrity_check of the restored file: ok" [ "$(sqlite3 "$tmp/r1.db" 'PRAGMA integrity_check')" = ok ]
 sleep 1.1
 sql "INSERT INTO dashboard (title) VALUES ('after-first-snapshot')" >/dev/null
-mg backup now >/dev/null 2>&1
+out=$(mgnow --database grafana 2>&1); rc=$?
+check "C: backup now --database grafana through the daemon ($out)" all '[ $rc = 0 ]' 'grep -q "BACKUP \"grafana\"" <<<"$out"'
+
 first_id=$(ls "$bk/grafana/"*.json | head -1 | xargs basename | sed 's/\.json$//')
 # --to-time just after the first snapshot (its id is its UTC time): that one, not the newer.
 to=$(python3 -c "import datetime as d; t=d.datetime.strptime('$first_id','%Y%m%dT%H%M%S.%fZ'); print((t+d.timedelta(seconds=0.5)).strftime('%Y-%m-%dT%H:%M:%SZ'))")
@@ -222,7 +236,9 @@ mg restore --from local --id "$id" --output "$tmp/bad.db" >"$tmp/b.out" 2>&1; rc
 check "F: restore refuses it and writes nothing ($(cat "$tmp/b.out"))" all '[ $rc != 0 ]' '[ ! -e "$tmp/bad.db" ]'
 
 echo "== G: a damaged live file is refused with the restore command"
-mg backup now >/dev/null 2>&1  # a good snapshot (F damaged the newest one)
+out=$(mgnow 2>&1); rc=$?  # a good snapshot (F damaged the newest one); no daemon runs now
+check "G: with no daemon, backup now takes the snapshot itself and says so ($(head -1 <<<"$out"))" \
+  all '[ $rc = 0 ]' 'grep -q "no running metagate at 127.0.0.1:$D_PORT: backing up the file directly" <<<"$out"' 
 python3 - "$db" <<'PY'
 import sys
 with open(sys.argv[1], "r+b") as f:
@@ -315,6 +331,19 @@ p2=$(sqlite3 "$tmp/h-point.db" "SELECT count(*) FROM h WHERE note LIKE 'b2-%'" 2
 check "H: --to-time $point (between the batches): all of b1 ($p1), none of b2 ($p2) ($(cat "$tmp/h2.out"))" \
   all '[ $rc = 0 ]' '[ "$p1" = 100 ]' '[ "$p2" = 0 ]'
 check "H: integrity_check of the point-in-time file: ok" [ "$(sqlite3 "$tmp/h-point.db" 'PRAGMA integrity_check')" = ok ]
+# backup now through the daemon: its snapshot carries the capture position (the file is opened,
+# and its capture resumed, by a client first: a file not open yet has no capture to ask).
+start_daemon || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
+sql "SELECT count(*) FROM h" >/dev/null
+hgen_live=$(ls "$hk/h/wal" | tail -1)
+out=$(mgnow 2>&1); rc=$?
+hid=$(ls "$hk/h/"*.json | tail -1 | xargs basename | sed 's/\.json$//')
+hgen=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1])).get('generation', ''))" "$hk/h/$hid.json" 2>&1)
+check "H: backup now goes through the daemon: snapshot $hid has the capture position (generation '$hgen') ($out)" \
+  all '[ $rc = 0 ]' 'grep -q "through the running metagate" <<<"$out"' '[ -n "$hgen" ]' '[ "$hgen" = "$hgen_live" ]' \
+      'grep -q "snapshot $hid (generation $hgen_live, commit [0-9]*)" <<<"$out"'
+check "H: backup list shows it as a manual snapshot of the generation" grep -q "$hid .* manual  generation $hgen_live commit" <<<"$(mg backup list 2>&1)"
+stop_daemon
 
 echo "== I: S3"
 if ! s3rver_find >"$tmp/why"; then
@@ -329,13 +358,15 @@ else
   ik=$tmp/ik
   openssl rand -hex 32 >"$tmp/site.key"; chmod 600 "$tmp/site.key"
   cfg=$tmp/i.json
+  # retention.last: the snapshots `backup now` adds within the same clock hour must not retire
+  # the base snapshot that --to-time (before them) restores from.
   cat >"$cfg" <<JSON
 {
   "listen": "127.0.0.1:0",
   "metrics": {"listen": "127.0.0.1:0"},
   "databases": {"grafana": {"path": "$idb"}},
   "backup": {"dir": "$ik", "interval": "1h", "segment_interval": "1s", "min_free_space": "0",
-             "encryption_key_file": "$tmp/site.key"},
+             "encryption_key_file": "$tmp/site.key", "retention": {"last": 10}},
   "s3": {"endpoint": "http://127.0.0.1:$S3RVER_PORT", "bucket": "bucket", "prefix": "edge/site-7", "path_style": true,
          "interval": "1s", "access_key_id": "S3RVER", "secret_access_key": "S3RVER"}
 }
@@ -359,6 +390,12 @@ JSON
   done
   check "I: the bucket becomes current: it holds commit $(metric 'metagate_s3_remote_commit') of $(metric 'metagate_capture_commit') (uploaded ${up:-0} objects)" [ "$current" = 1 ]
   check "I: metagate_s3_remote_lag_seconds is 0 then" [ "$(metric 'metagate_s3_remote_lag_seconds')" = 0 ]
+  # backup now returns once the bucket has acknowledged the snapshot: awscli sees its manifest.
+  out=$(mgnow 2>&1); rc=$?
+  iid=$(sed -n 's/^.*: snapshot \([0-9T.Z]*\) (generation.*/\1/p' <<<"$out" | head -1)
+  inow=$(awscli s3 ls --recursive s3://bucket/edge/site-7/i/snapshots/ 2>&1)
+  check "I: backup now returns after the upload, and awscli lists snapshot ${iid:-?}'s manifest ($(tr '\n' ' ' <<<"$out"))" \
+    all '[ $rc = 0 ]' 'grep -q "S3: uploaded in" <<<"$out"' '[ -n "$iid" ]' 'grep -q "snapshots/$iid\.json" <<<"$inow"' 
   # The network goes away: the site keeps working, the backups queue up locally.
   s3port=$S3RVER_PORT
   s3rver_stop
@@ -368,6 +405,12 @@ JSON
   nerr=$(curl -s "http://127.0.0.1:$D_MPORT/metrics" | grep '^metagate_s3_errors_total{' | awk '{s += $NF} END {print s + 0}')
   check "I: endpoint down: writes go on, /readyz stays $readyz, shipping errors are counted ($nerr)" \
     all '[ "$readyz" = 200 ]' '[ "$nerr" -gt 0 ]' '[ "$(sql "SELECT count(*) FROM h WHERE note LIKE '"'"'i3-%'"'"'")" = 100 ]'
+  t0=$(date +%s)
+  out=$(mgnow 2>&1); rc=$?
+  took=$(( $(date +%s) - t0 ))
+  pid_snap=$(sed -n 's/^.*: snapshot \([0-9T.Z]*\) (generation.*/\1/p' <<<"$out" | head -1)
+  check "I: endpoint down: backup now returns in ${took} s (< 30) with the upload pending ($(tr '\n' ' ' <<<"$out"))" \
+    all '[ $rc = 0 ]' '[ "$took" -lt 30 ]' 'grep -q "S3 upload PENDING: S3 unreachable: .*; the snapshot will be uploaded when it answers" <<<"$out"' '[ -n "$pid_snap" ]'
   s3rver_start "$tmp/s3data" bucket "$work/s3rver.log" "$s3port" || bad "I: s3rver would not restart on port $s3port"
   current=0
   for n in $(seq 1 400); do  # back-off after the failures: up to a few seconds
@@ -377,12 +420,15 @@ JSON
     sleep 0.1
   done
   check "I: the endpoint is back: the bucket catches up ($up objects uploaded in all)" [ "$current" = 1 ]
+  # Then the history: the snapshot taken while it was down goes up too.
+  for n in $(seq 1 200); do [ "$(metric 'metagate_s3_queue_objects')" = 0 ] && break; sleep 0.1; done
   ilive=$(sql "SELECT id, note FROM h ORDER BY id" | md5sum | cut -c1-32)
   stop_daemon
   listing=$(awscli s3 ls --recursive s3://bucket/edge/site-7/i/ 2>&1)
   check "I: awscli lists the snapshot and its manifest ($(grep -c 'snapshots/' <<<"$listing") object(s))" \
     all 'grep -q "snapshots/.*\.db\.zst" <<<"$listing"' 'grep -q "snapshots/.*\.json" <<<"$listing"'
   check "I: ... and the sealed segments ($(grep -c '/wal/' <<<"$listing") object(s))" grep -q "/wal/.*\.seg" <<<"$listing"
+  check "I: ... and snapshot ${pid_snap:-?}, taken while the endpoint was down" grep -q "snapshots/${pid_snap:-none}\.json" <<<"$listing"
   obj=$(grep -o 'edge/site-7/i/snapshots/[^ ]*\.db\.zst' <<<"$listing" | head -1)
   magic=$(awscli s3 cp "s3://bucket/$obj" - 2>/dev/null | head -c 8)
   check "I: objects are encrypted before they leave (an snapshot in the bucket starts with '$magic')" [ "$magic" = MGENC001 ]

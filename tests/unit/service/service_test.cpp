@@ -5,13 +5,17 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "metagate/admin/admin.hpp"
 #include "metagate/auth/credential.hpp"
 #include "metagate/config/config.hpp"
 #include "metagate/metrics/metrics.hpp"
 #include "metagate/store/sqlite_store.hpp"
+#include "backup_scheduler.hpp"
+#include "manual_backup.hpp"
 #include "session.hpp"
 #include "settings.hpp"
 
@@ -30,7 +34,8 @@ TEST(AdminCommand, ParsesEveryCommandCaseInsensitively) {
                {"Show Config", AdminVerb::kShowConfig},       {"  show\tdatabases ;\n", AdminVerb::kShowDatabases},
                {"SHOW VERSION", AdminVerb::kShowVersion},     {"reload", AdminVerb::kReload},
                {"PAUSE;", AdminVerb::kPause},                  {"resume", AdminVerb::kResume},
-               {"SHUTDOWN", AdminVerb::kShutdown}};
+               {"SHUTDOWN", AdminVerb::kShutdown},              {"SHOW POOLS", AdminVerb::kShowPools},
+               {"show servers", AdminVerb::kShowServers},       {"Backup;", AdminVerb::kBackup}};
   for (const auto& c : cases) {
     auto r = admin::parse_admin_command(c.text);
     ASSERT_TRUE(r) << c.text;
@@ -41,6 +46,36 @@ TEST(AdminCommand, ParsesEveryCommandCaseInsensitively) {
   ASSERT_TRUE(k && *k);
   EXPECT_EQ((*k)->verb, AdminVerb::kKillClient);
   EXPECT_EQ((*k)->client_id, 1001);
+}
+
+TEST(AdminCommand, BackupTakesAnOptionalDatabaseNameWrittenAsAnIdentifier) {
+  using admin::AdminVerb;
+  auto all = admin::parse_admin_command("BACKUP");
+  ASSERT_TRUE(all && *all);
+  EXPECT_EQ((*all)->verb, AdminVerb::kBackup);
+  EXPECT_EQ((*all)->database, "");
+  struct Case {
+    const char* text;
+    const char* database;
+  } cases[] = {{"BACKUP grafana", "grafana"},          {"backup Grafana;", "grafana"},  // unquoted: folded
+               {"BACKUP \"Grafana\"", "Grafana"},       {"  backup  \"my db\" ; ", "my db"},
+               {"BACKUP \"a\"\"b\"", "a\"b"},           {"BACKUP site-7_db", "site-7_db"}};
+  for (const auto& c : cases) {
+    auto r = admin::parse_admin_command(c.text);
+    ASSERT_TRUE(r) << c.text << ": " << r.error().message;
+    ASSERT_TRUE(*r) << c.text;
+    EXPECT_EQ((*r)->verb, AdminVerb::kBackup) << c.text;
+    EXPECT_EQ((*r)->database, c.database) << c.text;
+  }
+  for (const char* bad : {"BACKUP a b", "BACKUP \"unclosed", "BACKUP \"a\"b", "BACKUP NOW please"}) {
+    auto r = admin::parse_admin_command(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().sqlstate, "42601") << bad;
+    EXPECT_NE(r.error().hint.find("BACKUP [database]"), std::string::npos) << r.error().hint;
+  }
+  auto empty = admin::parse_admin_command("BACKUP \"\"");
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().sqlstate, "22023");
 }
 
 TEST(AdminCommand, EmptyIsAnEmptyQueryAndGarbageIsA42601WithAHint) {
@@ -256,6 +291,77 @@ TEST(StoreService, CheckpointsAreCountedAndHealthFollowsTheFile) {
     EXPECT_NE(h.error().message.find("is gone"), std::string::npos) << h.error().message;
   }
   EXPECT_GT(observed, 0);
+  std::filesystem::remove_all(dir);
+}
+
+// ---- BACKUP: manual snapshots by the backup thread ----------------------------------------
+
+TEST(ManualBackup, TheSchedulerServesRequestsWithTheIntervalOffAndTheTaskAnswersPerFile) {
+  auto dir = std::filesystem::temp_directory_path() / ("mg_manual_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "m.db").string();
+  {
+    store::StoreOptions o;
+    o.path = path;
+    auto st = store::SqliteStore::open(o);
+    ASSERT_TRUE(st) << st.error().message;
+    ASSERT_TRUE(store::exec((*st)->writer().db(), "CREATE TABLE t(x); INSERT INTO t VALUES (1)"));
+  }
+  config::BackupConfig bc;
+  bc.dir = (dir / "backups").string();
+  bc.interval_ms = 0;  // "off": only on demand
+  bc.min_free_bytes = 0;
+  server::BackupScheduler scheduler(bc, [&] { return std::vector<server::BackupScheduler::Target>{{path, nullptr}}; });
+  int shipped = 0;
+  scheduler.set_on_snapshot([&](const std::string& f) {
+    EXPECT_EQ(f, path);
+    ++shipped;
+  });
+  scheduler.start();
+  // poll() as the session does, with a bound.
+  auto run = [](admin::AdminTask& task) -> PgResult<admin::AdminResult> {
+    for (int i = 0; i < 600; ++i) {
+      if (auto r = task.poll()) return std::move(*r);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return unexpected(PgError::make("XX000", "the task did not finish in 30 s"));
+  };
+  server::ManualBackup all(scheduler, nullptr, "", {});
+  auto r = run(all);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->rows.size(), 1u);
+  ASSERT_EQ(r->columns.size(), r->rows[0].size());
+  EXPECT_EQ(r->columns[8], "upload");
+  EXPECT_EQ(*r->rows[0][1], path);
+  EXPECT_EQ(*r->rows[0][8], "not configured");
+  EXPECT_FALSE(r->rows[0][3]);  // no capture: no generation
+  EXPECT_EQ(shipped, 1);
+  auto listing = backup::list_snapshots(config::backup_dir_for(bc, path));
+  ASSERT_TRUE(listing);
+  ASSERT_EQ(listing->snapshots.size(), 1u);
+  EXPECT_EQ(listing->snapshots[0].reason, "manual");
+  EXPECT_EQ(listing->snapshots[0].id, *r->rows[0][2]);
+  EXPECT_EQ(scheduler.stats().at(path).successes, 1u);
+
+  // One file by name (it need not be open); a missing one is the error, with its SQLSTATE.
+  server::ManualBackup one(scheduler, nullptr, path, {});
+  auto r1 = run(one);
+  ASSERT_TRUE(r1) << r1.error().message;
+  EXPECT_EQ(r1->rows.size(), 1u);
+  server::ManualBackup missing(scheduler, nullptr, (dir / "nope.db").string(), {});
+  auto r2 = run(missing);
+  ASSERT_FALSE(r2);
+  EXPECT_EQ(r2.error().sqlstate, "58P01");
+  EXPECT_NE(r2.error().message.find("nope.db"), std::string::npos) << r2.error().message;
+
+  // After stop() a request is answered at once: shutting down.
+  scheduler.stop();
+  server::ManualBackup late(scheduler, nullptr, "", {});
+  auto r3 = late.poll();
+  ASSERT_TRUE(r3);
+  ASSERT_FALSE(*r3);
+  EXPECT_EQ(r3->error().sqlstate, "57P01");
   std::filesystem::remove_all(dir);
 }
 
