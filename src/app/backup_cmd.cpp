@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <memory>
 #include <vector>
 
 #include "console.hpp"
@@ -351,23 +352,36 @@ int restore(const RestoreOptions& o, std::ostream& out, std::ostream& err) {
   std::string where = t.dir;
   if (o.from == "s3") {
     const config::S3Config& sc = loaded->cfg.s3;
-    if (!sc.enabled()) {
-      err << "--from s3: this configuration has no s3.endpoint\n";
+    const bool copy = !o.s3_copy.empty();
+    if (!sc.enabled() && !copy) {
+      err << "--from s3: this configuration has no s3.endpoint (or give --s3-copy DIR)\n";
       return 2;
     }
-    auto creds = s3::resolve_credentials({sc.access_key_id, sc.secret_access_key, ""});
-    if (!creds) {
-      err << "S3 credentials: " << creds.error().to_string() << "\n";
-      return 1;
-    }
-    s3::Options so;
-    so.endpoint = sc.endpoint;
-    so.region = sc.region;
-    so.bucket = sc.bucket;
-    so.path_style = sc.path_style;
-    so.credentials = *creds;
-    s3::Client client(std::move(so));
+    // The bucket itself, or a copy of its objects on disk (made with any S3 client).
+    std::unique_ptr<s3::Client> client;
+    std::unique_ptr<replica::ObjectSource> objects;
     const std::string root = replica::remote_root(sc.prefix, fs::path(t.file).stem().string());
+    if (copy) {
+      if (!fs::is_directory(o.s3_copy, ec)) {
+        err << "--s3-copy " << o.s3_copy << ": not a directory\n";
+        return 2;
+      }
+      objects = std::make_unique<replica::DirectorySource>(o.s3_copy, root);
+    } else {
+      auto creds = s3::resolve_credentials({sc.access_key_id, sc.secret_access_key, ""});
+      if (!creds) {
+        err << "S3 credentials: " << creds.error().to_string() << "\n";
+        return 1;
+      }
+      s3::Options so;
+      so.endpoint = sc.endpoint;
+      so.region = sc.region;
+      so.bucket = sc.bucket;
+      so.path_style = sc.path_style;
+      so.credentials = *creds;
+      client = std::make_unique<s3::Client>(std::move(so));
+      objects = std::make_unique<replica::BucketSource>(*client);
+    }
     scratch.dir = output;
     scratch.dir += ".s3-download";
     fs::remove_all(scratch.dir, ec);
@@ -380,16 +394,18 @@ int restore(const RestoreOptions& o, std::ostream& out, std::ostream& err) {
       }
       key = *k;
     }
-    auto staged = replica::stage_from_s3(client, root, scratch.dir, target, key ? &*key : nullptr);
+    const std::string from_where = copy ? o.s3_copy + " (a copy of s3://" + sc.bucket + "/" + root + "/)"
+                                        : "s3://" + sc.bucket + "/" + root + "/";
+    auto staged = replica::stage_from_s3(*objects, root, scratch.dir, target, key ? &*key : nullptr);
     if (!staged) {
-      err << "could not read the backups from s3://" << sc.bucket << "/" << root << "/: " << staged.error().to_string() << "\n";
+      err << "could not read the backups from " << from_where << ": " << staged.error().to_string() << "\n";
       return 1;
     }
     source = scratch.dir;
     snapshots = std::move(staged->snapshots);
     gens = std::move(staged->generations);
     plan = std::move(staged->plan);
-    where = "s3://" + sc.bucket + "/" + root + "/";
+    where = from_where;
   } else {
     auto l = backup::list_snapshots(t.dir);
     if (!l) {

@@ -29,6 +29,7 @@ int backup_verify(const BackupOptions& o, std::ostream& out, std::ostream& err);
 struct RestoreOptions {
   BackupOptions backup;
   std::string from = "local";
+  std::string s3_copy;  // --from s3: read the bucket's objects from this directory instead
   std::string to_time;  // ISO 8601 UTC ("2026-12-06T11:00:00Z"); "" = the newest
   std::string output;
   bool force = false;   // replace an existing output file (only while metagate is stopped)

@@ -129,6 +129,8 @@ int main(int argc, char** argv) {
   restore->add_option("--config", ro.backup.config_file, "the instance's configuration file");
   restore->add_option("--database", ro.backup.database, "the database name (when the config serves several files)");
   restore->add_option("--from", ro.from, "where the snapshots are: local")->check(CLI::IsMember({"local", "s3"}));
+  restore->add_option("--s3-copy", ro.s3_copy,
+                      "with --from s3: a copy of the bucket's objects on disk (aws s3 sync s3://BUCKET/PREFIX/DATABASE/ DIR)");
   restore->add_option("--to-time", ro.to_time, "the newest snapshot at or before this UTC time (2026-12-06T11:00:00Z)");
   restore->add_option("--id", ro.backup.id, "this snapshot");
   restore->add_option("--output", ro.output, "the file to write (must not exist, unless --force)")->required();

@@ -643,21 +643,69 @@ Expected<Ok, Error> unwrap_file(const fs::path& file, const std::string& object_
 
 }  // namespace
 
-Expected<Staged, Error> stage_from_s3(s3::Client& client, const std::string& root, const fs::path& staging,
+Expected<std::vector<std::string>, Error> BucketSource::list(const std::string& prefix) {
+  auto objects = client_.list_objects(prefix);
+  if (!objects) return unexpected(objects.error());
+  std::vector<std::string> keys;
+  for (const auto& o : *objects) keys.push_back(o.key);
+  return keys;
+}
+Expected<std::vector<uint8_t>, Error> BucketSource::get(const std::string& key) { return client_.get_object(key); }
+Expected<Ok, Error> BucketSource::get_to_file(const std::string& key, const fs::path& to) {
+  auto got = client_.get_object_to_file(key, to);
+  if (!got) return unexpected(got.error());
+  return Ok{};
+}
+
+std::optional<fs::path> DirectorySource::path_of(const std::string& key) const {
+  if (!key.starts_with(root_ + "/")) return std::nullopt;
+  const std::string rest = key.substr(root_.size() + 1);
+  if (rest.empty() || rest.find("..") != std::string::npos) return std::nullopt;
+  return dir_ / rest;
+}
+Expected<std::vector<std::string>, Error> DirectorySource::list(const std::string& prefix) {
+  std::vector<std::string> keys;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir_, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code e2;
+    if (!it->is_regular_file(e2)) continue;
+    const std::string key = root_ + "/" + fs::relative(it->path(), dir_, e2).generic_string();
+    if (key.starts_with(prefix)) keys.push_back(key);
+  }
+  if (ec) return unexpected(local_error("read", dir_, ec.value()));
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+Expected<std::vector<uint8_t>, Error> DirectorySource::get(const std::string& key) {
+  auto p = path_of(key);
+  if (!p) return unexpected(Error::make(Error::Kind::kNotFound, "no object " + key + " in \"" + dir_.string() + "\""));
+  auto text = read_file(*p);
+  if (!text) return unexpected(text.error());
+  return std::vector<uint8_t>(text->begin(), text->end());
+}
+Expected<Ok, Error> DirectorySource::get_to_file(const std::string& key, const fs::path& to) {
+  auto p = path_of(key);
+  if (!p) return unexpected(Error::make(Error::Kind::kNotFound, "no object " + key + " in \"" + dir_.string() + "\""));
+  std::error_code ec;
+  fs::copy_file(*p, to, fs::copy_options::overwrite_existing, ec);
+  if (ec) return unexpected(local_error("copy", *p, ec.value()));
+  return Ok{};
+}
+
+Expected<Staged, Error> stage_from_s3(ObjectSource& source, const std::string& root, const fs::path& staging,
                                       const backup::RestoreTarget& target, const Key* key) {
   Staged out;
   std::error_code ec;
   fs::create_directories(staging, ec);
   if (ec) return unexpected(Error::make(Error::Kind::kLocal, "could not create \"" + staging.string() + "\": " + ec.message()));
-  auto objects = client.list_objects(root + "/");
+  auto objects = source.list(root + "/");
   if (!objects) return unexpected(objects.error());
-  std::set<std::string> keys;
-  for (const auto& o : *objects) keys.insert(o.key);
+  std::set<std::string> keys(objects->begin(), objects->end());
   // Manifests first (small): they say which snapshots there are.
   const std::string snap_prefix = root + "/snapshots/";
   for (const auto& k : keys) {
     if (!k.starts_with(snap_prefix) || !k.ends_with(".json")) continue;
-    auto text = client.get_object(k);
+    auto text = source.get(k);
     if (!text) return unexpected(text.error());
     if (is_envelope(*text)) {
       if (!key)
@@ -683,7 +731,7 @@ Expected<Staged, Error> stage_from_s3(s3::Client& client, const std::string& roo
       const std::string name = k.substr(p.size());
       if (!backup::parse_segment_name(name)) continue;
       fs::create_directories(staging / "wal" / g, ec);
-      auto got = client.get_object_to_file(k, staging / "wal" / g / name);
+      auto got = source.get_to_file(k, staging / "wal" / g / name);
       if (!got) return unexpected(got.error());
       const fs::path local = staging / "wal" / g / name;
       if (auto u = unwrap_file(local, k, key); !u) return unexpected(u.error());
@@ -703,7 +751,7 @@ Expected<Staged, Error> stage_from_s3(s3::Client& client, const std::string& roo
   out.generations = std::move(*indexed);
   out.plan = backup::plan_restore(out.snapshots, out.generations, target);
   if (out.plan) {
-    auto got = client.get_object_to_file(snap_prefix + out.plan->base.data_file(), staging / out.plan->base.data_file());
+    auto got = source.get_to_file(snap_prefix + out.plan->base.data_file(), staging / out.plan->base.data_file());
     if (!got) return unexpected(got.error());
     if (auto u = unwrap_file(staging / out.plan->base.data_file(), snap_prefix + out.plan->base.data_file(), key); !u)
       return unexpected(u.error());

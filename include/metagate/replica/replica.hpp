@@ -160,6 +160,40 @@ Expected<ShipStats, s3::Error> ship(s3::Client& client, const std::string& root,
                                     RemoteState& state, const ShipOptions& options,
                                     const std::function<bool()>& should_stop);
 
+// Where a restore reads the bucket's objects from: the bucket itself, or a copy of it on disk
+// (`aws s3 sync s3://BUCKET/<root>/ DIR`: DIR/snapshots/..., DIR/wal/...), for a restore on a
+// machine without access to the endpoint — and for checking the objects with another client.
+class ObjectSource {
+ public:
+  virtual ~ObjectSource() = default;
+  virtual Expected<std::vector<std::string>, s3::Error> list(const std::string& prefix) = 0;  // keys
+  virtual Expected<std::vector<uint8_t>, s3::Error> get(const std::string& key) = 0;
+  virtual Expected<Ok, s3::Error> get_to_file(const std::string& key, const std::filesystem::path& to) = 0;
+};
+class BucketSource final : public ObjectSource {
+ public:
+  explicit BucketSource(s3::Client& c) : client_(c) {}
+  Expected<std::vector<std::string>, s3::Error> list(const std::string& prefix) override;
+  Expected<std::vector<uint8_t>, s3::Error> get(const std::string& key) override;
+  Expected<Ok, s3::Error> get_to_file(const std::string& key, const std::filesystem::path& to) override;
+
+ private:
+  s3::Client& client_;
+};
+// Keys "<root>/<rest>" are the files <dir>/<rest>.
+class DirectorySource final : public ObjectSource {
+ public:
+  DirectorySource(std::filesystem::path dir, std::string root) : dir_(std::move(dir)), root_(std::move(root)) {}
+  Expected<std::vector<std::string>, s3::Error> list(const std::string& prefix) override;
+  Expected<std::vector<uint8_t>, s3::Error> get(const std::string& key) override;
+  Expected<Ok, s3::Error> get_to_file(const std::string& key, const std::filesystem::path& to) override;
+
+ private:
+  std::optional<std::filesystem::path> path_of(const std::string& key) const;
+  std::filesystem::path dir_;
+  std::string root_;
+};
+
 // `metagate restore --from s3`: downloads what a restore to `target` needs from the bucket into
 // `staging` (a scratch directory laid out like a backup directory), then plans there.
 struct Staged {
@@ -168,8 +202,14 @@ struct Staged {
   std::optional<backup::RestorePlan> plan;
 };
 // Encrypted objects need `key` (null: an encrypted object is an error saying so).
-Expected<Staged, s3::Error> stage_from_s3(s3::Client& client, const std::string& root,
+Expected<Staged, s3::Error> stage_from_s3(ObjectSource& source, const std::string& root,
                                           const std::filesystem::path& staging, const backup::RestoreTarget& target,
                                           const Key* key = nullptr);
+inline Expected<Staged, s3::Error> stage_from_s3(s3::Client& client, const std::string& root,
+                                                 const std::filesystem::path& staging,
+                                                 const backup::RestoreTarget& target, const Key* key = nullptr) {
+  BucketSource source(client);
+  return stage_from_s3(source, root, staging, target, key);
+}
 
 }  // namespace metagate::replica

@@ -444,6 +444,12 @@ JSON
   check "I: --from s3 --to-time $ipoint: all of the first batch ($q1), none of the second ($q2)" \
     all '[ $rc = 0 ]' '[ "$q1" = 100 ]' '[ "$q2" = 0 ]'
   check "I: no download scratch directory is left" [ ! -e "$tmp/i-s3.db.s3-download" ]
+  # An independent client: awscli copies the bucket's objects; the file restored from that copy
+  # is byte for byte the one restored through metagate's own S3 client.
+  awscli s3 sync --quiet s3://bucket/edge/site-7/i/ "$tmp/i-copy/" >"$tmp/i4.out" 2>&1
+  mg restore --from s3 --s3-copy "$tmp/i-copy" --output "$tmp/i-copy.db" >>"$tmp/i4.out" 2>&1; rc=$?
+  check "I: restore from awscli's copy of the bucket is byte for byte the restore from the bucket ($(tail -1 "$tmp/i4.out"))" \
+    all '[ $rc = 0 ]' 'cmp -s "$tmp/i-copy.db" "$tmp/i-s3.db"' '[ -s "$tmp/i-copy.db" ]'
   openssl rand -hex 32 >"$tmp/site.key"
   mg restore --from s3 --output "$tmp/i-wrong.db" >"$tmp/i3.out" 2>&1; rc=$?
   check "I: with another key the restore fails and says so ($(cat "$tmp/i3.out"))" \
