@@ -37,6 +37,7 @@ set -u -o pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
 source "$repo/tests/support/pg.sh"
+source "$repo/tests/support/daemon.sh"
 source "$repo/tests/support/s3rver.sh"
 metagate_test_args "$@"
 PSQL=${PG_BINDIR:-/usr/lib/postgresql/15/bin}/psql
@@ -79,23 +80,7 @@ JSON
 log=$work/daemon.log
 : >"$log"
 
-# start_daemon: sets D_PID D_PORT D_MPORT (ports read back from the log).
-start_daemon() {
-  local i skip
-  skip=$(wc -l <"$log")
-  "$metagate" serve --config "$cfg" >>"$log" 2>&1 &
-  D_PID=$!
-  daemons+=("$D_PID")
-  for i in $(seq 1 300); do
-    D_PORT=$(tail -n +$((skip + 1)) "$log" | sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' | head -1)
-    D_MPORT=$(tail -n +$((skip + 1)) "$log" | sed -n 's#.*metrics and health checks on http://127\.0\.0\.1:\([0-9][0-9]*\)/metrics.*#\1#p' | head -1)
-    if [ -n "$D_PORT" ] && [ -n "$D_MPORT" ] && (exec 3<>"/dev/tcp/127.0.0.1/$D_PORT") 2>/dev/null; then return 0; fi
-    kill -0 "$D_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "daemon did not start:"; tail -20 "$log"
-  return 1
-}
+# start_daemon (tests/support/daemon.sh): sets D_PID D_PORT D_MPORT.
 stop_daemon() {
   kill "$D_PID" 2>/dev/null
   local i
