@@ -478,6 +478,24 @@ Expected<Ok, Error> upload_multipart(s3::Client& client, const Upload& u, const 
   return Ok{};
 }
 
+// The uploads from `from` on: what is pending, and since when the bucket lacks what makes it
+// current (the oldest catch-up file's mtime).
+void tally(const std::vector<Upload>& plan, size_t from, ShipStats& stats) {
+  stats.pending_objects = stats.pending_bytes = stats.catch_up_pending = 0;
+  stats.catch_up_since_unix_ms = 0;
+  for (size_t k = from; k < plan.size(); ++k) {
+    ++stats.pending_objects;
+    stats.pending_bytes += plan[k].bytes;
+    if (!plan[k].catch_up) continue;
+    ++stats.catch_up_pending;
+    struct stat st {};
+    if (::stat(plan[k].local.c_str(), &st) == 0) {
+      const int64_t ms = int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+      if (stats.catch_up_since_unix_ms == 0 || ms < stats.catch_up_since_unix_ms) stats.catch_up_since_unix_ms = ms;
+    }
+  }
+}
+
 // The object as it is sent: `u.local` compressed (segments) and/or encrypted, into `out`.
 Expected<Ok, Error> prepare_object(const Upload& u, const fs::path& out, bool compress, const ShipOptions& o) {
   fs::path source = u.local;
@@ -528,21 +546,7 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
   }
   auto plan = plan_uploads(root, dir, listing->snapshots, segments, state.keys(), at, delta);
   size_t i = 0;
-  auto remaining = [&] {
-    stats.pending_objects = stats.pending_bytes = stats.catch_up_pending = 0;
-    stats.catch_up_since_unix_ms = 0;
-    for (size_t k = i; k < plan.size(); ++k) {
-      ++stats.pending_objects;
-      stats.pending_bytes += plan[k].bytes;
-      if (!plan[k].catch_up) continue;
-      ++stats.catch_up_pending;
-      struct stat st {};
-      if (::stat(plan[k].local.c_str(), &st) == 0) {
-        const int64_t ms = int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000;
-        if (stats.catch_up_since_unix_ms == 0 || ms < stats.catch_up_since_unix_ms) stats.catch_up_since_unix_ms = ms;
-      }
-    }
-  };
+  auto remaining = [&] { tally(plan, i, stats); };
   for (; i < plan.size(); ++i) {
     if (should_stop && should_stop()) break;
     if (o.catch_up_only && !plan[i].catch_up) break;
@@ -583,6 +587,13 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
         if (put) sent = body->size();
         else r = unexpected(put.error());
       }
+    }
+    if (!r && prepared.empty() && !fs::exists(u.local)) {
+      // Removed by local retention while it was being sent: nothing to ship any more.
+      std::error_code ec;
+      if (auto st = load_parts(parts_file(dir, u.key))) (void)client.abort_multipart_upload(st->key, st->upload_id);
+      fs::remove(parts_file(dir, u.key), ec);
+      continue;
     }
     if (!r) {
       // The prepared copy is kept only for a multipart upload to resume; anything else is
@@ -626,6 +637,20 @@ Expected<ShipStats, Error> ship(s3::Client& client, const std::string& root, con
     stats.generation = listing->snapshots.back().generation;
     stats.remote_seq = remote_position(root, state.known_snapshots(listing->snapshots), state.keys(), stats.generation).value_or(0);
   }
+  return stats;
+}
+
+ShipStats pending_uploads(const std::string& root, const fs::path& dir, const RemoteState& state) {
+  ShipStats stats;
+  auto listing = backup::list_snapshots(dir);
+  if (!listing) return stats;
+  std::optional<uint64_t> at;
+  if (!listing->snapshots.empty() && !listing->snapshots.back().generation.empty()) {
+    stats.generation = listing->snapshots.back().generation;
+    at = remote_position(root, state.known_snapshots(listing->snapshots), state.keys(), stats.generation);
+    stats.remote_seq = at.value_or(0);
+  }
+  tally(plan_uploads(root, dir, listing->snapshots, list_sealed_segments(dir), state.keys(), at), 0, stats);
   return stats;
 }
 

@@ -165,6 +165,10 @@ bool S3Shipper::ship_file(const std::string& file) {
                                     .weekly = static_cast<int>(backup_.retention.weekly)};
   so.retention = &retention;
   auto r = replica::ship(*client_, root, dir, *state, so, stopping);
+  // After a failure the queue and the lag still move (the alert on the lag must fire during an
+  // outage): counted from the local state, without a request.
+  std::optional<replica::ShipStats> offline;
+  if (!r) offline = replica::pending_uploads(root, dir, *state);
   // The snapshots the bucket has whole (their manifest acknowledged), also after a failed pass.
   std::set<std::string> snapshots;
   const std::string snap_prefix = root + "/snapshots/";
@@ -182,6 +186,14 @@ bool S3Shipper::ship_file(const std::string& file) {
     st.last_error = e.to_string();
     st.pass_error = e.to_string();
     st.pass_unreachable = e.kind == s3::Error::Kind::kNetwork || e.kind == s3::Error::Kind::kTimeout;
+    st.pending_objects = offline->pending_objects;
+    st.pending_bytes = offline->pending_bytes;
+    st.catch_up_pending = offline->catch_up_pending;
+    st.catch_up_since_unix_ms = offline->catch_up_since_unix_ms;
+    if (!offline->generation.empty()) {
+      st.generation = offline->generation;
+      st.remote_seq = offline->remote_seq;
+    }
     return false;
   }
   st.pass_error.clear();

@@ -160,6 +160,10 @@ Expected<ShipStats, s3::Error> ship(s3::Client& client, const std::string& root,
                                     RemoteState& state, const ShipOptions& options,
                                     const std::function<bool()>& should_stop);
 
+// What ship() would still have to upload, from the local state alone (no request): the queue
+// and lag figures while the endpoint does not answer.
+ShipStats pending_uploads(const std::string& root, const std::filesystem::path& dir, const RemoteState& state);
+
 // Where a restore reads the bucket's objects from: the bucket itself, or a copy of it on disk
 // (`aws s3 sync s3://BUCKET/<root>/ DIR`: DIR/snapshots/..., DIR/wal/...), for a restore on a
 // machine without access to the endpoint — and for checking the objects with another client.

@@ -396,6 +396,10 @@ JSON
   pid_snap=$(sed -n 's/^.*: snapshot \([0-9T.Z]*\) (generation.*/\1/p' <<<"$out" | head -1)
   check "I: endpoint down: backup now returns in ${took} s (< 30) with the upload pending ($(tr '\n' ' ' <<<"$out"))" \
     all '[ $rc = 0 ]' '[ "$took" -lt 30 ]' 'grep -q "S3 upload PENDING: S3 unreachable: .*; the snapshot will be uploaded when it answers" <<<"$out"' '[ -n "$pid_snap" ]'
+  # The queue and the lag are counted while the endpoint is down (the alert must be able to fire).
+  qdown=$(metric 'metagate_s3_queue_objects'); cdown=$(metric 'metagate_s3_catch_up_objects')
+  check "I: endpoint down: the queue ($qdown objects) and the catch-up ($cdown) are counted, not left at 0" \
+    all '[ "${qdown:-0}" -gt 0 ]' '[ "${cdown:-0}" -gt 0 ]'
   s3rver_start "$tmp/s3data" bucket "$work/s3rver.log" "$s3port" || bad "I: s3rver would not restart on port $s3port"
   current=0
   for n in $(seq 1 400); do  # back-off after the failures: up to a few seconds
