@@ -25,7 +25,8 @@ struct PageSource {
 
 }  // namespace
 
-PgResult<CompactResult> write_compacted(const GenerationIndex& g, uint64_t from, uint64_t to, const fs::path& output) {
+PgResult<CompactResult> write_compacted(const GenerationIndex& g, uint64_t from, uint64_t to, const fs::path& output,
+                                        bool durable) {
   CompactResult out;
   out.output = output;
   out.first_seq = from + 1;
@@ -111,10 +112,20 @@ PgResult<CompactResult> write_compacted(const GenerationIndex& g, uint64_t from,
     const auto header = record.finish(c1, c2);
     return pwrite_all(fd, header.data(), header.size(), record_at, tmp);
   };
-  if (auto s = publish_file(tmp, output, /*replace=*/true, fill); !s) return unexpected(s.error());
+  if (auto s = publish_file(tmp, output, /*replace=*/true, fill, durable); !s) return unexpected(s.error());
   std::error_code ec;
   out.bytes = fs::file_size(output, ec);
   return out;
+}
+
+bool check_compacted(const fs::path& path, const std::string& generation, uint64_t first, uint64_t last) {
+  auto bytes = read_whole_file(path);
+  if (!bytes) return false;
+  const SegmentScan scan = parse_segment({reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()});
+  return scan.header && scan.header->generation == generation && scan.header->first_seq == first &&
+         scan.valid_end == bytes->size() && scan.records.size() == 1 &&
+         scan.records[0].kind == RecordKind::kCompacted && scan.records[0].first_seq == first &&
+         scan.records[0].seq == last;
 }
 
 CompactionReport compact_segments(const fs::path& backup_dir, const std::vector<Manifest>& kept,

@@ -123,7 +123,7 @@ PgResult<std::string> read_whole_file(const fs::path& p) {
 }
 
 PgStatus publish_file(const fs::path& tmp, const fs::path& final_path, bool replace,
-                      const std::function<PgStatus(int fd)>& fill) {
+                      const std::function<PgStatus(int fd)>& fill, bool durable) {
   remove_quietly(tmp);  // left by an interrupted run
   {
     Fd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
@@ -132,7 +132,7 @@ PgStatus publish_file(const fs::path& tmp, const fs::path& final_path, bool repl
       remove_quietly(tmp);
       return s;
     }
-    if (::fsync(fd.get()) != 0) {
+    if (durable && ::fsync(fd.get()) != 0) {
       int e = errno;
       remove_quietly(tmp);
       return io_error("fsync", tmp, e);
@@ -144,6 +144,7 @@ PgStatus publish_file(const fs::path& tmp, const fs::path& final_path, bool repl
     return io_error(replace ? "rename" : "create", replace ? tmp : final_path, e);
   }
   if (!replace) remove_quietly(tmp);
+  if (!durable) return {};
   fs::path parent = final_path.parent_path().empty() ? fs::path(".") : final_path.parent_path();
   return fsync_path(parent, true);
 }

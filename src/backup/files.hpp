@@ -59,9 +59,10 @@ struct TempFile {
 
 // Writes `tmp` with `fill`, fsyncs it, then publishes it as `final_path` — rename(2), or link(2)
 // when an existing file must never be replaced — and fsyncs the directory. On failure nothing
-// is left behind.
+// is left behind. `durable` false skips both fsyncs: for throw-away files whose readers check
+// them anyway (a crash may leave a torn or missing file, never a half-named one).
 PgStatus publish_file(const std::filesystem::path& tmp, const std::filesystem::path& final_path, bool replace,
-                      const std::function<PgStatus(int fd)>& fill);
+                      const std::function<PgStatus(int fd)>& fill, bool durable = true);
 PgStatus write_file_atomically(const std::filesystem::path& dir, const std::string& name, const std::string& text);
 
 class Sha256;

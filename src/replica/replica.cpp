@@ -172,7 +172,9 @@ std::optional<CatchUpDelta> prepare_catch_up(const fs::path& dir, const std::str
       const bool usable = n && n->last_seq && n->first_seq == from + 1 &&
                           (*n->last_seq == last ||
                            fs::exists(parts_file(dir, root + "/wal/" + generation + "/" + f.path().filename().string()), e2));
-      if (behind >= 2 && !found && g.path().filename() == generation && usable) {
+      // Deltas are written without fsync (write_compacted): one left by a crash may be torn.
+      if (behind >= 2 && !found && g.path().filename() == generation && usable &&
+          backup::check_compacted(f.path(), generation, n->first_seq, *n->last_seq)) {
         found = CatchUpDelta{generation, f.path(), n->first_seq, *n->last_seq, fs::file_size(f.path(), e2)};
         continue;
       }
@@ -183,7 +185,7 @@ std::optional<CatchUpDelta> prepare_catch_up(const fs::path& dir, const std::str
   const backup::GenerationIndex g = backup::index_generation(dir / "wal" / generation);
   fs::create_directories(cdir / generation, ec);
   const fs::path out = cdir / generation / backup::sealed_segment_name(from + 1, last);
-  auto written = backup::write_compacted(g, from, last, out);
+  auto written = backup::write_compacted(g, from, last, out, /*durable=*/false);
   if (!written) {
     spdlog::warn("replica: no catch-up delta for commits {} to {} of generation {}: {}", from + 1, last, generation,
                  written.error().message);

@@ -38,9 +38,16 @@ inline constexpr uint64_t kMaxCompactedPayload = 1ull << 31;
 // Writes `output` (replaced atomically if it exists): a segment of generation `g` with one
 // compacted record standing for commits from + 1 .. to, built from the records of `g` (any
 // that take the database from `from` to `to`). 53100 when the disk is full, 54000 when the
-// range changed more than kMaxCompactedPayload.
+// range changed more than kMaxCompactedPayload. `durable` false: not fsynced (the catch-up
+// delta, which only exists to be uploaded: syncing ~10x what is shipped stalled the clients'
+// commits behind the writeback; whoever reuses one checks it with check_compacted first).
 PgResult<CompactResult> write_compacted(const GenerationIndex& g, uint64_t from, uint64_t to,
-                                        const std::filesystem::path& output);
+                                        const std::filesystem::path& output, bool durable = true);
+
+// Whether `path` is a whole segment of generation `generation` holding exactly one record, a
+// compacted one for commits first .. last (checksums verified): a non-durable delta after a
+// crash may be torn.
+bool check_compacted(const std::filesystem::path& path, const std::string& generation, uint64_t first, uint64_t last);
 
 struct CompactionOptions {
   // Sealed segments whose last commit is newer than this are left alone (per-commit restore

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "metagate/backup/segment.hpp"
 #include "metagate/replica/replica.hpp"
 
 using namespace metagate;
@@ -38,6 +39,21 @@ class PlanTest : public ::testing::Test {
   }
   void segment(const std::string& gen, uint64_t first, uint64_t last, size_t bytes) {
     file(dir_ / "wal" / gen / backup::sealed_segment_name(first, last), bytes);
+  }
+  // A whole compacted segment of `gen` for commits first..last (one page), as write_compacted
+  // leaves it; `torn` cuts its last bytes off (a crash before the delta reached the disk).
+  size_t compacted(const fs::path& p, const std::string& gen, uint64_t first, uint64_t last, bool torn = false) {
+    std::vector<uint8_t> out;
+    uint32_t c1 = 0, c2 = 0;
+    backup::encode_segment_header(out, {4096, gen, first, 1, backup::WalMark{}}, c1, c2);
+    const size_t header_at = out.size();
+    out.resize(out.size() + backup::kRecordHeaderSize);
+    backup::append_page_prefix(out, 1);
+    out.resize(out.size() + 4096, 7);
+    backup::seal_record(out, header_at, {backup::RecordKind::kCompacted, last, 1, 1, backup::WalMark{}}, c1, c2);
+    if (torn) out.resize(out.size() - 100);
+    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(out.data()), static_cast<std::streamsize>(out.size()));
+    return out.size();
   }
   std::vector<std::string> keys(const std::vector<replica::Upload>& plan, bool catch_up_only = false) {
     std::vector<std::string> out;
@@ -118,11 +134,18 @@ TEST_F(PlanTest, ACatchUpDeltaFromTheBucketsPositionGoesFirstWhenItIsSmallest) {
   // may have been cut) and removes any other.
   const fs::path stale = dir_ / ".uploads" / "catch-up" / "G1" / backup::sealed_segment_name(60, 290);
   file(stale, 10);
+  const size_t whole = compacted(d, "G1", 101, 300);
   auto found = replica::prepare_catch_up(dir_, "site", "G1", 100, replica::list_sealed_segments(dir_));
   ASSERT_TRUE(found);
   EXPECT_EQ(found->path, d);
   EXPECT_EQ(found->last_seq, 300u);
+  EXPECT_EQ(found->bytes, whole);
   EXPECT_FALSE(fs::exists(stale));
+  // Deltas are not fsynced: one a crash left torn is not used (here the segments are not real
+  // ones, so no new delta can be built from them either) and is removed.
+  compacted(d, "G1", 101, 300, /*torn=*/true);
+  EXPECT_FALSE(replica::prepare_catch_up(dir_, "site", "G1", 100, replica::list_sealed_segments(dir_)));
+  EXPECT_FALSE(fs::exists(d));
   // One segment behind: no delta (the segment itself is as small).
   EXPECT_FALSE(replica::prepare_catch_up(dir_, "site", "G1", 290, replica::list_sealed_segments(dir_)));
 }
