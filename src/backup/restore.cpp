@@ -43,14 +43,15 @@ struct SegmentReader {
 
 }  // namespace
 
-GenerationIndex index_generation(const fs::path& dir) {
+GenerationIndex index_generation(const fs::path& dir, uint64_t after) {
   GenerationIndex g;
   g.id = dir.filename().string();
   g.dir = dir;
   std::error_code ec;
   std::vector<std::pair<SegmentName, fs::path>> files;
   for (const auto& e : fs::directory_iterator(dir, ec))
-    if (auto n = parse_segment_name(e.path().filename().string())) files.emplace_back(*n, e.path());
+    if (auto n = parse_segment_name(e.path().filename().string()); n && !(n->last_seq && *n->last_seq <= after))
+      files.emplace_back(*n, e.path());
   std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) {
     return a.first.first_seq != b.first.first_seq ? a.first.first_seq < b.first.first_seq
                                                   : a.first.last_seq.value_or(0) < b.first.last_seq.value_or(0);

@@ -446,6 +446,7 @@ void read_s3(const json& v, std::string_view key, S3Config& s, Issues& issues) {
   r.string("secret_access_key", s.secret_access_key);
   r.size("bandwidth_limit", s.bandwidth_limit_bytes);
   r.duration("interval", s.interval_ms, false);
+  r.duration("probe_interval", s.probe_interval_ms, false);
   if (!s.endpoint.empty()) {
     if (!s.endpoint.starts_with("http://") && !s.endpoint.starts_with("https://"))
       r.error("endpoint", "must start with http:// or https://");

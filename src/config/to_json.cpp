@@ -125,7 +125,8 @@ ordered_json to_json(const Config& c, Redact redact) {
              {"access_key_id", s3.access_key_id},
              {"secret_access_key", redact == Redact::kSecrets && !s3.secret_access_key.empty() ? "<redacted>"
                                                                                             : s3.secret_access_key},
-             {"interval", std::to_string(s3.interval_ms / 1000) + "s"}};
+             {"interval", std::to_string(s3.interval_ms / 1000) + "s"},
+             {"probe_interval", std::to_string(s3.probe_interval_ms / 1000) + "s"}};
   return j;
 }
 

@@ -182,7 +182,7 @@ std::optional<CatchUpDelta> prepare_catch_up(const fs::path& dir, const std::str
     }
   }
   if (found || behind < 2) return found;
-  const backup::GenerationIndex g = backup::index_generation(dir / "wal" / generation);
+  const backup::GenerationIndex g = backup::index_generation(dir / "wal" / generation, from);
   fs::create_directories(cdir / generation, ec);
   const fs::path out = cdir / generation / backup::sealed_segment_name(from + 1, last);
   auto written = backup::write_compacted(g, from, last, out, /*durable=*/false);

@@ -111,19 +111,36 @@ void S3Shipper::run() {
         key_ = std::make_unique<replica::Key>(*k);
       }
     }
+    // Whether every failure of this pass was the endpoint not answering (no request reached it).
+    bool all_unreachable = true;
     if (client_ && (backup_.encryption_key_file.empty() || key_))
-      for (const std::string& file : files_()) ok = ship_file(file) && ok;
+      for (const std::string& file : files_()) {
+        bool unreachable = false;
+        if (!ship_file(file, unreachable)) {
+          ok = false;
+          all_unreachable = all_unreachable && unreachable;
+        }
+      }
+    else
+      all_unreachable = false;
     {
       std::lock_guard lk(mu_);
       passes_.finished = passes_.started;
       passes_.setup_error = setup_error;
     }
     failures = ok ? 0 : failures + 1;
-    // Back-off after failures: full jitter, 5 minutes at most; else the interval.
+    // Back-off after failures: full jitter, 5 minutes at most; else the interval. While the
+    // endpoint does not answer at all, a pass costs one refused connection (ship() probes it
+    // before any work), so it is tried at least every s3.probe_interval (between half of it
+    // and all of it): the bucket starts catching up soon after the network returns, not up to
+    // 5 minutes later. An endpoint that answers with errors gets the full back-off.
     int64_t wait_ms = s3_.interval_ms;
     if (failures > 0) {
-      const int64_t ceiling = std::min<int64_t>(300'000, int64_t{1000} << std::min(failures, 9));
-      wait_ms = std::max<int64_t>(250, static_cast<int64_t>(rng() % static_cast<uint64_t>(ceiling + 1)));
+      int64_t ceiling = std::min<int64_t>(300'000, int64_t{1000} << std::min(failures, 9));
+      if (all_unreachable && s3_.probe_interval_ms > 0) ceiling = std::min(ceiling, s3_.probe_interval_ms);
+      const int64_t floor = all_unreachable ? std::min(ceiling / 2, s3_.probe_interval_ms / 2) : 250;
+      wait_ms = std::max<int64_t>(std::max<int64_t>(floor, 250),
+                                  static_cast<int64_t>(rng() % static_cast<uint64_t>(ceiling + 1)));
     }
     std::unique_lock lk(mu_);
     cv_.wait_for(lk, std::chrono::milliseconds(wait_ms), [this] { return stop_ || poked_; });
@@ -132,7 +149,7 @@ void S3Shipper::run() {
   }
 }
 
-bool S3Shipper::ship_file(const std::string& file) {
+bool S3Shipper::ship_file(const std::string& file, bool& unreachable) {
   const std::string dir = config::backup_dir_for(backup_, file);
   const std::string root = replica::remote_root(s3_.prefix, std::filesystem::path(file).stem().string());
   auto& state = states_[dir];
@@ -186,6 +203,7 @@ bool S3Shipper::ship_file(const std::string& file) {
     st.last_error = e.to_string();
     st.pass_error = e.to_string();
     st.pass_unreachable = e.kind == s3::Error::Kind::kNetwork || e.kind == s3::Error::Kind::kTimeout;
+    unreachable = st.pass_unreachable;
     st.pending_objects = offline->pending_objects;
     st.pending_bytes = offline->pending_bytes;
     st.catch_up_pending = offline->catch_up_pending;

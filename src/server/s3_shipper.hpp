@@ -75,7 +75,9 @@ class S3Shipper {
 
  private:
   void run();
-  bool ship_file(const std::string& file);  // false: a request failed
+  // false: a request failed; `unreachable` set when it failed because the endpoint did not
+  // answer (connection refused, DNS, timeout).
+  bool ship_file(const std::string& file, bool& unreachable);
 
   config::BackupConfig backup_;
   config::S3Config s3_;

@@ -54,8 +54,10 @@ struct Reachable {
 };
 std::vector<Reachable> reachable_from(const std::vector<GenerationIndex::Entry>& entries, uint64_t from);
 
-// One generation's directory (unreadable files are skipped, torn ends ignored).
-GenerationIndex index_generation(const std::filesystem::path& dir);
+// One generation's directory (unreadable files are skipped, torn ends ignored). With `after`,
+// sealed segments whose name says they end at or before that commit are not read (what a
+// catch-up from there needs: a generation's older segments may be hundreds of MB).
+GenerationIndex index_generation(const std::filesystem::path& dir, uint64_t after = 0);
 // Every generation under `backup_dir`/wal, oldest first (unreadable files are skipped, torn
 // ends ignored).
 PgResult<std::vector<GenerationIndex>> index_generations(const std::filesystem::path& backup_dir);

@@ -275,6 +275,9 @@ struct S3Config {
   std::string access_key_id;
   std::string secret_access_key;
   int64_t interval_ms = 10'000;     // "interval": how often the bucket is brought up to date
+  // "probe_interval": while the endpoint does not answer at all, it is tried again at least
+  // this often (a failed pass that reached it backs off exponentially, up to 5 minutes).
+  int64_t probe_interval_ms = 30'000;
   bool enabled() const { return !endpoint.empty(); }
   friend bool operator==(const S3Config&, const S3Config&) = default;
 };

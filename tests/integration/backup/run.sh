@@ -353,7 +353,7 @@ else
   "backup": {"dir": "$ik", "interval": "1h", "segment_interval": "1s", "min_free_space": "0",
              "encryption_key_file": "$tmp/site.key", "retention": {"last": 10}},
   "s3": {"endpoint": "http://127.0.0.1:$S3RVER_PORT", "bucket": "bucket", "prefix": "edge/site-7", "path_style": true,
-         "interval": "1s", "access_key_id": "S3RVER", "secret_access_key": "S3RVER"}
+         "interval": "1s", "probe_interval": "2s", "access_key_id": "S3RVER", "secret_access_key": "S3RVER"}
 }
 JSON
   start_daemon || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
@@ -400,15 +400,22 @@ JSON
   qdown=$(metric 'metagate_s3_queue_objects'); cdown=$(metric 'metagate_s3_catch_up_objects')
   check "I: endpoint down: the queue ($qdown objects) and the catch-up ($cdown) are counted, not left at 0" \
     all '[ "${qdown:-0}" -gt 0 ]' '[ "${cdown:-0}" -gt 0 ]'
+  # Long enough down for the exponential back-off to pass 30 s (a dozen failed passes): while
+  # the endpoint does not answer, it is probed every s3.probe_interval (2 s here) instead.
+  sleep 20
+  batch i4 20
   s3rver_start "$tmp/s3data" bucket "$work/s3rver.log" "$s3port" || bad "I: s3rver would not restart on port $s3port"
+  t0=$(date +%s%N)
   current=0
-  for n in $(seq 1 400); do  # back-off after the failures: up to a few seconds
+  for n in $(seq 1 400); do
     up=$(metric 'metagate_s3_uploaded_objects_total')
     if [ "$(metric 'metagate_s3_remote_commit')" = "$(metric 'metagate_capture_commit')" ] &&
        [ "$(metric 'metagate_s3_catch_up_objects')" = 0 ]; then current=1; break; fi
     sleep 0.1
   done
-  check "I: the endpoint is back: the bucket catches up ($up objects uploaded in all)" [ "$current" = 1 ]
+  back_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  check "I: the endpoint is back: the bucket catches up ($up objects uploaded in all) in $back_ms ms (probe_interval 2 s: < 6 s)" \
+    all '[ "$current" = 1 ]' '[ "$back_ms" -lt 6000 ]' 
   # Then the history: the snapshot taken while it was down goes up too.
   for n in $(seq 1 200); do [ "$(metric 'metagate_s3_queue_objects')" = 0 ] && break; sleep 0.1; done
   ilive=$(sql "SELECT id, note FROM h ORDER BY id" | md5sum | cut -c1-32)
