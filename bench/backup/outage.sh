@@ -14,6 +14,8 @@
 #   CYCLES=2         N/O/C cycles (cycle k uses every other scheduled snapshot)
 #   BUDGET=2820      seconds for the whole run
 #   RESULTS=bench/results/<UTC date>-issue6-catchup-latency.md (raw TSVs in $WORK/outage-out)
+#   BIN_COMMIT=      the commit the binary was built from, for the report (found with git when
+#                    the binary lies in a checkout)
 #
 # What it does:
 #  1. s3rver (tests/support/s3rver.sh, npm) on a fresh data directory, bucket metagate-bench;
@@ -143,7 +145,9 @@ mkdir -p "$(dirname "$RESULTS")"
   echo "- date: $(date -u '+%F %T') UTC"
   echo "- command: \`$cmdline\`"
   echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/{print $2}') GiB RAM (the database fits in the page cache), $(df -PT "$WORK" | awk 'NR==2{print $2}') on $(df -P "$WORK" | awk 'NR==2{print $1}'); shared with other work (load average at the start: $(cut -d' ' -f1-3 /proc/loadavg))"
-  echo "- metagate: $bin, release build (RelWithDebInfo -O2) of $(git -C "$bin_repo" log -1 --format='%h %s' 2>/dev/null | cut -c1-90)$(git -C "$bin_repo" status --porcelain -- src include 2>/dev/null | grep -q . && echo ' (src/ modified)')"
+  # A binary outside a checkout (copied so that src/ edits cannot touch it): BIN_COMMIT says which.
+  built_from=${BIN_COMMIT:-$(git -C "$bin_repo" log -1 --format='%h %s' 2>/dev/null | cut -c1-90)$(git -C "$bin_repo" status --porcelain -- src include 2>/dev/null | grep -q . && echo ' (src/ modified)')}
+  echo "- metagate: $bin, release build (RelWithDebInfo -O2) of ${built_from:-an unknown commit (not in a git checkout; set BIN_COMMIT)}"
   echo "- database: $seed_bytes bytes ($(python3 -c "print(round($seed_bytes/2**30,2))") GiB) copied from $WORK/seed.db, $counts"
   echo "- S3: s3rver $(node -e "console.log(require('$(dirname "$(readlink -f "$S3RVER")")/../package.json').version)" 2>/dev/null) (npm) on 127.0.0.1, same machine (its CPU competes with metagate's; no network latency or bandwidth limit); an outage = the process killed (connections refused at once, not a hanging network)"
   echo "- daemon: \`backup.capture: true, backup.interval: \"${INTERVAL}s\", s3.interval: \"10s\", s3.path_style: true\`, everything else default (segments sealed at 16 MiB or 1 min, zstd 3, retention 24 hourly, pitr_window 24h, no s3.bandwidth_limit)"
