@@ -1,0 +1,59 @@
+// Which host of a PostgreSQL cluster is the primary metagate writes to (issue 7; docs/HA.md
+// once the failover path lands). Pure: the monitor feeds it each round's observations of every
+// host; it keeps what it must remember between rounds (who was elected, the newest timeline
+// seen) so that an old primary coming back without being rewound is never written to.
+//
+// Rules, in order:
+//  - only a host that answers and reports itself primary (pg_is_in_recovery() = false) can be
+//    elected;
+//  - a host whose timeline is behind the newest timeline ever elected is refused: it is an old
+//    primary that was not rewound (its writes after the split would be lost anyway);
+//  - among the rest the highest timeline wins; a tie keeps the host elected before, and with no
+//    such host nobody is elected (two primaries of one timeline: an operator must decide);
+//  - nobody elected (the primary down, a promotion not finished): the caller holds new work.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace metagate::ha {
+
+enum class Role : uint8_t { kDown, kPrimary, kReplica };
+std::string_view to_string(Role r);
+
+// One round's look at one host (the monitor's query; connection errors make it kDown).
+struct Observation {
+  Role role = Role::kDown;
+  uint32_t timeline = 0;  // primary: its current timeline; replica: the one it replays
+  uint64_t lsn = 0;       // primary: pg_current_wal_lsn(); replica: pg_last_wal_replay_lsn()
+  std::string error;      // why kDown
+};
+
+struct HostView {
+  Observation seen;
+  bool refused = false;        // reports primary but is not the one elected
+  std::string refused_why;
+};
+
+struct ClusterView {
+  std::vector<HostView> hosts;     // in the configured order
+  std::optional<size_t> primary;   // index into hosts
+  uint32_t timeline = 0;           // the newest timeline ever elected
+  uint64_t generation = 0;         // bumped whenever `primary` changes
+};
+
+class Election {
+ public:
+  explicit Election(size_t hosts) { view_.hosts.resize(hosts); }
+  // The view after this round (observations in the configured order, one per host).
+  const ClusterView& update(const std::vector<Observation>& round);
+  const ClusterView& view() const { return view_; }
+
+ private:
+  ClusterView view_;
+  std::optional<size_t> last_elected_;  // survives rounds where it is down (restart in place)
+};
+
+}  // namespace metagate::ha

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Issue 7 (walking skeleton): the primary + streaming replica harness on loopback, and the
+# questions metagate's cluster monitor asks each host, checked against real PostgreSQL 15
+# through a failover: the role (pg_is_in_recovery()), the timeline (a primary's from the name of
+# its current WAL file; a replica's from pg_stat_wal_receiver.received_tli) and the WAL
+# positions. The old primary restarted without being rewound reports itself primary on the old
+# timeline: the case src/ha/election.cpp refuses (tests/unit/ha).
+#
+#   bash tests/integration/ha/run.sh --work DIR
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+work=/tmp/metagate-ha
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --work) work=$2; shift 2 ;;
+    *) echo "unknown argument $1"; exit 2 ;;
+  esac
+done
+# shellcheck source=../../support/pg_ha.sh
+source "$here/../../support/pg_ha.sh"
+rm -rf "$work"; mkdir -p "$work"
+work=$(cd "$work" && pwd)
+pass=0; fail=0
+check() {
+  local what=$1; shift
+  if "$@"; then echo "PASS $what"; pass=$((pass + 1)); else echo "FAIL $what"; fail=$((fail + 1)); fi
+}
+cleanup() { pg_ha_stop "$work"; }
+trap cleanup EXIT
+
+# What the monitor asks (one round trip): role, timeline, WAL position.
+ask() {
+  PGCONNECT_TIMEOUT=2 _ha_psql "$1" -tAF' ' -c "
+    SELECT pg_is_in_recovery(),
+           CASE WHEN pg_is_in_recovery() THEN (SELECT received_tli FROM pg_stat_wal_receiver)
+                ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END,
+           CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END" 2>/dev/null
+}
+
+pg_ha_start "$work" || { echo "0 passed, 1 failed (no primary + replica)"; exit 1; }
+pg_ha_sync "$work" on
+check "roles: a is $(pg_ha_role "$PGA_PORT"), b is $(pg_ha_role "$PGB_PORT")" \
+  test "$(pg_ha_role "$PGA_PORT")/$(pg_ha_role "$PGB_PORT")" = primary/replica
+_ha_psql "$PGA_PORT" -c "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100)" >/dev/null
+a=$(ask "$PGA_PORT"); b=$(ask "$PGB_PORT")
+check "the monitor's question: a says '$a', b says '$b' (timeline 1 on both)" \
+  bash -c '[[ "$1" == "f 1 "* && "$2" == "t 1 "* ]]' _ "$a" "$b"
+check "synchronous replication: the replica has the acknowledged rows" \
+  test "$(_ha_psql "$PGB_PORT" -tAc "SELECT count(*) FROM t")" = 100
+
+# Failover: kill -9 of the primary, promotion of the replica.
+pg_ha_kill "$work/a"
+is_down() { ! pg_ha_role "$1" >/dev/null; }
+check "a is down after kill -9" is_down "$PGA_PORT"
+pg_ha_promote "$work/b"
+b=$(ask "$PGB_PORT")
+check "b promoted: '$b' (primary on timeline 2)" bash -c '[[ "$1" == "f 2 "* ]]' _ "$b"
+check "writes go on on b" _ha_psql "$PGB_PORT" -c "INSERT INTO t VALUES (101)"
+
+# The old primary comes back as it was (no pg_rewind): it reports itself primary, on timeline 1.
+_pg_as_owner "$PG_BINDIR/pg_ctl" -D "$work/a/data" -l "$work/a/postgres.log" -w -t 60 \
+  -o "-p $PGA_PORT -c listen_addresses=127.0.0.1 -k $work/a -c fsync=off" start >/dev/null 2>&1
+a=$(ask "$PGA_PORT")
+check "the old primary back without rewind: '$a' (primary on timeline 1: refused by the election)" \
+  bash -c '[[ "$1" == "f 1 "* ]]' _ "$a"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
