@@ -6,13 +6,19 @@
 # positions. The old primary restarted without being rewound reports itself primary on the old
 # timeline: the case src/ha/election.cpp refuses (tests/unit/ha).
 #
-#   bash tests/integration/ha/run.sh --work DIR
+# ha_probe (ha::Monitor, src/ha/monitor.cpp) watches the pair throughout and must see: a the
+# primary; nobody while a is down and b not yet promoted; b on timeline 2; a refused once it is
+# back as an old primary.
+#
+#   bash tests/integration/ha/run.sh --ha-probe BUILD/bin/ha_probe --work DIR
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=/tmp/metagate-ha
+probe=
 while [ $# -gt 0 ]; do
   case "$1" in
     --work) work=$2; shift 2 ;;
+    --ha-probe) probe=$2; shift 2 ;;
     *) echo "unknown argument $1"; exit 2 ;;
   esac
 done
@@ -25,7 +31,11 @@ check() {
   local what=$1; shift
   if "$@"; then echo "PASS $what"; pass=$((pass + 1)); else echo "FAIL $what"; fail=$((fail + 1)); fi
 }
-cleanup() { pg_ha_stop "$work"; }
+probe_pid=
+cleanup() {
+  [ -n "$probe_pid" ] && kill "$probe_pid" 2>/dev/null
+  pg_ha_stop "$work"
+}
 trap cleanup EXIT
 
 # What the monitor asks (one round trip): role, timeline, WAL position.
@@ -39,6 +49,24 @@ ask() {
 
 pg_ha_start "$work" || { echo "0 passed, 1 failed (no primary + replica)"; exit 1; }
 pg_ha_sync "$work" on
+if [ -n "$probe" ]; then
+  "$probe" --conninfo "dbname=postgres user=postgres" --seconds 90 "127.0.0.1:$PGA_PORT" "127.0.0.1:$PGB_PORT" \
+    >"$work/views.txt" 2>"$work/probe.log" &
+  probe_pid=$!
+fi
+# waits until the probe's newest line matches $1 (at most 20 s)
+seen() {
+  local i
+  for i in $(seq 1 200); do tail -1 "$work/views.txt" 2>/dev/null | grep -q -- "$1" && return 0; sleep 0.1; done
+  return 1
+}
+probe_check() {
+  [ -n "$probe" ] || return 0
+  local rc=0
+  seen "$2" || rc=1
+  check "monitor: $1 ($(tail -1 "$work/views.txt" 2>/dev/null))" test "$rc" = 0
+}
+probe_check "a is elected" "primary=0 timeline=1 refused=-"
 check "roles: a is $(pg_ha_role "$PGA_PORT"), b is $(pg_ha_role "$PGB_PORT")" \
   test "$(pg_ha_role "$PGA_PORT")/$(pg_ha_role "$PGB_PORT")" = primary/replica
 _ha_psql "$PGA_PORT" -c "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100)" >/dev/null
@@ -52,10 +80,12 @@ check "synchronous replication: the replica has the acknowledged rows" \
 pg_ha_kill "$work/a"
 is_down() { ! pg_ha_role "$1" >/dev/null; }
 check "a is down after kill -9" is_down "$PGA_PORT"
+probe_check "nobody is elected while a is down and b not promoted" "primary=none timeline=1"
 pg_ha_promote "$work/b"
 b=$(ask "$PGB_PORT")
 check "b promoted: '$b' (primary on timeline 2)" bash -c '[[ "$1" == "f 2 "* ]]' _ "$b"
 check "writes go on on b" _ha_psql "$PGB_PORT" -c "INSERT INTO t VALUES (101)"
+probe_check "b is elected on timeline 2" "primary=1 timeline=2 refused=-"
 
 # The old primary comes back as it was (no pg_rewind): it reports itself primary, on timeline 1.
 _pg_as_owner "$PG_BINDIR/pg_ctl" -D "$work/a/data" -l "$work/a/postgres.log" -w -t 60 \
@@ -63,6 +93,8 @@ _pg_as_owner "$PG_BINDIR/pg_ctl" -D "$work/a/data" -l "$work/a/postgres.log" -w 
 a=$(ask "$PGA_PORT")
 check "the old primary back without rewind: '$a' (primary on timeline 1: refused by the election)" \
   bash -c '[[ "$1" == "f 1 "* ]]' _ "$a"
+probe_check "the old primary is refused, b stays elected" "primary=1 timeline=2 refused=0"
+[ -z "$probe" ] || { echo "views the monitor published:"; sed 's/^/  /' "$work/views.txt"; }
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

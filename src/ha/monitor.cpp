@@ -1,0 +1,174 @@
+// The cluster monitor (monitor.hpp).
+#include "metagate/ha/monitor.hpp"
+
+#include <libpq-fe.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace metagate::ha {
+
+namespace {
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Role, timeline and WAL position in one round trip. A primary's timeline is in the name of its
+// current WAL file (pg_control's checkpoint timeline lags a promotion until the next
+// checkpoint); a replica's is the one its WAL receiver streams, or its last restartpoint's when
+// it is not streaming.
+constexpr const char* kQuestion =
+    "SELECT pg_is_in_recovery(), "
+    "CASE WHEN pg_is_in_recovery() "
+    "THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint())) "
+    "ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END, "
+    "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END - '0/0')::bigint";
+
+Observation down(std::string why) { return {Role::kDown, 0, 0, std::move(why)}; }
+
+std::string conn_error(PGconn* c) {
+  std::string e = c ? PQerrorMessage(c) : "out of memory";
+  while (!e.empty() && (e.back() == '\n' || e.back() == ' ')) e.pop_back();
+  return e;
+}
+
+}  // namespace
+
+Observation Monitor::ask(void*& handle, const std::string& conninfo, int64_t timeout_ms) {
+  auto fail = [&](std::string why) {
+    if (handle) PQfinish(static_cast<PGconn*>(handle));
+    handle = nullptr;
+    return down(std::move(why));
+  };
+  if (!handle) {
+    const int64_t secs = std::max<int64_t>(2, (timeout_ms + 999) / 1000);
+    const std::string ci = conninfo + " connect_timeout=" + std::to_string(secs);
+    PGconn* c = PQconnectdb(ci.c_str());
+    handle = c;
+    if (!c || PQstatus(c) != CONNECTION_OK) return fail(conn_error(c));
+  }
+  PGconn* c = static_cast<PGconn*>(handle);
+  if (!PQsendQuery(c, kQuestion)) return fail(conn_error(c));
+  // Every wait bounded: a host that accepted the connection and then went silent (a network
+  // partition) is down after timeout_ms, not after TCP gives up.
+  const int64_t deadline = steady_ms() + timeout_ms;
+  while (PQisBusy(c)) {
+    const int64_t left = deadline - steady_ms();
+    if (left <= 0) return fail("no answer within " + std::to_string(timeout_ms) + " ms");
+    pollfd p{PQsocket(c), POLLIN, 0};
+    int n = ::poll(&p, 1, static_cast<int>(left));
+    if (n < 0 && errno != EINTR) return fail("poll failed");
+    if (n > 0 && !PQconsumeInput(c)) return fail(conn_error(c));
+  }
+  Observation o;
+  bool got = false;
+  std::string error;
+  while (PGresult* r = PQgetResult(c)) {
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !got) {
+      o.role = std::string_view(PQgetvalue(r, 0, 0)) == "t" ? Role::kReplica : Role::kPrimary;
+      o.timeline = static_cast<uint32_t>(std::strtoul(PQgetvalue(r, 0, 1), nullptr, 10));
+      o.lsn = std::strtoull(PQgetvalue(r, 0, 2), nullptr, 10);
+      got = true;
+    } else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+      error = PQresultErrorMessage(r);
+    }
+    PQclear(r);
+  }
+  if (!got) return fail(error.empty() ? "no answer to the role query" : error);
+  return o;
+}
+
+Monitor::Monitor(MonitorOptions o)
+    : o_(std::move(o)), conns_(o_.hosts.size(), nullptr), refused_(o_.hosts.size(), false), election_(o_.hosts.size()) {
+  for (const auto& h : o_.hosts)
+    conninfos_.push_back(o_.conninfo + " host=" + h.host + " port=" + std::to_string(h.port) +
+                         " application_name=metagate-monitor");
+  view_ = std::make_shared<const ClusterView>(election_.view());
+}
+
+Monitor::~Monitor() {
+  stop();
+  for (void*& c : conns_)
+    if (c) PQfinish(static_cast<PGconn*>(c));
+}
+
+void Monitor::start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Monitor::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<const ClusterView> Monitor::view() const {
+  std::lock_guard lk(mu_);
+  return view_;
+}
+
+void Monitor::report_failure(size_t) {
+  {
+    std::lock_guard lk(mu_);
+    poked_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Monitor::on_change(std::function<void(const ClusterView&)> f) {
+  std::lock_guard lk(mu_);
+  on_change_ = std::move(f);
+}
+
+std::shared_ptr<const ClusterView> Monitor::wait_for_change(uint64_t generation, int64_t timeout_ms) const {
+  std::unique_lock lk(mu_);
+  cv_.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] { return stop_ || view_->generation != generation; });
+  return view_;
+}
+
+void Monitor::run() {
+  for (;;) {
+    std::vector<Observation> round;
+    for (size_t i = 0; i < conninfos_.size(); ++i) round.push_back(ask(conns_[i], conninfos_[i], o_.timeout_ms));
+    const uint64_t before = election_.view().generation;
+    auto view = std::make_shared<const ClusterView>(election_.update(round));
+    std::function<void(const ClusterView&)> notify;
+    {
+      std::lock_guard lk(mu_);
+      view_ = view;
+      if (view->generation != before) notify = on_change_;
+    }
+    if (view->generation != before) {
+      if (view->primary) {
+        const auto& h = o_.hosts[*view->primary];
+        spdlog::info("cluster: primary is {}:{} (timeline {})", h.host, h.port, view->timeline);
+      } else {
+        spdlog::warn("cluster: no primary");
+      }
+      cv_.notify_all();
+      if (notify) notify(*view);
+    }
+    // Refusals are logged when they start and end, not every round.
+    for (size_t i = 0; i < view->hosts.size(); ++i) {
+      if (view->hosts[i].refused == refused_[i]) continue;
+      refused_[i] = view->hosts[i].refused;
+      if (refused_[i])
+        spdlog::warn("cluster: {}:{} refused: {}", o_.hosts[i].host, o_.hosts[i].port, view->hosts[i].refused_why);
+      else
+        spdlog::info("cluster: {}:{} no longer refused", o_.hosts[i].host, o_.hosts[i].port);
+    }
+    std::unique_lock lk(mu_);
+    cv_.wait_for(lk, std::chrono::milliseconds(o_.interval_ms), [this] { return stop_ || poked_; });
+    if (stop_) return;
+    poked_ = false;
+  }
+}
+
+}  // namespace metagate::ha
