@@ -276,9 +276,12 @@ std::string array_text(const std::vector<std::optional<std::string>>& elements) 
       continue;
     }
     const std::string& e = *elements[i];
-    bool quote = e.empty() || e.size() == 4 && (e[0] == 'N' || e[0] == 'n') && (e == "NULL" || e == "null" || e == "Null");
+    // array_out quotes an element spelled NULL in any case (pg_strcasecmp).
+    bool quote = e.empty() || (e.size() == 4 && (e[0] | 0x20) == 'n' && (e[1] | 0x20) == 'u' && (e[2] | 0x20) == 'l' &&
+                               (e[3] | 0x20) == 'l');
     for (char ch : e)
-      if (ch == '{' || ch == '}' || ch == ',' || ch == '"' || ch == '\\' || ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r')
+      if (ch == '{' || ch == '}' || ch == ',' || ch == '"' || ch == '\\' || ch == ' ' || ch == '\t' || ch == '\n' ||
+          ch == '\r' || ch == '\v' || ch == '\f')  // array_isspace's set
         quote = true;
     if (!quote) {
       out += e;

@@ -68,13 +68,6 @@ Expr make(std::string sql, Oid type, std::string name = "?column?") {
   return e;
 }
 
-std::string func_name(const Node& funcname) {
-  auto names = names_of(funcname);
-  if (names.empty()) return {};
-  if (names.size() == 2 && names[0] == "pg_catalog") return names[1];
-  return names.back();
-}
-
 }  // namespace
 
 std::string type_display(Oid t) {

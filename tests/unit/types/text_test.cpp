@@ -1,5 +1,6 @@
 // Character types, bytea and uuid: text/binary I/O, varchar(n)/char(n) rules, UTF-8 checks.
 #include "test_support.hpp"
+#include "metagate/types/codec.hpp"
 
 namespace metagate::types {
 namespace {
@@ -160,3 +161,14 @@ TEST(Text, Utf8Validation) {
 
 }  // namespace
 }  // namespace metagate::types
+
+// Array output quotes as PostgreSQL's array_out does: empty elements, any spelling of NULL
+// (pg_strcasecmp), the delimiters, and array_isspace's whitespace (\v and \f included).
+TEST(ArrayTextTest, QuotesWhatArrayOutQuotes) {
+  using metagate::types::array_text;
+  EXPECT_EQ(array_text({std::string("a"), std::nullopt, std::string("")}), "{a,NULL,\"\"}");
+  EXPECT_EQ(array_text({std::string("NULL"), std::string("null"), std::string("nUlL"), std::string("nulls")}),
+            "{\"NULL\",\"null\",\"nUlL\",nulls}");
+  EXPECT_EQ(array_text({std::string("a b"), std::string("x\vy"), std::string("x\fy"), std::string("q\"r")}),
+            "{\"a b\",\"x\vy\",\"x\fy\",\"q\\\"r\"}");
+}
