@@ -175,7 +175,25 @@ awaitable<PgResult<ServerConnection*>> Pool::connect_new(asio::any_io_executor e
     target = settings_.target;  // its password changes under pass-through
     keys = scram_keys_;
   }
-  auto r = co_await connect_backend(ex, target, user_, database_, {}, keys ? &*keys : nullptr);
+  // A cluster: the elected primary only.
+  std::optional<size_t> host;
+  uint64_t generation = 0;
+  PgResult<BackendConnection> r = unexpected(PgError::make(sqlstate::kConnectionFailure, ""));
+  if (settings_.cluster) {
+    auto view = settings_.cluster->view();
+    generation = view->generation;
+    host = view->primary;
+    if (host && *host < target.hosts.size()) target.hosts = {target.hosts[*host]};
+  }
+  if (settings_.cluster && !host) {
+    std::string hosts;
+    for (const auto& h : target.hosts) hosts += (hosts.empty() ? "" : ", ") + h.host + ":" + std::to_string(h.port);
+    r = unexpected(PgError::make(sqlstate::kConnectionFailure,
+                                 "no primary in the PostgreSQL cluster (" + hosts + "): a failover is in progress or no host answers"));
+  } else {
+    r = co_await connect_backend(ex, target, user_, database_, {}, keys ? &*keys : nullptr);
+    if (!r && host && r.error().sqlstate == sqlstate::kConnectionFailure) settings_.cluster->report_failure(*host);
+  }
   Graveyard graveyard;
   std::lock_guard lk(mu_);
   --connecting_;
@@ -192,6 +210,7 @@ awaitable<PgResult<ServerConnection*>> Pool::connect_new(asio::any_io_executor e
   s->id = next_id_++;
   s->created_us = s->last_used_us = steady_now_us();
   s->state = ServerState::kActive;
+  s->cluster_generation = generation;
   parameters_ = s->link.parameters;
   ServerConnection* raw = s.get();
   servers_.push_back(std::move(s));
@@ -274,6 +293,11 @@ awaitable<PgResult<ServerConnection*>> Pool::acquire(asio::any_io_executor ex) {
       // longer than server_check_delay is asked an empty query first. A connection checked in
       // moments ago is not peeked at (one syscall per transaction saved): a server lost in
       // that window is handled like one lost mid-statement.
+      // Connected under another cluster view (the primary changed since): never reused.
+      if (settings_.cluster && s->cluster_generation != settings_.cluster->view()->generation) {
+        discard(s, CloseCause::kCheckFailed);
+        continue;
+      }
       bool ok = now - s->last_used_us < kTrustIdleUs || !looks_broken(s->link.stream.socket());
       if (ok && settings_.check_delay_ms >= 0 && now - s->last_used_us > settings_.check_delay_ms * 1000)
         ok = static_cast<bool>(co_await run_control_query(*s, ""));
@@ -503,6 +527,38 @@ std::shared_ptr<Pool> PoolSet::get(const std::string& database, const std::strin
   auto& p = pools_[{database, user}];
   if (!p) p = std::make_shared<Pool>(database, user, settings);
   return p;
+}
+
+namespace {
+// A conninfo value, quoted for libpq.
+std::string conninfo_value(const std::string& v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\\' || c == '\'') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+}  // namespace
+
+std::shared_ptr<ha::Monitor> PoolSet::cluster(const config::PostgresTarget& t) {
+  if (t.hosts.size() < 2 || t.user.empty()) return nullptr;
+  ha::MonitorOptions o;
+  for (const auto& h : t.hosts) o.hosts.push_back({h.host, h.port});
+  o.conninfo = "dbname=" + conninfo_value(t.dbname.empty() ? std::string("postgres") : t.dbname) +
+               " user=" + conninfo_value(t.user) + " sslmode=" + conninfo_value(t.sslmode);
+  if (!t.password.empty()) o.conninfo += " password=" + conninfo_value(t.password);
+  if (!t.sslrootcert.empty()) o.conninfo += " sslrootcert=" + conninfo_value(t.sslrootcert);
+  if (!t.sslcert.empty()) o.conninfo += " sslcert=" + conninfo_value(t.sslcert) + " sslkey=" + conninfo_value(t.sslkey);
+  std::string key = o.conninfo;
+  for (const auto& h : t.hosts) key += " " + h.host + ":" + std::to_string(h.port);
+  std::lock_guard lk(mu_);
+  auto& m = clusters_[key];
+  if (!m) {
+    m = std::make_shared<ha::Monitor>(std::move(o));
+    m->start();
+  }
+  return m;
 }
 
 std::vector<std::shared_ptr<Pool>> PoolSet::all() {

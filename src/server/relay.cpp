@@ -109,7 +109,9 @@ awaitable<PgResult<std::vector<std::pair<std::string, std::string>>>> Session::r
   if (!target) co_return unexpected(PgError::fatal(sqlstate::kConnectionFailure, target.error()));
   std::string login = target->user.empty() ? user_ : target->user;
   std::string dbname = target->dbname.empty() ? database_ : target->dbname;
-  pool_ = ctx_.pools->get(dbname, login, pool::settings_for(entry, *target));
+  pool::PoolSettings settings = pool::settings_for(entry, *target);
+  settings.cluster = ctx_.pools->cluster(*target);
+  pool_ = ctx_.pools->get(dbname, login, settings);
   if (target->password.empty() && (!passthrough_password_.empty() || passthrough_scram_)) {
     // Authentication pass-through: the server checks the client's password, or the keys of
     // its SCRAM exchange with metagate (once per secret: the pool remembers the last one it

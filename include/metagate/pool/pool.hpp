@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "metagate/config/config.hpp"
+#include "metagate/ha/monitor.hpp"
 #include "metagate/pool/connect.hpp"
 #include "metagate/pool/tracker.hpp"
 #include "metagate/util/pg_error.hpp"
@@ -40,6 +41,10 @@ struct PoolSettings {
   int64_t check_delay_ms = 30000;
   size_t statement_cache_size = 1000;
   bool reuse_session_servers = true;  // session pooling: back to the pool when the client leaves
+  // A cluster (several hosts): connections go only to the primary its monitor elected; with
+  // none elected (a failover), connecting fails with 08006 and acquire() retries until the
+  // queue timeout — new work is held, not sent to a replica or an old primary.
+  std::shared_ptr<ha::Monitor> cluster;
 };
 PoolSettings settings_for(const config::DatabaseConfig& db, config::PostgresTarget target);
 
@@ -81,6 +86,7 @@ struct ServerConnection {
   bool release_pending = false;                  // checked in while a cancel was in flight
   bool discard_pending = false;                  // discarded while a cancel was in flight
   bool state_unknown = false;  // metagate's own SET/PREPARE failed on it: closed at check-in
+  uint64_t cluster_generation = 0;  // the cluster view it was connected under (a new primary: not reused)
 };
 
 // Server connections being closed, collected under a pool's lock and let go after it: each
@@ -230,6 +236,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
 class PoolSet {
  public:
   std::shared_ptr<Pool> get(const std::string& database, const std::string& user, const PoolSettings& settings);
+  // The monitor of `target`'s cluster (started on first use, shared by every pool of it), or
+  // null when it is one host, or when no user is configured for the monitor to log in as.
+  std::shared_ptr<ha::Monitor> cluster(const config::PostgresTarget& target);
   std::vector<std::shared_ptr<Pool>> all();
   void maintain(boost::asio::any_io_executor ex, int64_t now_us);
   void close_idle();
@@ -237,6 +246,7 @@ class PoolSet {
  private:
   std::mutex mu_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Pool>> pools_;
+  std::map<std::string, std::shared_ptr<ha::Monitor>> clusters_;  // by the monitor's conninfo and hosts
 };
 
 // Runs `sql` (one simple Query) on a server connection nobody else is using and reads up to
