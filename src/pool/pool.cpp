@@ -542,7 +542,10 @@ std::string conninfo_value(const std::string& v) {
 }  // namespace
 
 std::shared_ptr<ha::Monitor> PoolSet::cluster(const config::PostgresTarget& t) {
-  if (t.hosts.size() < 2 || t.user.empty()) return nullptr;
+  // The monitor logs in with the conninfo's own user and password: without them (pass-through,
+  // the client's credentials) it could not, and a cluster it cannot see would never have a
+  // primary — such host lists are tried in order, as libpq does.
+  if (t.hosts.size() < 2 || t.user.empty() || t.password.empty()) return nullptr;
   ha::MonitorOptions o;
   for (const auto& h : t.hosts) o.hosts.push_back({h.host, h.port});
   o.conninfo = "dbname=" + conninfo_value(t.dbname.empty() ? std::string("postgres") : t.dbname) +

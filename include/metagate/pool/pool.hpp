@@ -237,7 +237,7 @@ class PoolSet {
  public:
   std::shared_ptr<Pool> get(const std::string& database, const std::string& user, const PoolSettings& settings);
   // The monitor of `target`'s cluster (started on first use, shared by every pool of it), or
-  // null when it is one host, or when no user is configured for the monitor to log in as.
+  // null when it is one host, or when the conninfo has no user and password for the monitor.
   std::shared_ptr<ha::Monitor> cluster(const config::PostgresTarget& target);
   std::vector<std::shared_ptr<Pool>> all();
   void maintain(boost::asio::any_io_executor ex, int64_t now_us);

@@ -83,7 +83,7 @@ if [ -n "$metagate" ]; then
   cat >"$work/mg.json" <<JSON
 {"listen": "127.0.0.1:$MG_PORT", "metrics": {"listen": "127.0.0.1:0"},
  "databases": {"*": {"backend": "postgres", "pool_mode": "transaction", "queue_timeout_ms": 60000,
-                     "conninfo": "host=127.0.0.1,127.0.0.1 port=$PGB_PORT,$PGA_PORT user=postgres dbname=postgres"}}}
+                     "conninfo": "host=127.0.0.1,127.0.0.1 port=$PGB_PORT,$PGA_PORT user=postgres password=unused-with-trust dbname=postgres"}}}
 JSON
   "$metagate" serve --config "$work/mg.json" >"$work/metagate.log" 2>&1 &
   mg_pid=$!
