@@ -2,21 +2,9 @@
 #include "console.hpp"
 
 #include "metagate/config/config.hpp"
+#include "metagate/config/conninfo.hpp"
 
 namespace metagate::app {
-
-namespace {
-
-std::string quote_conninfo(const std::string& v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
-
-}  // namespace
 
 bool resolve_console_address(const std::string& config_file, ConsoleAddress& a, std::ostream& err) {
   if (!config_file.empty() && (a.host.empty() || a.port == 0)) {
@@ -44,10 +32,10 @@ bool resolve_console_address(const std::string& config_file, ConsoleAddress& a, 
 
 ConsoleConnection connect_console(const ConsoleAddress& a, const std::string& application_name, bool classify,
                                   int timeout_s) {
-  std::string conninfo = "host=" + quote_conninfo(a.host) + " port=" + std::to_string(a.port) +
+  std::string conninfo = "host=" + config::quote_conninfo_value(a.host) + " port=" + std::to_string(a.port) +
                          " dbname=metagate connect_timeout=" + std::to_string(timeout_s) +
-                         " application_name=" + quote_conninfo(application_name);
-  if (!a.user.empty()) conninfo += " user=" + quote_conninfo(a.user);
+                         " application_name=" + config::quote_conninfo_value(application_name);
+  if (!a.user.empty()) conninfo += " user=" + config::quote_conninfo_value(a.user);
   ConsoleConnection c;
   c.conn.reset(PQconnectdb(conninfo.c_str()));
   if (c.conn && PQstatus(c.conn.get()) == CONNECTION_OK) return c;

@@ -1,4 +1,6 @@
 // libpq connection strings for PostgreSQL backends, parsed by libpq itself.
+#include "metagate/config/conninfo.hpp"
+
 #include <algorithm>
 #include <libpq-fe.h>
 
@@ -91,21 +93,19 @@ std::string redact_conninfo(std::string_view conninfo) {
     if (!o->val) continue;
     std::string k = o->keyword;
     std::string v = k == "password" ? "<redacted>" : o->val;
-    std::string quoted;
-    bool plain = !v.empty() && v.find_first_of(" '\\\\") == std::string::npos;
-    if (plain) {
-      quoted = v;
-    } else {
-      quoted = "'";
-      for (char c : v) {
-        if (c == '\'' || c == '\\') quoted += '\\';
-        quoted += c;
-      }
-      quoted += "'";
-    }
-    out += (out.empty() ? "" : " ") + k + "=" + quoted;
+    const bool plain = !v.empty() && v.find_first_of(" '\\\\") == std::string::npos;
+    out += (out.empty() ? "" : " ") + k + "=" + (plain ? v : quote_conninfo_value(v));
   }
   return out;
+}
+
+std::string quote_conninfo_value(std::string_view v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
 }
 
 }  // namespace metagate::config

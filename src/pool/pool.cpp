@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include "metagate/config/conninfo.hpp"
 #include "metagate/util/clock.hpp"
 #include "metagate/wire/backend.hpp"
 #include "metagate/wire/relay.hpp"
@@ -529,18 +530,6 @@ std::shared_ptr<Pool> PoolSet::get(const std::string& database, const std::strin
   return p;
 }
 
-namespace {
-// A conninfo value, quoted for libpq.
-std::string conninfo_value(const std::string& v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\\' || c == '\'') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
-}  // namespace
-
 std::shared_ptr<ha::Monitor> PoolSet::cluster(const config::PostgresTarget& t) {
   // The monitor logs in with the conninfo's own user and password: without them (pass-through,
   // the client's credentials) it could not, and a cluster it cannot see would never have a
@@ -548,11 +537,12 @@ std::shared_ptr<ha::Monitor> PoolSet::cluster(const config::PostgresTarget& t) {
   if (t.hosts.size() < 2 || t.user.empty() || t.password.empty()) return nullptr;
   ha::MonitorOptions o;
   for (const auto& h : t.hosts) o.hosts.push_back({h.host, h.port});
-  o.conninfo = "dbname=" + conninfo_value(t.dbname.empty() ? std::string("postgres") : t.dbname) +
-               " user=" + conninfo_value(t.user) + " sslmode=" + conninfo_value(t.sslmode);
-  if (!t.password.empty()) o.conninfo += " password=" + conninfo_value(t.password);
-  if (!t.sslrootcert.empty()) o.conninfo += " sslrootcert=" + conninfo_value(t.sslrootcert);
-  if (!t.sslcert.empty()) o.conninfo += " sslcert=" + conninfo_value(t.sslcert) + " sslkey=" + conninfo_value(t.sslkey);
+  o.conninfo = "dbname=" + config::quote_conninfo_value(t.dbname.empty() ? std::string("postgres") : t.dbname) +
+               " user=" + config::quote_conninfo_value(t.user) + " sslmode=" + config::quote_conninfo_value(t.sslmode);
+  if (!t.password.empty()) o.conninfo += " password=" + config::quote_conninfo_value(t.password);
+  if (!t.sslrootcert.empty()) o.conninfo += " sslrootcert=" + config::quote_conninfo_value(t.sslrootcert);
+  if (!t.sslcert.empty())
+    o.conninfo += " sslcert=" + config::quote_conninfo_value(t.sslcert) + " sslkey=" + config::quote_conninfo_value(t.sslkey);
   std::string key = o.conninfo;
   for (const auto& h : t.hosts) key += " " + h.host + ":" + std::to_string(h.port);
   std::lock_guard lk(mu_);
