@@ -289,16 +289,16 @@ awaitable<PgResult<ServerConnection*>> Pool::acquire(asio::any_io_executor ex) {
         }
       }
     }
+    if (s && settings_.cluster && s->cluster_generation != settings_.cluster->view()->generation) {
+      // Connected under another cluster view (the primary changed since): never reused.
+      discard(s, CloseCause::kCheckFailed);
+      continue;
+    }
     if (s) {
       // Reuse only what answers: a closed or chatty socket is dropped at once; one idle
       // longer than server_check_delay is asked an empty query first. A connection checked in
       // moments ago is not peeked at (one syscall per transaction saved): a server lost in
       // that window is handled like one lost mid-statement.
-      // Connected under another cluster view (the primary changed since): never reused.
-      if (settings_.cluster && s->cluster_generation != settings_.cluster->view()->generation) {
-        discard(s, CloseCause::kCheckFailed);
-        continue;
-      }
       bool ok = now - s->last_used_us < kTrustIdleUs || !looks_broken(s->link.stream.socket());
       if (ok && settings_.check_delay_ms >= 0 && now - s->last_used_us > settings_.check_delay_ms * 1000)
         ok = static_cast<bool>(co_await run_control_query(*s, ""));
@@ -539,7 +539,7 @@ std::shared_ptr<ha::Monitor> PoolSet::cluster(const config::PostgresTarget& t) {
   for (const auto& h : t.hosts) o.hosts.push_back({h.host, h.port});
   o.conninfo = "dbname=" + config::quote_conninfo_value(t.dbname.empty() ? std::string("postgres") : t.dbname) +
                " user=" + config::quote_conninfo_value(t.user) + " sslmode=" + config::quote_conninfo_value(t.sslmode);
-  if (!t.password.empty()) o.conninfo += " password=" + config::quote_conninfo_value(t.password);
+  o.conninfo += " password=" + config::quote_conninfo_value(t.password);
   if (!t.sslrootcert.empty()) o.conninfo += " sslrootcert=" + config::quote_conninfo_value(t.sslrootcert);
   if (!t.sslcert.empty())
     o.conninfo += " sslcert=" + config::quote_conninfo_value(t.sslcert) + " sslkey=" + config::quote_conninfo_value(t.sslkey);

@@ -137,10 +137,9 @@ void S3Shipper::run() {
     int64_t wait_ms = s3_.interval_ms;
     if (failures > 0) {
       int64_t ceiling = std::min<int64_t>(300'000, int64_t{1000} << std::min(failures, 9));
-      if (all_unreachable && s3_.probe_interval_ms > 0) ceiling = std::min(ceiling, s3_.probe_interval_ms);
-      const int64_t floor = all_unreachable ? std::min(ceiling / 2, s3_.probe_interval_ms / 2) : 250;
-      wait_ms = std::max<int64_t>(std::max<int64_t>(floor, 250),
-                                  static_cast<int64_t>(rng() % static_cast<uint64_t>(ceiling + 1)));
+      if (all_unreachable) ceiling = std::min(ceiling, s3_.probe_interval_ms);  // >= 1 s (validated)
+      const int64_t floor = all_unreachable ? ceiling / 2 : 0;
+      wait_ms = std::max<int64_t>({250, floor, static_cast<int64_t>(rng() % static_cast<uint64_t>(ceiling + 1))});
     }
     std::unique_lock lk(mu_);
     cv_.wait_for(lk, std::chrono::milliseconds(wait_ms), [this] { return stop_ || poked_; });
