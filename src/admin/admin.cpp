@@ -64,7 +64,7 @@ PgError syntax(std::string_view text) {
   PgError e = PgError::make(sqlstate::kSyntaxError, "unrecognized admin console command \"" + shown + "\"");
   e.hint =
       "The admin console understands SHOW CLIENTS, SHOW STATS, SHOW CONFIG, SHOW DATABASES, SHOW POOLS, SHOW SERVERS, "
-      "SHOW VERSION, RELOAD, "
+      "SHOW HOSTS, SHOW VERSION, RELOAD, "
       "KILL CLIENT id, PAUSE, RESUME, BACKUP [database] and SHUTDOWN.";
   return e;
 }
@@ -89,6 +89,7 @@ PgResult<std::optional<AdminCommand>> parse_admin_command(std::string_view text)
     if (w[1] == "version") return one(AdminVerb::kShowVersion);
     if (w[1] == "pools") return one(AdminVerb::kShowPools);
     if (w[1] == "servers") return one(AdminVerb::kShowServers);
+    if (w[1] == "hosts") return one(AdminVerb::kShowHosts);
   }
   if (w.size() == 1) {
     if (w[0] == "reload") return one(AdminVerb::kReload);

@@ -336,6 +336,10 @@ void read_databases(const json& v, std::string_view key, Config& c, Issues& issu
       r.integer("server_check_delay_ms", db.server_check_delay_ms);
       r.integer("prepared_statement_cache_size", db.prepared_statement_cache_size);
       r.boolean("reuse_server_connections", db.reuse_server_connections);
+      r.integer("health_check_interval_ms", db.health_check_interval_ms);
+      r.integer("health_check_timeout_ms", db.health_check_timeout_ms);
+      r.integer("failover_hold_ms", db.failover_hold_ms);
+      r.integer("failover_hold_max_clients", db.failover_hold_max_clients);
       r.finish();
       if (!d.contains("conninfo"))
         issues.push_back({dk, "missing key \"conninfo\" (libpq connection string, e.g. \"host=db port=5432\")"});

@@ -64,7 +64,11 @@ ordered_json to_json(const Config& c, Redact redact) {
                    {"server_idle_timeout_ms", db.server_idle_timeout_ms},
                    {"server_check_delay_ms", db.server_check_delay_ms},
                    {"prepared_statement_cache_size", db.prepared_statement_cache_size},
-                   {"reuse_server_connections", db.reuse_server_connections}};
+                   {"reuse_server_connections", db.reuse_server_connections},
+                   {"health_check_interval_ms", db.health_check_interval_ms},
+                   {"health_check_timeout_ms", db.health_check_timeout_ms},
+                   {"failover_hold_ms", db.failover_hold_ms},
+                   {"failover_hold_max_clients", db.failover_hold_max_clients}};
     else
       dbs[name] = {{"backend", to_string(db.backend)}, {"path", db.path}};
   }

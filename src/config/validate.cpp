@@ -205,6 +205,10 @@ void check_databases(const Config& c, Issues& errors) {
           {"server_idle_timeout_ms", db.server_idle_timeout_ms, 0, 2147483647},
           {"server_check_delay_ms", db.server_check_delay_ms, -1, 2147483647},
           {"prepared_statement_cache_size", db.prepared_statement_cache_size, 1, 1000000},
+          {"health_check_interval_ms", db.health_check_interval_ms, 100, 3600000},
+          {"health_check_timeout_ms", db.health_check_timeout_ms, 100, 3600000},
+          {"failover_hold_ms", db.failover_hold_ms, 0, 2147483647},
+          {"failover_hold_max_clients", db.failover_hold_max_clients, 0, 10000000},
       };
       for (const Range& r : ranges) {
         if (r.value < r.lo || r.value > r.hi)

@@ -25,23 +25,46 @@ constexpr const char* kQuestion =
     "CASE WHEN pg_is_in_recovery() "
     "THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint())) "
     "ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END, "
-    "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END - '0/0')::bigint";
+    "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END - '0/0')::bigint, "
+    "CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() IS NULL "
+    "OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0 "
+    "ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END";
 
-Observation down(std::string why) { return {Role::kDown, 0, 0, std::move(why)}; }
+Observation down(std::string why) {
+  Observation o;
+  o.error = std::move(why);
+  return o;
+}
 
 std::string conn_error(PGconn* c) {
-  std::string e = c ? PQerrorMessage(c) : "out of memory";
-  while (!e.empty() && (e.back() == '\n' || e.back() == ' ')) e.pop_back();
+  // libpq's message may run over several lines (a hint on its own, tab-indented): one line.
+  std::string raw = c ? PQerrorMessage(c) : "out of memory";
+  std::string e;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] != '\n') {
+      e.push_back(raw[i]);
+      continue;
+    }
+    while (i + 1 < raw.size() && (raw[i + 1] == '\t' || raw[i + 1] == ' ')) ++i;
+    if (i + 1 < raw.size()) e += " ";
+  }
+  while (!e.empty() && e.back() == ' ') e.pop_back();
   return e;
 }
 
 }  // namespace
 
 Observation Monitor::ask(void*& handle, const std::string& conninfo, int64_t timeout_ms) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto took = [&] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  };
   auto fail = [&](std::string why) {
     if (handle) PQfinish(static_cast<PGconn*>(handle));
     handle = nullptr;
-    return down(std::move(why));
+    Observation o = down(std::move(why));
+    o.check_us = took();
+    return o;
   };
   if (!handle) {
     const int64_t secs = std::max<int64_t>(2, (timeout_ms + 999) / 1000);
@@ -71,6 +94,7 @@ Observation Monitor::ask(void*& handle, const std::string& conninfo, int64_t tim
       o.role = std::string_view(PQgetvalue(r, 0, 0)) == "t" ? Role::kReplica : Role::kPrimary;
       o.timeline = static_cast<uint32_t>(std::strtoul(PQgetvalue(r, 0, 1), nullptr, 10));
       o.lsn = std::strtoull(PQgetvalue(r, 0, 2), nullptr, 10);
+      o.replay_lag_s = std::strtod(PQgetvalue(r, 0, 3), nullptr);
       got = true;
     } else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
       error = PQresultErrorMessage(r);
@@ -78,6 +102,7 @@ Observation Monitor::ask(void*& handle, const std::string& conninfo, int64_t tim
     PQclear(r);
   }
   if (!got) return fail(error.empty() ? "no answer to the role query" : error);
+  o.check_us = took();
   return o;
 }
 
@@ -107,6 +132,13 @@ void Monitor::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+Monitor::Stats Monitor::stats() const {
+  std::lock_guard lk(mu_);
+  Stats s = stats_;
+  if (no_primary_since_ms_) s.no_primary_now_s = static_cast<double>(steady_ms() - no_primary_since_ms_) / 1000.0;
+  return s;
 }
 
 std::shared_ptr<const ClusterView> Monitor::view() const {
@@ -143,7 +175,25 @@ void Monitor::run() {
     {
       std::lock_guard lk(mu_);
       view_ = view;
-      if (view->generation != before) notify = on_change_;
+      generation_.store(view->generation, std::memory_order_release);
+      has_primary_.store(view->primary.has_value(), std::memory_order_release);
+      if (view->generation != before) {
+        notify = on_change_;
+        if (!view->primary) {
+          if (ever_elected_) no_primary_since_ms_ = steady_ms();
+        } else {
+          if (ever_elected_) ++stats_.primary_changes;
+          ever_elected_ = true;
+          if (no_primary_since_ms_) {
+            const double s = static_cast<double>(steady_ms() - no_primary_since_ms_) / 1000.0;
+            for (size_t i = 0; i < std::size(Stats::kBuckets); ++i)
+              if (s <= Stats::kBuckets[i]) ++stats_.no_primary_buckets[i];
+            ++stats_.no_primary_count;
+            stats_.no_primary_sum_s += s;
+            no_primary_since_ms_ = 0;
+          }
+        }
+      }
     }
     if (view->generation != before) {
       if (view->primary) {
@@ -164,8 +214,11 @@ void Monitor::run() {
       else
         spdlog::info("cluster: {}:{} no longer refused", o_.hosts[i].host, o_.hosts[i].port);
     }
+    // Without a primary (a failover under way), clients are held: look more often, so that
+    // they go on within a fifth of a second of the promotion.
+    const int64_t wait_ms = view->primary ? o_.interval_ms : std::min<int64_t>(o_.interval_ms, kNoPrimaryIntervalMs);
     std::unique_lock lk(mu_);
-    cv_.wait_for(lk, std::chrono::milliseconds(o_.interval_ms), [this] { return stop_ || poked_; });
+    cv_.wait_for(lk, std::chrono::milliseconds(wait_ms), [this] { return stop_ || poked_; });
     if (stop_) return;
     poked_ = false;
   }

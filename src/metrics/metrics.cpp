@@ -1,6 +1,7 @@
 // Metrics: the registry, the series looked up once at start, and the exposition.
 #include "metagate/metrics/metrics.hpp"
 
+#include <limits>
 #include <prometheus/text_serializer.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
@@ -208,6 +209,15 @@ Metrics::Metrics(std::string version) : registry_(std::make_shared<pm::Registry>
                     .Name("metagate_pool_wait_seconds")
                     .Help("Time a client waited for a server connection from its pool")
                     .Register(r);
+  failover_hold_ = &pm::BuildHistogram()
+                        .Name("metagate_failover_hold_seconds")
+                        .Help("Time a statement was held while its PostgreSQL cluster had no primary (a failover)")
+                        .Register(r);
+}
+
+prometheus::Histogram* Metrics::failover_hold(const std::string& database, const std::string& user) {
+  static const pm::Histogram::BucketBoundaries kHold = {0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120};
+  return &failover_hold_->Add({{"database", database}, {"user", user}}, kHold);
 }
 
 prometheus::Histogram* Metrics::pool_wait(const std::string& database, const std::string& user) {
@@ -273,6 +283,18 @@ void add_sample(pm::MetricFamily& f, double value, std::vector<std::pair<std::st
     case pm::MetricType::Gauge: m.gauge.value = value; break;
     default: m.untyped.value = value; break;
   }
+  f.metric.push_back(std::move(m));
+}
+
+void add_histogram(pm::MetricFamily& f, const std::vector<double>& bounds, const std::vector<uint64_t>& cumulative,
+                   uint64_t count, double sum, std::vector<std::pair<std::string, std::string>> labels) {
+  pm::ClientMetric m;
+  for (auto& [k, v] : labels) m.label.push_back(pm::ClientMetric::Label{std::move(k), std::move(v)});
+  for (size_t i = 0; i < bounds.size() && i < cumulative.size(); ++i)
+    m.histogram.bucket.push_back(pm::ClientMetric::Bucket{cumulative[i], bounds[i]});
+  m.histogram.bucket.push_back(pm::ClientMetric::Bucket{count, std::numeric_limits<double>::infinity()});
+  m.histogram.sample_count = count;
+  m.histogram.sample_sum = sum;
   f.metric.push_back(std::move(m));
 }
 

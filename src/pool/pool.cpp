@@ -33,6 +33,8 @@ PoolSettings settings_for(const config::DatabaseConfig& db, config::PostgresTarg
   s.check_delay_ms = db.server_check_delay_ms;
   s.statement_cache_size = static_cast<size_t>(db.prepared_statement_cache_size);
   s.reuse_session_servers = db.reuse_server_connections;
+  s.hold_ms = db.failover_hold_ms;
+  s.hold_max_clients = db.failover_hold_max_clients;
   return s;
 }
 
@@ -193,6 +195,17 @@ awaitable<PgResult<ServerConnection*>> Pool::connect_new(asio::any_io_executor e
                                  "no primary in the PostgreSQL cluster (" + hosts + "): a failover is in progress or no host answers"));
   } else {
     r = co_await connect_backend(ex, target, user_, database_, {}, keys ? &*keys : nullptr);
+    if (r && host) {
+      // The elected primary may have become a replica since the monitor last looked (a
+      // switchover): PostgreSQL says so at once in its in_hot_standby report.
+      for (const auto& [k, v] : r->parameters)
+        if (k == "in_hot_standby" && v == "on") {
+          r = unexpected(PgError::make(sqlstate::kConnectionFailure, "the elected primary " + target.hosts[0].host + ":" +
+                                                                         std::to_string(target.hosts[0].port) +
+                                                                         " is in recovery now (a switchover?)"));
+          break;
+        }
+    }
     if (!r && host && r.error().sqlstate == sqlstate::kConnectionFailure) settings_.cluster->report_failure(*host);
   }
   Graveyard graveyard;
@@ -201,7 +214,7 @@ awaitable<PgResult<ServerConnection*>> Pool::connect_new(asio::any_io_executor e
   if (!r) {
     connect_failures_.fetch_add(1, std::memory_order_relaxed);
     last_connect_error_ = r.error();
-    next_connect_us_ = steady_now_us() + kConnectRetryUs;
+    next_connect_us_ = steady_now_us() + (settings_.cluster && !host ? kNoPrimaryRetryUs : kConnectRetryUs);
     co_return unexpected(r.error());
   }
   connects_.fetch_add(1, std::memory_order_relaxed);
@@ -262,15 +275,26 @@ awaitable<PgStatus> Pool::verify_secret(asio::any_io_executor ex, std::string pa
   co_return PgStatus{};
 }
 
-awaitable<PgResult<ServerConnection*>> Pool::acquire(asio::any_io_executor ex) {
+bool Pool::no_primary() const {
+  return settings_.cluster && !settings_.cluster->has_primary();
+}
+
+awaitable<PgResult<ServerConnection*>> Pool::acquire(asio::any_io_executor ex, bool* was_held) {
   const int64_t start = steady_now_us();
-  const int64_t deadline = start + settings_.queue_timeout_ms * 1000;
+  int64_t deadline = start + settings_.queue_timeout_ms * 1000;
   bool counted_wait = false;
   for (;;) {
     ServerConnection* s = nullptr;
     bool do_connect = false;
+    bool refused = false;
     std::shared_ptr<Waiter> w;
     int64_t now = steady_now_us();
+    // A cluster without a primary (a failover): the client is held up to hold_ms.
+    const bool held = no_primary();
+    if (held) {
+      deadline = std::max(deadline, start + settings_.hold_ms * 1000);
+      if (was_held) *was_held = true;
+    }
     {
       std::lock_guard lk(mu_);
       s = take_idle(ex);
@@ -282,6 +306,8 @@ awaitable<PgResult<ServerConnection*>> Pool::acquire(asio::any_io_executor ex) {
         if (may_connect && (total < settings_.size || reserve)) {
           ++connecting_;
           do_connect = true;
+        } else if (held && now < deadline && static_cast<int64_t>(waiters_.size()) >= settings_.hold_max_clients) {
+          refused = true;
         } else if (now < deadline) {
           w = std::make_shared<Waiter>(ex);
           w->since_us = start;
@@ -289,7 +315,14 @@ awaitable<PgResult<ServerConnection*>> Pool::acquire(asio::any_io_executor ex) {
         }
       }
     }
-    if (s && settings_.cluster && s->cluster_generation != settings_.cluster->view()->generation) {
+    if (refused) {
+      queue_timeouts_.fetch_add(1, std::memory_order_relaxed);
+      co_return unexpected(PgError::make(sqlstate::kCannotConnectNow,
+                                         "the PostgreSQL cluster has no primary (a failover is in progress) and " +
+                                             std::to_string(settings_.hold_max_clients) +
+                                             " clients are already waiting for one (failover_hold_max_clients)"));
+    }
+    if (s && settings_.cluster && s->cluster_generation != settings_.cluster->generation()) {
       // Connected under another cluster view (the primary changed since): never reused.
       discard(s, CloseCause::kCheckFailed);
       continue;
@@ -319,7 +352,8 @@ awaitable<PgResult<ServerConnection*>> Pool::acquire(asio::any_io_executor ex) {
       }
       // The server's own refusal (bad password, no such database) will not change by waiting.
       if (r.error().sqlstate != sqlstate::kConnectionFailure) co_return unexpected(r.error());
-      spdlog::warn("pool {}/{}: {}", database_, user_, r.error().message);
+      // (No primary: the monitor logs that once per failover, not each held client's look.)
+      if (!no_primary()) spdlog::warn("pool {}/{}: {}", database_, user_, r.error().message);
       continue;
     }
     if (!w) {
@@ -494,6 +528,7 @@ PoolStats Pool::stats() {
   st.connects = connects_.load(std::memory_order_relaxed);
   st.connect_failures = connect_failures_.load(std::memory_order_relaxed);
   st.reparses = reparses_.load(std::memory_order_relaxed);
+  st.lost_transactions = lost_transactions_.load(std::memory_order_relaxed);
   st.interned_statements = registry_.size();
   for (int i = 0; i < kPinCauses; ++i) st.pins[i] = pins_by_cause_[i].load(std::memory_order_relaxed);
   for (size_t i = 0; i < kCloseCauses; ++i) st.closes[i] = closes_[i].load(std::memory_order_relaxed);
@@ -530,7 +565,7 @@ std::shared_ptr<Pool> PoolSet::get(const std::string& database, const std::strin
   return p;
 }
 
-std::shared_ptr<ha::Monitor> PoolSet::cluster(const config::PostgresTarget& t) {
+std::shared_ptr<ha::Monitor> PoolSet::cluster(const config::PostgresTarget& t, const config::DatabaseConfig& entry) {
   // The monitor logs in with the conninfo's own user and password: without them (pass-through,
   // the client's credentials) it could not, and a cluster it cannot see would never have a
   // primary — such host lists are tried in order, as libpq does.
@@ -543,7 +578,9 @@ std::shared_ptr<ha::Monitor> PoolSet::cluster(const config::PostgresTarget& t) {
   if (!t.sslrootcert.empty()) o.conninfo += " sslrootcert=" + config::quote_conninfo_value(t.sslrootcert);
   if (!t.sslcert.empty())
     o.conninfo += " sslcert=" + config::quote_conninfo_value(t.sslcert) + " sslkey=" + config::quote_conninfo_value(t.sslkey);
-  std::string key = o.conninfo;
+  o.interval_ms = entry.health_check_interval_ms;
+  o.timeout_ms = entry.health_check_timeout_ms;
+  std::string key = o.conninfo + " " + std::to_string(o.interval_ms) + "/" + std::to_string(o.timeout_ms);
   for (const auto& h : t.hosts) key += " " + h.host + ":" + std::to_string(h.port);
   std::lock_guard lk(mu_);
   auto& m = clusters_[key];
@@ -552,6 +589,19 @@ std::shared_ptr<ha::Monitor> PoolSet::cluster(const config::PostgresTarget& t) {
     m->start();
   }
   return m;
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<ha::Monitor>>> PoolSet::clusters() {
+  std::vector<std::pair<std::string, std::shared_ptr<ha::Monitor>>> out;
+  std::lock_guard lk(mu_);
+  for (const auto& [key, m] : clusters_) out.emplace_back(cluster_name(*m), m);
+  return out;
+}
+
+std::string cluster_name(const ha::Monitor& m) {
+  std::string name;
+  for (const auto& h : m.hosts()) name += (name.empty() ? "" : ",") + h.host + ":" + std::to_string(h.port);
+  return name;
 }
 
 std::vector<std::shared_ptr<Pool>> PoolSet::all() {

@@ -110,7 +110,7 @@ awaitable<PgResult<std::vector<std::pair<std::string, std::string>>>> Session::r
   std::string login = target->user.empty() ? user_ : target->user;
   std::string dbname = target->dbname.empty() ? database_ : target->dbname;
   pool::PoolSettings settings = pool::settings_for(entry, *target);
-  settings.cluster = ctx_.pools->cluster(*target);
+  settings.cluster = ctx_.pools->cluster(*target, entry);
   pool_ = ctx_.pools->get(dbname, login, settings);
   if (target->password.empty() && (!passthrough_password_.empty() || passthrough_scram_)) {
     // Authentication pass-through: the server checks the client's password, or the keys of
@@ -131,9 +131,13 @@ awaitable<PgResult<std::vector<std::pair<std::string, std::string>>>> Session::r
     }
   }
   pool_->client_joined();
-  if (ctx_.metrics) pool_wait_ = ctx_.metrics->pool_wait(dbname, login);
+  if (ctx_.metrics) {
+    pool_wait_ = ctx_.metrics->pool_wait(dbname, login);
+    if (settings.cluster) failover_hold_ = ctx_.metrics->failover_hold(dbname, login);
+  }
   relayed_ = true;
-  transaction_pooling_ = entry.pool_mode == config::PoolMode::kTransaction;
+  sticky_ = entry.pool_mode == config::PoolMode::kSession && settings.cluster;
+  transaction_pooling_ = entry.pool_mode == config::PoolMode::kTransaction || sticky_;
   attach_signal_ = std::make_unique<Signal>(socket_.get_executor(), 1);
   // As PostgreSQL: the switches in `options` first, then the packet's own parameters, which win.
   for (const auto& [k, v] : startup_params_) {
@@ -149,7 +153,7 @@ awaitable<PgResult<std::vector<std::pair<std::string, std::string>>>> Session::r
   // transaction pooling, the pool's last known ones when it has some: the client then needs
   // no server connection until its first query).
   std::optional<std::vector<std::pair<std::string, std::string>>> params;
-  if (transaction_pooling_ && pool_->known_settings(wanted_params_)) params = pool_->parameters();
+  if (transaction_pooling_ && !sticky_ && pool_->known_settings(wanted_params_)) params = pool_->parameters();
   if (!params) {
     auto s = co_await pool_->acquire(socket_.get_executor());
     if (!s) {
@@ -172,7 +176,7 @@ awaitable<PgResult<std::vector<std::pair<std::string, std::string>>>> Session::r
     pool_->remember_settings(wanted_params_);
     params_dirty_ = false;
     params = server_->link.parameters;
-    if (transaction_pooling_) relay_detach(true);
+    if (transaction_pooling_ && !sticky_) relay_detach(true);
   } else {
     for (auto& [k, v] : *params) {
       auto it = wanted_params_.find(lower(k));
@@ -201,7 +205,7 @@ awaitable<void> Session::relay() {
     relay_detach(false);
     co_return;
   }
-  if (!transaction_pooling_ && !pool_->settings().reuse_session_servers) {
+  if ((!transaction_pooling_ || sticky_) && !pool_->settings().reuse_session_servers) {
     // Session pooling without reuse: the client's backend ends with it, as with PostgreSQL.
     pool_->attached(false);
     pool_->discard(server_, pool::CloseCause::kClientLeft);
@@ -293,6 +297,7 @@ bool cached_plan_changed(std::string_view body) {
 
 void Session::relay_query(std::string_view sql, std::string_view whole, std::string& batch) {
   sql::SessionEffects fx = sql::session_effects(sql);
+  relay_note_tx_statement(sql);
   // A simple Query destroys the server's unnamed statement (PostgreSQL's rule).
   server_->statements.unnamed_owner = 0;
   auto inject = [&](const std::string& q) {
@@ -355,10 +360,18 @@ void Session::relay_query(std::string_view sql, std::string_view whole, std::str
     sql_prepared_.clear();
     on_server.clear();
   }
-  if (fx.settings || fx.pins || (fx.may_release && pinned()) || fx.unparsable) {
+  if (fx.settings || fx.pins || (fx.may_release && pinned()) || fx.unparsable || reprobe_) {
     pending_pins_ |= fx.pins;
     relay_append_probe(batch);
   }
+}
+
+void Session::relay_note_tx_statement(std::string_view sql) {
+  // Read only if the server connection is lost before it answers (a COMMIT's outcome is
+  // then unknown); long texts are not kept (may_commit says "may" for them).
+  if (tx_ == Tx::kIdle) return;
+  if (sql.size() <= 4096) last_tx_query_.assign(sql);
+  else last_tx_query_.assign(4097, ' ');
 }
 
 void Session::relay_append_probe(std::string& batch) {
@@ -367,6 +380,7 @@ void Session::relay_append_probe(std::string& batch) {
   server_->statements.unnamed_owner = 0;  // a simple Query ends the unnamed statement
   probe_settings_.clear();
   probe_pins_ = -1;
+  reprobe_ = false;
 }
 
 void Session::relay_note_parse(std::string_view name, std::string_view query) {
@@ -396,10 +410,21 @@ void Session::relay_probe_row(std::string_view body) {
   else probe_pins_ = std::strtoll(std::string(*value).c_str(), nullptr, 10);
 }
 
-void Session::relay_probe_done(bool failed) {
+void Session::relay_probe_done(bool failed, char tx_status) {
   if (failed || probe_pins_ < 0) {
-    // In an aborted transaction, say: the state is read again after a later statement.
     probe_settings_.clear();
+    // In an aborted transaction the state is read again after a later statement (its
+    // rollback restores the settings from before the transaction). Outside one, the
+    // statement before the probe may have changed settings metagate has not seen (the probe
+    // was cancelled by the client's statement_timeout, say): the server connection stays
+    // with this client, as if pinned, and the probe runs again after the client's next
+    // statement; the first one that answers decides.
+    if (server_ && tx_status == 'I') {
+      if (!pins_) spdlog::debug("session {}: state probe failed on server connection {}; kept until one answers",
+                                pid_, server_->link.pid);
+      pins_ |= sql::kPinOther;
+      reprobe_ = true;
+    }
     return;
   }
   wanted_params_ = std::move(probe_settings_);
@@ -429,8 +454,11 @@ void Session::relay_param_sync(std::string& batch) {
 awaitable<bool> Session::relay_attach(std::string& batch) {
   set_state(ClientState::kActive);
   const int64_t asked = steady_now_us();
-  auto s = co_await pool_->acquire(socket_.get_executor());
-  if (pool_wait_) pool_wait_->Observe(static_cast<double>(steady_now_us() - asked) / 1e6);
+  bool held = false;
+  auto s = co_await pool_->acquire(socket_.get_executor(), &held);
+  const double waited = static_cast<double>(steady_now_us() - asked) / 1e6;
+  if (pool_wait_) pool_wait_->Observe(waited);
+  if (held && failover_hold_) failover_hold_->Observe(waited);
   if (!s) {
     PgError e = s.error();
     e.severity = "ERROR";
@@ -451,7 +479,7 @@ awaitable<bool> Session::relay_attach(std::string& batch) {
 }
 
 void Session::relay_checkin_if_done() {
-  if (!server_ || !transaction_pooling_ || writing_server_ || server_buffered_ || !relay_idle() || pinned()) return;
+  if (!server_ || !transaction_pooling_ || sticky_ || writing_server_ || server_buffered_ || !relay_idle() || pinned()) return;
   relay_detach(true);
   set_state(ClientState::kIdle);
 }
@@ -508,6 +536,7 @@ void Session::relay_translate(char type, std::string_view body, std::string_view
       auto v = wire::view_parse(body);
       if (!v) break;
       relay_note_parse(v->name, v->query);
+      relay_note_tx_statement(v->query);
       if (v->name.empty()) {
         unnamed_parse_.assign(whole);
         ++unnamed_seq_;
@@ -546,6 +575,7 @@ void Session::relay_translate(char type, std::string_view body, std::string_view
       }
       auto it = client_statements_.find(std::string(v->statement));
       if (it == client_statements_.end()) break;  // the server's own 26000 error names it
+      relay_note_tx_statement(it->second->query);
       if (relay_shape_changed(it->second->id)) {
         // This server's copy was prepared again after a change of its result type, and the
         // client was told the old one: PostgreSQL's error, nothing runs.
@@ -600,7 +630,7 @@ void Session::relay_translate(char type, std::string_view body, std::string_view
       batch.append(whole);
       tracker_.expect(Expect::kSync);
       open_round_ = false;
-      if (probe_after_sync_) {
+      if (probe_after_sync_ || reprobe_) {
         probe_after_sync_ = false;
         relay_append_probe(batch);
       }
@@ -759,6 +789,120 @@ void Session::relay_retry_replay(std::string& batch) {
   for_each_message(round, limits_, [&](char type, std::string_view whole) { relay_translate(type, whole.substr(5), whole, batch); });
 }
 
+awaitable<void> Session::relay_answer_lost_tx(char type, std::string_view body) {
+  // As PostgreSQL in an aborted transaction: only the statements that end the block run
+  // (COMMIT then says ROLLBACK); anything else is 25P02 — or, first, the error for the lost
+  // transaction when the client has not been told yet (it was idle in the transaction).
+  std::string out;
+  wire::Writer w(out);
+  auto fail = [&](bool skip_to_sync) {
+    PgError e = lost_tx_error_ ? std::move(*lost_tx_error_)
+                               : PgError::make(sqlstate::kInFailedSqlTransaction,
+                                               "current transaction is aborted, commands ignored until end of transaction block");
+    lost_tx_error_.reset();
+    w.error_response(e);
+    if (ctx_.metrics) ctx_.metrics->error(e.sqlstate);
+    if (skip_to_sync) answer_sync_locally_ = true;
+    else w.ready_for_query(tx_status());
+  };
+  // The block ends: a COMMIT the client has not yet heard the error for gets it (the
+  // transaction did not commit), anything else the tag PostgreSQL gives.
+  auto end_block = [&](sql::TransactionEnd end) {
+    if (lost_tx_error_ && end == sql::TransactionEnd::kCommit) {
+      w.error_response(*lost_tx_error_);
+      if (ctx_.metrics) ctx_.metrics->error(lost_tx_error_->sqlstate);
+    } else {
+      w.command_complete("ROLLBACK");
+    }
+    lost_tx_ = false;
+    lost_tx_error_.reset();
+    lost_statements_.clear();
+    lost_portals_.clear();
+    tx_ = Tx::kIdle;
+  };
+  switch (type) {
+    case 'Q': {
+      std::string_view sql = body;
+      if (!sql.empty() && sql.back() == '\0') sql.remove_suffix(1);
+      if (auto end = sql::transaction_end(sql); end != sql::TransactionEnd::kNone) {
+        end_block(end);
+        w.ready_for_query(tx_status());
+      } else {
+        fail(false);
+      }
+      break;
+    }
+    case 'P': {
+      auto v = wire::view_parse(body);
+      auto end = v ? sql::transaction_end(v->query) : sql::TransactionEnd::kNone;
+      if (end == sql::TransactionEnd::kNone) {
+        fail(true);
+        break;
+      }
+      lost_statements_[std::string(v->name)] = end;
+      w.parse_complete();
+      break;
+    }
+    case 'B': {
+      auto v = wire::view_bind(body);
+      auto it = v ? lost_statements_.find(std::string(v->statement)) : lost_statements_.end();
+      if (it == lost_statements_.end()) {
+        fail(true);
+        break;
+      }
+      lost_portals_[std::string(v->portal)] = it->second;
+      w.bind_complete();
+      break;
+    }
+    case 'D': {
+      auto v = wire::view_target(body);
+      bool known = v && (v->kind == 'S' ? lost_statements_.count(std::string(v->name)) > 0
+                                        : lost_portals_.count(std::string(v->name)) > 0);
+      if (!known) {
+        fail(true);
+        break;
+      }
+      if (v->kind == 'S') w.parameter_description({});
+      w.no_data();
+      break;
+    }
+    case 'E': {
+      std::string_view portal = body.substr(0, body.find('\0'));
+      auto it = lost_portals_.find(std::string(portal));
+      if (it == lost_portals_.end()) {
+        fail(true);
+        break;
+      }
+      end_block(it->second);
+      break;
+    }
+    case 'C':
+      w.close_complete();
+      break;
+    case 'S':
+      w.ready_for_query(tx_status());
+      break;
+    case 'F':
+      fail(false);
+      break;
+    default:  // Flush; copy messages (no copy is running)
+      break;
+  }
+  set_state(tx_ == Tx::kIdle ? ClientState::kIdle : ClientState::kIdleInTransactionAborted);
+  co_await relay_write_client(out);
+}
+
+awaitable<void> Session::relay_drop_stale() {
+  // relay_server() is waiting on the server's socket: woken, it lets the connection go as a
+  // lost one (an idle client: nothing seen; in a transaction: 40001; pinned: the session
+  // ends), and this client's next round gets a connection to the new primary. A deposed
+  // primary that still answers is never written to again through this connection.
+  drop_stale_ = true;
+  boost::system::error_code ignore;
+  server_->link.stream.socket().cancel(ignore);
+  while (server_ && !relay_done_) co_await asio::post(socket_.get_executor(), use_awaitable);
+}
+
 awaitable<void> Session::relay_client() {
   std::string batch;
   auto answer_ready = [&]() -> awaitable<void> {
@@ -798,6 +942,24 @@ awaitable<void> Session::relay_client() {
         }
         continue;
       }
+      if (ctx_.paused && tx_ == Tx::kIdle && tracker_.empty() && !open_round_ && !answer_sync_locally_ && !lost_tx_) {
+        // PAUSE (admin console, `metagate switchover`): a new transaction waits; the ones in
+        // progress finish.
+        co_await pause_gate();
+        if (relay_done_ || terminate_reason_.load() != kNoTermination) {
+          relay_done_ = true;
+          co_return;
+        }
+      }
+      if (server_ && tracker_.empty() && !open_round_ && !server_buffered_ && relay_server_stale()) {
+        co_await relay_drop_stale();
+        if (relay_done_) co_return;
+      }
+      if (lost_tx_ && !server_) {
+        in_start_ += fr.frame.total_size;
+        co_await relay_answer_lost_tx(type, body);
+        continue;
+      }
       if (!server_) {
         if (!co_await relay_attach(batch)) {
           in_start_ += fr.frame.total_size;
@@ -835,7 +997,7 @@ awaitable<void> Session::relay_client() {
       // nothing: answers metagate owes after a Flush, or a check-in it had to put off.
       if (!ec && server_ &&
           ((flushed_ && tracker_.head_is_synthetic()) ||
-           (transaction_pooling_ && relay_idle() && !server_buffered_ && !pinned()))) {
+           (transaction_pooling_ && !sticky_ && relay_idle() && !server_buffered_ && !pinned()))) {
         boost::system::error_code ignore;
         server_->link.stream.socket().cancel(ignore);
       }
@@ -925,6 +1087,19 @@ awaitable<void> Session::relay_server() {
       co_await asio::post(socket_.get_executor(), use_awaitable);
       continue;
     }
+    if (drop_stale_ && len == 0 && body_left == 0) {
+      // relay_drop_stale(): checked here, before each read, as well as when the read is
+      // cancelled (the cancel may come while this coroutine is writing to the client).
+      drop_stale_ = false;
+      out.clear();
+      spdlog::info("session {}: server connection (pid {}) was made to a host that is no longer the cluster's "
+                   "primary: closed", pid_, server_->link.pid);
+      bool keep = relay_server_lost(PgError::make(sqlstate::kConnectionFailure,
+                                                  "the PostgreSQL cluster's primary changed"), out);
+      co_await relay_write_client(out);
+      if (!keep) co_return;
+      continue;
+    }
     if (buf.size() == 0) buf.resize(ReadBuffers::kSize, 0);
     else if (len == buf.size()) buf.resize(buf.size() * 2, len);
     boost::system::error_code ec;
@@ -938,6 +1113,7 @@ awaitable<void> Session::relay_server() {
           co_await server_->link.stream.async_read_some(asio::buffer(buf.data() + len, buf.size() - len), asio::as_tuple(use_awaitable));
     }
     if (relay_done_) co_return;
+    if (ec == asio::error::operation_aborted && drop_stale_) continue;
     if (ec == asio::error::operation_aborted) {
       // Woken by relay_client(): owed answers metagate gives itself, or a check-in.
       out.clear();
@@ -1081,7 +1257,7 @@ awaitable<void> Session::relay_server() {
                      "connection will be closed", pid_, server_->link.pid, e.sqlstate, e.message);
         server_->state_unknown = true;
       }
-      if (o.probe_done) relay_probe_done(probe_pins_ < 0);
+      if (o.probe_done) relay_probe_done(probe_pins_ < 0, body.empty() ? 'I' : body[0]);
       if (type == 'Z' && tracker_.empty()) relay_since_us_ = 0;
       if (type == 'Z' && !body.empty() && !o.probe_done) {
         char st = body[0];
@@ -1200,6 +1376,46 @@ bool Session::relay_server_lost(std::optional<PgError> fatal, std::string& out) 
   server_ = nullptr;
   server_fatal_.reset();
   wire::Writer w(out);
+  if (transaction_pooling_ && tx_ != Tx::kIdle && !pinned()) {
+    // A transaction block: it is gone with the server's session (never run again: it may not
+    // be idempotent), the client's connection stays. A COMMIT in flight may or may not have
+    // committed (08007); otherwise the transaction did not commit (40001, run it again), and
+    // the client is answered as in an aborted transaction until it ends the block.
+    const bool commit = owed && sql::may_commit(last_tx_query_);
+    std::string why = fatal ? " (" + fatal->sqlstate + " " + fatal->message + ")" : std::string();
+    PgError e = commit ? PgError::make(sqlstate::kTransactionResolutionUnknown,
+                                       "the connection to the PostgreSQL server was lost during COMMIT: whether the "
+                                       "transaction committed is unknown")
+                       : PgError::make(sqlstate::kSerializationFailure,
+                                       "the transaction was rolled back: the connection to the PostgreSQL server was "
+                                       "lost (a failover or a server restart)");
+    e.detail = "The server connection ended during the transaction" + why + "; this client connection stays usable.";
+    if (!commit) e.hint = "Run the transaction again.";
+    spdlog::warn("session {}: a transaction lost its server connection{}: {} {}", pid_, why, e.sqlstate,
+                 commit ? "COMMIT outcome unknown" : "rolled back");
+    if (pool_) pool_->count_lost_transaction();
+    if (!commit) wanted_params_ = tx_settings_snapshot_;  // its SETs are undone with it
+    probe_settings_.clear();
+    pending_pins_ = 0;
+    reprobe_ = false;
+    tx_ = commit ? Tx::kIdle : Tx::kFailed;
+    lost_tx_ = !commit;
+    lost_statements_.clear();
+    lost_portals_.clear();
+    last_tx_query_.clear();
+    if (owed) {
+      w.error_response(e);
+      if (ctx_.metrics) ctx_.metrics->error(e.sqlstate);
+      for (size_t i = 0; i < rounds; ++i) w.ready_for_query(tx_status());
+      if (open_round_) {
+        answer_sync_locally_ = true;
+        open_round_ = false;
+      }
+    } else {
+      lost_tx_error_ = std::move(e);
+    }
+    return true;
+  }
   if (!transaction_pooling_ || in_tx) {
     // The client's session (or transaction) is gone with the server's: end it as PostgreSQL
     // would, with the server's FATAL when it sent one.
@@ -1214,10 +1430,11 @@ bool Session::relay_server_lost(std::optional<PgError> fatal, std::string& out) 
     return false;
   }
   if (owed) {
-    PgError e = fatal ? *fatal
-                      : PgError::make(sqlstate::kConnectionFailure,
-                                      "server closed the connection unexpectedly");
-    e.severity = "ERROR";
+    // A statement outside a transaction block: as libpq says when the server goes away (the
+    // server's own FATAL, if it sent one, in DETAIL); it may or may not have taken effect.
+    PgError e = PgError::make(sqlstate::kConnectionFailure, "server closed the connection unexpectedly");
+    e.detail = (fatal ? "The server said: " + fatal->sqlstate + " " + fatal->message + ". " : std::string()) +
+               "The statement may or may not have taken effect; this client connection stays usable.";
     w.error_response(e);
     if (ctx_.metrics) ctx_.metrics->error(e.sqlstate);
     for (size_t i = 0; i < rounds; ++i) w.ready_for_query(wire::TxStatus::kIdle);

@@ -2,6 +2,7 @@
 // (one thread each), databases opened on first use and shared by their sessions.
 #include "metagate/server/server.hpp"
 
+#include <cstdio>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
@@ -498,6 +499,9 @@ struct Server::Impl : admin::AdminControl {
     auto closes = fam("metagate_pool_server_disconnects_total", "Server connections closed, by reason", MetricType::Counter);
     auto reparses = fam("metagate_pool_reparses_total",
                         "Statements metagate prepared again on another server connection for a client", MetricType::Counter);
+    auto lost = fam("metagate_pool_lost_transactions_total",
+                    "Transaction blocks whose server connection was lost (a failover, a server restart): the "
+                    "transaction failed with 40001 or 08007, the client's connection stayed", MetricType::Counter);
     auto pins = fam("metagate_pool_pins_total", "Clients pinned to their server connection, by cause", MetricType::Counter);
     auto statements = fam("metagate_pool_statements", "Distinct statement texts prepared through the pool", MetricType::Gauge);
     static constexpr const char* kPinNames[] = {"advisory_lock", "listen", "temp_table", "hold_cursor", "other"};
@@ -524,11 +528,71 @@ struct Server::Impl : admin::AdminControl {
       for (size_t i = 0; i < pool::kCloseCauses; ++i)
         add_sample(closes, static_cast<double>(st.closes[i]), with("reason", pool::to_string(static_cast<pool::CloseCause>(i))));
       add_sample(reparses, static_cast<double>(st.reparses), l);
+      add_sample(lost, static_cast<double>(st.lost_transactions), l);
       for (int i = 0; i < 5; ++i) add_sample(pins, static_cast<double>(st.pins[i]), with("cause", kPinNames[i]));
       add_sample(statements, static_cast<double>(st.interned_statements), l);
     }
-    for (auto* f : {&clients, &servers, &maxwait, &checkouts, &timeouts, &connects, &closes, &reparses, &pins, &statements})
+    for (auto* f : {&clients, &servers, &maxwait, &checkouts, &timeouts, &connects, &closes, &reparses, &lost, &pins, &statements})
       out.push_back(std::move(*f));
+    collect_clusters(out);
+  }
+
+  // PostgreSQL clusters: each host as the monitor last saw it, and the failovers it saw.
+  void collect_clusters(std::vector<prometheus::MetricFamily>& out) {
+    using prometheus::MetricType;
+    using metrics::add_sample;
+    auto fam = [](const char* name, const char* help, MetricType t) { return metrics::make_family(name, help, t); };
+    auto state = fam("metagate_cluster_host_state",
+                     "1 for a host's current state: elected (the primary metagate writes to), up (answering, not elected: a "
+                     "replica), refused (reports itself primary but is not the elected one), down",
+                     MetricType::Gauge);
+    auto role = fam("metagate_cluster_host_role", "1 for the role the host reports: primary, replica, or down (no answer)",
+                    MetricType::Gauge);
+    auto lag = fam("metagate_cluster_host_lag_bytes", "A replica's replay position behind the elected primary's WAL position",
+                   MetricType::Gauge);
+    auto lag_s = fam("metagate_cluster_host_replay_lag_seconds",
+                     "A replica's replay delay (0 when it has replayed all it received)", MetricType::Gauge);
+    auto check = fam("metagate_cluster_health_check_seconds", "How long the host's last health check took", MetricType::Gauge);
+    auto changes = fam("metagate_cluster_primary_changes_total",
+                       "Times a primary was elected after the first: failovers, switchovers, a primary restarted in place",
+                       MetricType::Counter);
+    auto gaps = fam("metagate_cluster_no_primary_seconds",
+                    "How long each stretch without an elected primary lasted (from the old one's loss to the new election)",
+                    MetricType::Histogram);
+    auto gap_now = fam("metagate_cluster_no_primary_current_seconds",
+                       "How long the cluster has had no primary now (0 when one is elected)", MetricType::Gauge);
+    for (auto& [name, m] : pools.clusters()) {
+      auto v = m->view();
+      const uint64_t primary_lsn = v->primary ? v->hosts[*v->primary].seen.lsn : 0;
+      for (size_t i = 0; i < v->hosts.size() && i < m->hosts().size(); ++i) {
+        const auto& h = v->hosts[i];
+        std::vector<std::pair<std::string, std::string>> l = {
+            {"cluster", name}, {"host", m->hosts()[i].host + ":" + std::to_string(m->hosts()[i].port)}};
+        auto with = [&](const char* k, std::string_view val) {
+          auto x = l;
+          x.emplace_back(k, std::string(val));
+          return x;
+        };
+        const char* now = v->primary == i ? "elected" : h.refused ? "refused" : h.seen.role != ha::Role::kDown ? "up" : "down";
+        for (const char* st : {"elected", "up", "refused", "down"})
+          add_sample(state, std::string_view(st) == now ? 1 : 0, with("state", st));
+        for (ha::Role r : {ha::Role::kPrimary, ha::Role::kReplica, ha::Role::kDown})
+          add_sample(role, h.seen.role == r ? 1 : 0, with("role", ha::to_string(r)));
+        if (h.seen.role == ha::Role::kReplica) {
+          if (v->primary) add_sample(lag, static_cast<double>(primary_lsn > h.seen.lsn ? primary_lsn - h.seen.lsn : 0), l);
+          add_sample(lag_s, h.seen.replay_lag_s, l);
+        }
+        add_sample(check, static_cast<double>(h.seen.check_us) / 1e6, l);
+      }
+      auto st = m->stats();
+      std::vector<std::pair<std::string, std::string>> l = {{"cluster", name}};
+      add_sample(changes, static_cast<double>(st.primary_changes), l);
+      metrics::add_histogram(gaps, std::vector<double>(std::begin(ha::Monitor::Stats::kBuckets), std::end(ha::Monitor::Stats::kBuckets)),
+                             std::vector<uint64_t>(std::begin(st.no_primary_buckets), std::end(st.no_primary_buckets)),
+                             st.no_primary_count, st.no_primary_sum_s, l);
+      add_sample(gap_now, st.no_primary_now_s, l);
+    }
+    for (auto* f : {&state, &role, &lag, &lag_s, &check, &changes, &gaps, &gap_now}) out.push_back(std::move(*f));
   }
 
   // ---- AdminControl ----
@@ -619,6 +683,35 @@ struct Server::Impl : admin::AdminControl {
         r.rows.push_back({n(s.id), p->database(), p->user(), s.address, n(s.port), n(s.pid),
                           std::string(pool::to_string(s.state)), n(s.age_ms / 1000), n(s.idle_ms / 1000), n(s.checkouts),
                           n(s.prepared)});
+    }
+    return r;
+  }
+
+  AdminResult show_hosts() override {
+    using namespace types::oid;
+    auto r = table({"cluster", "host", "port", "role", "state", "timeline", "lsn", "lag_bytes", "replay_lag_s", "check_ms",
+                    "error"},
+                   {kText, kText, kInt4, kText, kText, kInt4, kText, kInt8, kFloat8, kFloat8, kText});
+    auto n = [](auto v) { return std::optional<std::string>(std::to_string(v)); };
+    for (auto& [name, m] : pools.clusters()) {
+      auto v = m->view();
+      const uint64_t primary_lsn = v->primary ? v->hosts[*v->primary].seen.lsn : 0;
+      for (size_t i = 0; i < v->hosts.size() && i < m->hosts().size(); ++i) {
+        const auto& h = v->hosts[i];
+        const bool up = h.seen.role != ha::Role::kDown;
+        std::string state = v->primary == i ? "elected" : h.refused ? "refused" : up ? "up" : "down";
+        char lsn[32];
+        std::snprintf(lsn, sizeof lsn, "%X/%X", static_cast<unsigned>(h.seen.lsn >> 32), static_cast<unsigned>(h.seen.lsn));
+        std::optional<std::string> lag;
+        if (h.seen.role == ha::Role::kReplica && v->primary)
+          lag = n(primary_lsn > h.seen.lsn ? primary_lsn - h.seen.lsn : 0);
+        r.rows.push_back({name, m->hosts()[i].host, n(m->hosts()[i].port), std::string(ha::to_string(h.seen.role)), state,
+                          up ? n(h.seen.timeline) : std::nullopt, up ? std::optional<std::string>(lsn) : std::nullopt, lag,
+                          h.seen.role == ha::Role::kReplica ? n(h.seen.replay_lag_s) : std::nullopt,
+                          n(static_cast<double>(h.seen.check_us) / 1000.0),
+                          up ? std::optional<std::string>() : std::optional<std::string>(h.refused ? h.refused_why : h.seen.error)});
+        if (h.refused) r.rows.back().back() = h.refused_why;
+      }
     }
     return r;
   }

@@ -1990,6 +1990,7 @@ awaitable<void> Session::admin_query(const std::string& text) {
     case AdminVerb::kShowDatabases: result = admin->show_databases(); break;
     case AdminVerb::kShowPools: result = admin->show_pools(); break;
     case AdminVerb::kShowServers: result = admin->show_servers(); break;
+    case AdminVerb::kShowHosts: result = admin->show_hosts(); break;
     case AdminVerb::kShowVersion:
       result.columns = {"version"};
       result.types = {types::oid::kText};

@@ -22,6 +22,7 @@
 #include "metagate/pool/tracker.hpp"
 #include "metagate/sql/parser.hpp"
 #include "metagate/sql/plan.hpp"
+#include "metagate/sql/session_effects.hpp"
 #include "metagate/sql/shape.hpp"
 #include "metagate/store/executor.hpp"
 #include "metagate/store/functions.hpp"
@@ -220,7 +221,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void relay_query(std::string_view sql, std::string_view whole, std::string& batch);
   void relay_probe_row(std::string_view body);
   void relay_append_probe(std::string& batch);
-  void relay_probe_done(bool failed);
+  void relay_probe_done(bool failed, char tx_status);
   // The server connection was lost: the client gets an error for what it was owed, and keeps
   // its connection unless it was inside a transaction. False: the session ends.
   bool relay_server_lost(std::optional<PgError> fatal, std::string& out);
@@ -328,8 +329,22 @@ class Session : public std::enable_shared_from_this<Session> {
   // Relay state (relay.cpp).
   bool relayed_ = false;
   bool transaction_pooling_ = false;
+  // Session pooling on a cluster: transaction pooling's bookkeeping (statements, settings,
+  // pins, lost transactions) but the server connection stays with the client between
+  // transactions — so that when it dies with a failed primary, an idle client gets a new one
+  // on the new primary with its state carried over instead of losing its connection.
+  bool sticky_ = false;
+  // The server connection was made under an older cluster view (the primary changed since):
+  // relay_client() asks relay_server() to let it go before the client's next round.
+  bool relay_server_stale() const {
+    const auto& c = pool_->settings().cluster;
+    return c && server_ && server_->cluster_generation != c->generation();
+  }
+  bool drop_stale_ = false;
+  boost::asio::awaitable<void> relay_drop_stale();
   std::shared_ptr<pool::Pool> pool_;
   prometheus::Histogram* pool_wait_ = nullptr;
+  prometheus::Histogram* failover_hold_ = nullptr;  // waits while the cluster had no primary
   pool::ServerConnection* server_ = nullptr;  // checked out
   pool::ResponseTracker tracker_;
   // Wakes relay_server() when a server connection is attached (a channel, not a timer: no
@@ -365,6 +380,16 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unordered_map<std::string, StatementEffects> statement_effects_;
   std::unordered_map<std::string, StatementEffects> portal_effects_;
   bool probe_after_sync_ = false;
+  bool reprobe_ = false;  // the last state probe failed outside a transaction: probe again
+  // A transaction block whose server connection was lost (transaction pooling, not pinned):
+  // the client keeps its connection; metagate answers as PostgreSQL answers in an aborted
+  // transaction until the client ends the block (relay_answer_lost_tx).
+  bool lost_tx_ = false;
+  std::optional<PgError> lost_tx_error_;  // not told yet: the client was idle in the transaction
+  std::unordered_map<std::string, sql::TransactionEnd> lost_statements_, lost_portals_;
+  std::string last_tx_query_;  // the last statement sent inside a transaction block
+  void relay_note_tx_statement(std::string_view sql);
+  boost::asio::awaitable<void> relay_answer_lost_tx(char type, std::string_view body);
   void relay_note_parse(std::string_view name, std::string_view query);
   uint8_t pins_ = 0;          // sql::PinCause bits: state that keeps the server connection
   uint8_t pending_pins_ = 0;  // causes of statements whose probe has not answered yet

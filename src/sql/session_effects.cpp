@@ -179,6 +179,33 @@ SessionEffects session_effects(std::string_view text) {
   return fx;
 }
 
+TransactionEnd transaction_end(std::string_view text) {
+  if (text.size() > 4096 || !types::validate_utf8(text)) return TransactionEnd::kNone;
+  auto parsed = parse(text);
+  if (!parsed || parsed->statements.size() != 1) return TransactionEnd::kNone;
+  const Node& st = parsed->statements.front().tree;
+  if (node_tag(st) != "TransactionStmt") return TransactionEnd::kNone;
+  const Node& b = node_body(st);
+  if (b.value("chain", false)) return TransactionEnd::kNone;
+  std::string kind = b.value("kind", std::string());
+  if (kind == "TRANS_STMT_COMMIT") return TransactionEnd::kCommit;
+  if (kind == "TRANS_STMT_ROLLBACK") return TransactionEnd::kRollback;
+  return TransactionEnd::kNone;
+}
+
+bool may_commit(std::string_view text) {
+  if (text.size() > 4096) return true;
+  if (!types::validate_utf8(text)) return false;
+  auto parsed = parse(text);
+  if (!parsed) return false;  // the server refuses it whole
+  for (const auto& st : parsed->statements) {
+    if (node_tag(st.tree) != "TransactionStmt") continue;
+    std::string kind = node_body(st.tree).value("kind", std::string());
+    if (kind == "TRANS_STMT_COMMIT" || kind == "TRANS_STMT_PREPARE" || kind == "TRANS_STMT_COMMIT_PREPARED") return true;
+  }
+  return false;
+}
+
 std::string_view to_string(PinCause c) {
   switch (c) {
     case kPinAdvisoryLock: return "advisory_lock";

@@ -8,6 +8,7 @@
 #   pg_ha_role PORT               # prints "primary" or "replica" (or nothing: down)
 #   pg_ha_promote /tmp/x/b        # pg_ctl promote, waits until it accepts writes
 #   pg_ha_kill /tmp/x/a           # kill -9 of the postmaster (its children die with it)
+#   pg_ha_rebuild /tmp/x/a PORT PRIMARY_PORT  # /tmp/x/a made again as a replica of PRIMARY_PORT, on PORT
 #   pg_ha_stop /tmp/x             # both down
 #
 # Both run as `postgres` when we are root (as pg_start does), fsync off unless PG_FSYNC=on.
@@ -80,6 +81,25 @@ pg_ha_kill() {
   for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
   # Its backends exit when they notice the postmaster is gone; clean the pid file for a restart.
   rm -f "$dir/data/postmaster.pid"
+}
+
+# pg_ha_rebuild NODE_DIR PORT PRIMARY_PORT: the node there stopped, its data replaced by a
+# pg_basebackup -R of the primary on PRIMARY_PORT, started again on PORT (its own), streaming.
+pg_ha_rebuild() {
+  local dir=$1 port=$2 primary=$3 i
+  pg_stop "$dir"
+  rm -rf "$dir/data"
+  _pg_as_owner "$PG_BINDIR/pg_basebackup" -h 127.0.0.1 -p "$primary" -U postgres -D "$dir/data" -R -X stream \
+    -c fast >"$dir/basebackup.log" 2>&1 || { echo "pg_ha_rebuild: pg_basebackup failed, see $dir/basebackup.log" >&2; return 1; }
+  _pg_as_owner "$PG_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+    -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c timezone=UTC -c max_connections=200 -c fsync=${PG_FSYNC:-off}" \
+    start >/dev/null 2>&1 || return 1
+  for i in $(seq 1 300); do
+    [ "$(_ha_psql "$primary" -tAc "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'" 2>/dev/null)" = 1 ] && return 0
+    sleep 0.1
+  done
+  echo "pg_ha_rebuild: the replica does not stream, see $dir/postgres.log" >&2
+  return 1
 }
 
 # pg_ha_stop DIR: both servers down (fast), whatever their state.

@@ -1,5 +1,5 @@
 // The admin console: the special database "metagate" (as PgBouncer's "pgbouncer"), where an
-// admin user runs SHOW CLIENTS / STATS / CONFIG / DATABASES / POOLS / SERVERS / VERSION, RELOAD, KILL CLIENT n,
+// admin user runs SHOW CLIENTS / STATS / CONFIG / DATABASES / POOLS / SERVERS / HOSTS / VERSION, RELOAD, KILL CLIENT n,
 // PAUSE, RESUME, BACKUP [database] and SHUTDOWN. Its commands are not SQL: a few words, parsed here.
 #pragma once
 
@@ -19,7 +19,7 @@ namespace metagate::admin {
 inline constexpr std::string_view kAdminDatabase = "metagate";
 
 enum class AdminVerb { kShowClients, kShowStats, kShowConfig, kShowDatabases, kShowVersion, kShowPools, kShowServers,
-                       kReload, kKillClient, kPause, kResume, kShutdown, kBackup };
+                       kShowHosts, kReload, kKillClient, kPause, kResume, kShutdown, kBackup };
 
 struct AdminCommand {
   AdminVerb verb;
@@ -65,6 +65,7 @@ class AdminControl {
   virtual AdminResult show_databases() = 0;
   virtual AdminResult show_pools() = 0;    // PostgreSQL server connection pools
   virtual AdminResult show_servers() = 0;  // their server connections
+  virtual AdminResult show_hosts() = 0;    // the hosts of PostgreSQL clusters, as their monitors see them
   // Re-reads the configuration file: a notice per applied change, or the error.
   virtual PgResult<std::vector<std::string>> reload() = 0;
   virtual bool kill_client(int32_t id) = 0;

@@ -142,6 +142,11 @@ struct DatabaseConfig {
   // its client leaves; false (default) = it is closed (no client ever sees another's backend,
   // exactly as with PostgreSQL directly).
   bool reuse_server_connections = false;
+  // A cluster (several hosts with the conninfo's own user and password; docs/POOLING.md):
+  int64_t health_check_interval_ms = 1000;  // every host's role and WAL position asked this often
+  int64_t health_check_timeout_ms = 2000;   // a host that does not answer within this is down
+  int64_t failover_hold_ms = 30000;         // while no primary: new work waits this long, then 08006
+  int64_t failover_hold_max_clients = 10000;  // ... and at most this many clients wait (then 57P03)
   static DatabaseConfig sqlite(std::string file) {
     DatabaseConfig d;
     d.path = std::move(file);

@@ -29,6 +29,8 @@ struct Observation {
   uint32_t timeline = 0;  // primary: its current timeline; replica: the one it replays
   uint64_t lsn = 0;       // primary: pg_current_wal_lsn(); replica: pg_last_wal_replay_lsn()
   std::string error;      // why kDown
+  double replay_lag_s = 0;  // replica: how far its replay is behind (0 when it has replayed all it received)
+  int64_t check_us = 0;     // how long the question took (connecting included when it had to)
 };
 
 struct HostView {

@@ -112,6 +112,8 @@ class Metrics {
   SqliteSeries sqlite_series(const std::string& path);
   // Per-pool wait-time histogram (PostgreSQL backends).
   prometheus::Histogram* pool_wait(const std::string& database, const std::string& user);
+  // Statements held while a cluster had no primary (a failover): how long they waited.
+  prometheus::Histogram* failover_hold(const std::string& database, const std::string& user);
 
   // ---- state ----
   // A collector returns metric families computed at scrape time (see make_gauge etc.).
@@ -143,6 +145,7 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* writer_wait_ = nullptr;
   prometheus::Family<prometheus::Histogram>* checkpoint_ = nullptr;
   prometheus::Family<prometheus::Histogram>* pool_wait_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* failover_hold_ = nullptr;
   // Errors by class: 36 * 36 possible classes, looked up under a mutex only when an error
   // is sent (never on the success path).
   mutable std::mutex errors_mu_;
@@ -154,6 +157,9 @@ class Metrics {
 // Helpers for collectors: one family with one unlabeled or labeled sample per call.
 prometheus::MetricFamily make_family(std::string name, std::string help, prometheus::MetricType type);
 void add_sample(prometheus::MetricFamily& f, double value, std::vector<std::pair<std::string, std::string>> labels = {});
+// A histogram sample from cumulative bucket counts (bounds ascending; +Inf is `count`).
+void add_histogram(prometheus::MetricFamily& f, const std::vector<double>& bounds, const std::vector<uint64_t>& cumulative,
+                   uint64_t count, double sum, std::vector<std::pair<std::string, std::string>> labels = {});
 
 // Process statistics from /proc/self (Linux): resident memory, open and maximum fds, CPU time.
 struct ProcessStats {

@@ -42,9 +42,12 @@ struct PoolSettings {
   size_t statement_cache_size = 1000;
   bool reuse_session_servers = true;  // session pooling: back to the pool when the client leaves
   // A cluster (several hosts): connections go only to the primary its monitor elected; with
-  // none elected (a failover), connecting fails with 08006 and acquire() retries until the
-  // queue timeout — new work is held, not sent to a replica or an old primary.
+  // none elected (a failover), connecting fails with 08006 and acquire() looks again every
+  // 0.1 s for up to hold_ms (or queue_timeout_ms if longer) — new work is held, never sent to
+  // a replica or an old primary; at most hold_max_clients wait so (the others: 57P03).
   std::shared_ptr<ha::Monitor> cluster;
+  int64_t hold_ms = 30000;
+  int64_t hold_max_clients = 10000;
 };
 PoolSettings settings_for(const config::DatabaseConfig& db, config::PostgresTarget target);
 
@@ -132,6 +135,7 @@ struct PoolStats {
   uint64_t connects = 0;
   uint64_t connect_failures = 0;
   uint64_t reparses = 0;
+  uint64_t lost_transactions = 0;  // transaction blocks whose server connection was lost (client kept)
   size_t interned_statements = 0;
   uint64_t pins[5] = {};  // by sql::PinCause bit (advisory lock, listen, temp table, hold cursor, other)
   uint64_t closes[7] = {};  // server connections closed, by CloseCause
@@ -146,7 +150,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // A server connection for this session's exclusive use, connected on `ex` if a new one is
   // needed. Errors: 53300 when the queue timeout passes with every connection busy; the
   // server's own error (28P01, 3D000, ...) or 08006 when it cannot be reached.
-  boost::asio::awaitable<PgResult<ServerConnection*>> acquire(boost::asio::any_io_executor ex);
+  // `held` (optional): set when the client waited while its cluster had no primary.
+  boost::asio::awaitable<PgResult<ServerConnection*>> acquire(boost::asio::any_io_executor ex, bool* held = nullptr);
   // Back to the idle list (the caller leaves it outside a transaction with nothing owed).
   void release(ServerConnection* s);
   // Closed and forgotten (broken, dirty, or being replaced).
@@ -183,6 +188,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void client_left() { clients_.fetch_sub(1, std::memory_order_relaxed); }
   void attached(bool yes) { active_clients_.fetch_add(yes ? 1 : -1, std::memory_order_relaxed); }
   void count_reparse() { reparses_.fetch_add(1, std::memory_order_relaxed); }
+  // A client's transaction block lost its server connection (a failover, a restart): the
+  // transaction failed, the client's connection stayed.
+  void count_lost_transaction() { lost_transactions_.fetch_add(1, std::memory_order_relaxed); }
   // A client became pinned to its server connection; `causes`: sql::PinCause bits.
   void count_pin(uint8_t causes) {
     for (int i = 0; i < kPinCauses; ++i)
@@ -217,6 +225,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // After a failed connect, nobody tries again before next_connect_us_ (steady clock); waiting
   // clients that time out meanwhile get last_connect_error_ rather than "exhausted".
   static constexpr int64_t kConnectRetryUs = 500000;
+  static constexpr int64_t kNoPrimaryRetryUs = 100000;  // a cluster without a primary: only the view is read
+  bool no_primary() const;  // a cluster whose monitor elects nobody now
   int64_t next_connect_us_ = 0;
   std::optional<PgError> last_connect_error_;
   std::optional<auth::ScramKeys> scram_keys_;  // pass-through keys the server last accepted
@@ -229,7 +239,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::atomic<int> clients_{0}, active_clients_{0};
   std::atomic<uint64_t> pins_by_cause_[kPinCauses] = {};
   std::atomic<uint64_t> closes_[7] = {};
-  std::atomic<uint64_t> checkouts_{0}, waits_{0}, queue_timeouts_{0}, connects_{0}, connect_failures_{0}, reparses_{0};
+  std::atomic<uint64_t> checkouts_{0}, waits_{0}, queue_timeouts_{0}, connects_{0}, connect_failures_{0}, reparses_{0},
+      lost_transactions_{0};
 };
 
 // The pools of a server, by (database, user) as sent to PostgreSQL.
@@ -238,8 +249,10 @@ class PoolSet {
   std::shared_ptr<Pool> get(const std::string& database, const std::string& user, const PoolSettings& settings);
   // The monitor of `target`'s cluster (started on first use, shared by every pool of it), or
   // null when it is one host, or when the conninfo has no user and password for the monitor.
-  std::shared_ptr<ha::Monitor> cluster(const config::PostgresTarget& target);
+  std::shared_ptr<ha::Monitor> cluster(const config::PostgresTarget& target, const config::DatabaseConfig& entry);
   std::vector<std::shared_ptr<Pool>> all();
+  // Every cluster's monitor, named by its hosts ("h1:p1,h2:p2").
+  std::vector<std::pair<std::string, std::shared_ptr<ha::Monitor>>> clusters();
   void maintain(boost::asio::any_io_executor ex, int64_t now_us);
   void close_idle();
 
@@ -248,6 +261,9 @@ class PoolSet {
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Pool>> pools_;
   std::map<std::string, std::shared_ptr<ha::Monitor>> clusters_;  // by the monitor's conninfo and hosts
 };
+
+// A cluster's name in metrics and SHOW HOSTS: its hosts, "h1:p1,h2:p2".
+std::string cluster_name(const ha::Monitor& m);
 
 // Runs `sql` (one simple Query) on a server connection nobody else is using and reads up to
 // its ReadyForQuery; ParameterStatus updates land in s.link.parameters. Errors: the first

@@ -50,6 +50,15 @@ bool may_have_session_effects(std::string_view text);
 // The effects of every statement in the text (a simple Query may hold several).
 SessionEffects session_effects(std::string_view text);
 
+// A text that is one statement ending the transaction block: COMMIT / END, or ROLLBACK /
+// ABORT (not ROLLBACK TO SAVEPOINT, not AND CHAIN, not two-phase). Parses the text; meant
+// for the rare moments the pooler must answer for a transaction it lost.
+enum class TransactionEnd { kNone, kCommit, kRollback };
+TransactionEnd transaction_end(std::string_view text);
+// Whether running the text may commit a transaction: one of its statements is COMMIT / END,
+// PREPARE TRANSACTION or COMMIT PREPARED (texts over 4 KiB are not read: true).
+bool may_commit(std::string_view text);
+
 std::string_view to_string(PinCause c);
 
 }  // namespace metagate::sql

@@ -13,6 +13,7 @@ namespace sqlstate {
 // Class 08 — connection exception
 inline constexpr std::string_view kProtocolViolation = "08P01";
 inline constexpr std::string_view kConnectionFailure = "08006";
+inline constexpr std::string_view kTransactionResolutionUnknown = "08007";
 // Class 0A — feature not supported
 inline constexpr std::string_view kFeatureNotSupported = "0A000";
 // Class 22 — data exception

@@ -39,10 +39,13 @@ check() {
   if "$@"; then echo "PASS $what"; pass=$((pass + 1)); else echo "FAIL $what"; fail=$((fail + 1)); fi
 }
 probe_pid=
-mg_pid=
+mg_pids=()
+load_pids=()
 cleanup() {
+  local p
+  for p in "${load_pids[@]}"; do kill "$p" 2>/dev/null; done
   [ -n "$probe_pid" ] && kill "$probe_pid" 2>/dev/null
-  [ -n "$mg_pid" ] && kill "$mg_pid" 2>/dev/null && wait "$mg_pid" 2>/dev/null
+  for p in "${mg_pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
   pg_ha_stop "$work"
 }
 trap cleanup EXIT
@@ -78,19 +81,47 @@ probe_check() {
 probe_check "a is elected" "primary=0 timeline=1 refused=-"
 # psql through metagate (as postgres; metagate trusts loopback clients by default).
 mgsql() { PGCONNECT_TIMEOUT=60 "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$MG_PORT" -U postgres -d postgres -tA "$@"; }
-if [ -n "$metagate" ]; then
+# start_mg NAME POOL_MODE: a metagate in front of the pair (the replica listed first); sets
+# MG_PORT and appends its pid to mg_pids.
+start_mg() {
   MG_PORT=$(free_port)
-  cat >"$work/mg.json" <<JSON
+  cat >"$work/$1.json" <<JSON
 {"listen": "127.0.0.1:$MG_PORT", "metrics": {"listen": "127.0.0.1:0"},
- "databases": {"*": {"backend": "postgres", "pool_mode": "transaction", "queue_timeout_ms": 60000,
+ "databases": {"*": {"backend": "postgres", "pool_mode": "$2", "queue_timeout_ms": 5000, "failover_hold_ms": 60000,
+                     "health_check_interval_ms": 500,
                      "conninfo": "host=127.0.0.1,127.0.0.1 port=$PGB_PORT,$PGA_PORT user=postgres password=unused-with-trust dbname=postgres"}}}
 JSON
-  "$metagate" serve --config "$work/mg.json" >"$work/metagate.log" 2>&1 &
-  mg_pid=$!
-  wait_port "$MG_PORT" 30 "$mg_pid" || { echo "metagate did not start"; tail -5 "$work/metagate.log"; }
+  "$metagate" serve --config "$work/$1.json" >"$work/$1.log" 2>&1 &
+  mg_pids+=($!)
+  wait_port "$MG_PORT" 30 "$!" || { echo "metagate $1 did not start"; tail -5 "$work/$1.log"; }
+}
+# load NAME TABLE CLIENTS [FAILOVERS]: a lib/pq client load through metagate at MG_PORT until
+# stop-load exists (tests/integration/mgint/failover.go); appends its pid to load_pids.
+load() {
+  "$work/mgint" failover --dsn "host=127.0.0.1 port=$MG_PORT user=postgres dbname=postgres sslmode=disable" \
+    --stop-file "$work/stop-load" --acked "$work/acked-$1.txt" --table "$2" --clients "$3" --failovers "${4:-1}" --max 100s \
+    >"$work/failover-$1.out" 2>&1 &
+  load_pids+=($!)
+}
+if [ -n "$metagate" ]; then
+  gocache=$(dirname "$work")/gocache
+  mkdir -p "$gocache" "$work/gopath"
+  (cd "$here/../mgint" && GO111MODULE=off GOPATH="$work/gopath:/usr/share/gocode" GOCACHE="$gocache" GOFLAGS= \
+     timeout 300 go build -o "$work/mgint" .) || check "building mgint" false
+  start_mg session session
+  MG_SESSION_PORT=$MG_PORT
+  start_mg txn transaction
   got=$(mgsql -c "SELECT inet_server_port()" 2>&1)
   check "metagate: the replica is listed first, the statement runs on the primary a ($got, a = $PGA_PORT)" test "$got" = "$PGA_PORT"
   check "metagate: writes through it succeed" mgsql -c "CREATE TABLE m (id int)" -c "INSERT INTO m VALUES (1)"
+  if [ -x "$work/mgint" ]; then
+    load txn fo_txn 8
+    MG_PORT_TXN=$MG_PORT
+    MG_PORT=$MG_SESSION_PORT
+    load session fo_session 4
+    MG_PORT=$MG_PORT_TXN
+    sleep 2
+  fi
 fi
 check "roles: a is $(pg_ha_role "$PGA_PORT"), b is $(pg_ha_role "$PGB_PORT")" \
   test "$(pg_ha_role "$PGA_PORT")/$(pg_ha_role "$PGB_PORT")" = primary/replica
@@ -115,6 +146,7 @@ if [ -n "$metagate" ]; then
   check "metagate: the client arriving while there is no primary is held, not failed" kill -0 "$held"
 fi
 pg_ha_promote "$work/b"
+promoted_at=$(date +%s.%N)
 b=$(ask "$PGB_PORT")
 check "b promoted: '$b' (primary on timeline 2)" bash -c '[[ "$1" == "f 2 "* ]]' _ "$b"
 check "writes go on on b" _ha_psql "$PGB_PORT" -c "INSERT INTO t VALUES (101)"
@@ -138,6 +170,81 @@ if [ -n "$metagate" ]; then
   check "metagate: with the old primary back, writes still go to b ($got)" test "$got" = "$PGB_PORT"
   check "metagate: nothing written through it after the failover is on the old primary" \
     test "$(_ha_psql "$PGA_PORT" -tAc "SELECT count(*) FROM t WHERE id >= 1001")" = 0
+fi
+if [ ${#load_pids[@]} -gt 0 ]; then
+  sleep 2
+  touch "$work/stop-load"
+  for name in txn session; do
+    wait "${load_pids[0]}"; rc=$?
+    load_pids=("${load_pids[@]:1}")
+    sed 's/^/  /' "$work/failover-$name.out"
+    check "lib/pq load through the failover ($name pooling): $(grep -c '^PASS' "$work/failover-$name.out") checks passed, $(grep -c '^FAIL' "$work/failover-$name.out") failed" \
+      test "$rc" = 0
+    _ha_psql "$PGB_PORT" -q -c "CREATE TABLE acked_$name (client int, seq int)" \
+      -c "\\copy acked_$name FROM '$work/acked-$name.txt' WITH (DELIMITER ' ')"
+    missing=$(_ha_psql "$PGB_PORT" -tAc "SELECT count(*) FROM acked_$name k WHERE NOT EXISTS (SELECT 1 FROM fo_$name f WHERE f.client = k.client AND f.seq = k.seq)")
+    check "$name pooling: no acknowledged write is missing on the new primary ($(wc -l <"$work/acked-$name.txt") acknowledged, $missing missing)" \
+      test "$missing" = 0
+    # (The killed postmaster's backends may still commit for a moment until they notice; from
+    # the promotion on, a was down and then refused.)
+    late=$(_ha_psql "$PGA_PORT" -tAc "SELECT count(*) FROM fo_$name WHERE at > to_timestamp($promoted_at)")
+    check "$name pooling: no write reached the old primary after the promotion ($late rows there)" test "$late" = 0
+  done
+fi
+# Planned switchover b -> a with PAUSE/RESUME: a is made again as b's synchronous replica, a
+# new load runs through both daemons, both are paused (running transactions finish, new ones
+# wait), b is stopped cleanly and a promoted, both resume: no client sees an error.
+admin() { "$PG_BINDIR/psql" -X -q -h 127.0.0.1 -p "$1" -U postgres -d metagate -tA -F' ' -c "$2"; }
+# elected PORT HOSTPORT: waits (10 s at most) until that daemon's SHOW HOSTS has HOSTPORT elected.
+elected() {
+  local i
+  for i in $(seq 1 100); do
+    admin "$1" "SHOW HOSTS" 2>/dev/null | grep -q "127.0.0.1 $2 primary elected" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+if [ -n "$metagate" ] && [ -x "$work/mgint" ] && pg_ha_rebuild "$work/a" "$PGA_PORT" "$PGB_PORT"; then
+  _ha_psql "$PGB_PORT" -c "ALTER SYSTEM SET synchronous_standby_names = '*'" -c "SELECT pg_reload_conf()" >/dev/null
+  rm -f "$work/stop-load"
+  MG_PORT=$MG_PORT_TXN; load txn2 fo2_txn 8 0
+  MG_PORT=$MG_SESSION_PORT; load session2 fo2_session 4 0
+  MG_PORT=$MG_PORT_TXN
+  sleep 2
+  t0=$(date +%s%N)
+  admin "$MG_PORT_TXN" PAUSE >/dev/null & p1=$!
+  admin "$MG_SESSION_PORT" PAUSE >/dev/null & p2=$!
+  wait $p1 $p2
+  paused_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  pg_stop "$work/b"
+  pg_ha_promote "$work/a"
+  elected "$MG_PORT_TXN" "$PGA_PORT"; e1=$?
+  elected "$MG_SESSION_PORT" "$PGA_PORT"; e2=$?
+  admin "$MG_PORT_TXN" RESUME >/dev/null
+  admin "$MG_SESSION_PORT" RESUME >/dev/null
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  check "switchover: both daemons paused (${paused_ms} ms), b stopped, a promoted and elected by both, resumed after $ms ms" \
+    test "$e1/$e2" = 0/0
+  sleep 2
+  touch "$work/stop-load"
+  for name in txn2 session2; do
+    wait "${load_pids[0]}"; rc=$?
+    load_pids=("${load_pids[@]:1}")
+    sed 's/^/  /' "$work/failover-$name.out"
+    check "lib/pq load through the planned switchover ($name): no error, $(grep -c '^PASS' "$work/failover-$name.out") checks passed" \
+      test "$rc" = 0
+  done
+  hosts=$(admin "$MG_PORT_TXN" "SHOW HOSTS" 2>&1)
+  echo "$hosts" | sed 's/^/  SHOW HOSTS: /'
+  check "SHOW HOSTS: a elected, b down" \
+    all 'echo "$hosts" | grep -q "127.0.0.1 $PGA_PORT primary elected 3 "' 'echo "$hosts" | grep -q "127.0.0.1 $PGB_PORT down down"'
+  metrics_url=$(sed -n 's#.*metrics and health checks on http://\(127.0.0.1:[0-9]*\)/metrics.*#\1#p' "$work/txn.log" | head -1)
+  scrape=$(curl -s "http://$metrics_url/metrics")
+  changes=$(echo "$scrape" | grep '^metagate_cluster_primary_changes_total' | awk '{print $2}')
+  lost=$(echo "$scrape" | grep '^metagate_pool_lost_transactions_total' | awk '{s+=$2} END {print s+0}')
+  held=$(echo "$scrape" | grep '^metagate_failover_hold_seconds_count' | awk '{s+=$2} END {print s+0}')
+  check "metrics: primary changes $changes (2: the failover and the switchover), lost transactions $lost, held statements $held" \
+    test "$changes" = 2
 fi
 [ -z "$probe" ] || { echo "views the monitor published:"; sed 's/^/  /' "$work/views.txt"; }
 

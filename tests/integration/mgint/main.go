@@ -11,6 +11,8 @@
 // keeps querying; every bad connection must end in the PostgreSQL way, never a hang.
 // protocol: TLS (certificate checks, hostssl rules), SCRAM and md5 authentication, and
 // CancelRequest through lib/pq and pgx, against a daemon run with the config run.sh wrote.
+// failover: lib/pq clients under a load while the PostgreSQL cluster behind metagate fails
+// over (failover.go; tests/integration/ha/run.sh).
 //
 // Both print their figures and end with "N passed, M failed"; exit status 1 on any
 // failure, 2 on usage errors. --pid lets the tool check that the daemon process is still
@@ -150,6 +152,7 @@ func usage() {
                     [--password2 PW] [--admin-user U --admin-password PW] [--db-path FILE] [--config FILE
                     --config-next FILE --config-bad FILE] [--scrape-out FILE] [--psql BIN]
   mgint pooling     --dsn DSN --pg-dsn PGDSN --pool-size N [--server-user mg_scram] [--reference]
+  mgint failover    --dsn DSN --stop-file FILE [--acked FILE] [--clients 8] [--interval 10ms] [--failovers 1] [--max 120s] [--table fo]
 `)
 	os.Exit(2)
 }
@@ -226,6 +229,21 @@ func main() {
 			usage()
 		}
 		os.Exit(runService(o))
+	case "failover":
+		var o FailoverOptions
+		fs.StringVar(&o.DSN, "dsn", "", "lib/pq DSN (keyword=value)")
+		fs.IntVar(&o.Clients, "clients", 8, "clients, one connection each")
+		fs.DurationVar(&o.Interval, "interval", 10e6, "pause between a client's operations")
+		fs.StringVar(&o.StopFile, "stop-file", "", "the run ends when this file exists")
+		fs.StringVar(&o.Acked, "acked", "", "write the acknowledged writes here")
+		fs.IntVar(&o.Failovers, "failovers", 1, "failovers during the run (errors allowed per client)")
+		fs.DurationVar(&o.Max, "max", 120e9, "the run ends after this long at the latest")
+		fs.StringVar(&o.Table, "table", "fo", "the table the clients write (created if missing)")
+		_ = fs.Parse(os.Args[2:])
+		if o.DSN == "" || o.StopFile == "" || o.Clients < 1 {
+			usage()
+		}
+		os.Exit(runFailover(o))
 	case "pooling":
 		var o PoolOptions
 		fs.StringVar(&o.DSN, "dsn", "", "DSN (keyword=value) of the target: metagate in transaction pooling mode, or PostgreSQL with --reference")

@@ -417,6 +417,58 @@ start_mg txn "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" 
   else
     bad "startup parameters: encoding=[$enc] unknown=[$unk]"
   fi
+  # A SET whose state probe fails (here: cancelled by the client's own statement_timeout while
+  # another session holds a lock on pg_cursors, which the probe reads): the server
+  # connection's settings are unknown to metagate, so it stays with that client (another
+  # client never sees them) until a probe succeeds, and is reset when the client leaves.
+  pg_psql -d postgres -c "BEGIN" -c "LOCK TABLE pg_catalog.pg_cursors IN ACCESS EXCLUSIVE MODE" \
+    -c "SELECT pg_sleep(3)" > /dev/null 2>&1 &
+  lpid=$!
+  for i in $(seq 1 50); do
+    [ "$(pg_psql -d postgres -At -c "SELECT count(*) FROM pg_locks WHERE relation = 'pg_catalog.pg_cursors'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ] && break
+    sleep 0.1
+  done
+  other="$PSQL -X -h 127.0.0.1 -p $MG_PORT -U x -d relay -At -c \"SELECT current_setting('statement_timeout')\""
+  st=$(printf '%s\n' "SET statement_timeout = '400ms';" "\\! $other" "SHOW statement_timeout;" \
+    | "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At 2>&1 | tr '\n' ' ')
+  wait "$lpid"
+  after=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At -c "SELECT current_setting('statement_timeout')" 2>&1)
+  if [ "$st" = "SET 0 400ms " ] && [ "$after" = 0 ]; then
+    ok "transaction pooling: a SET whose state probe fails keeps its server connection (another client saw statement_timeout 0, the client 400ms, and 0 after it left)"
+  else
+    bad "transaction pooling: SET with a failed state probe: client said [$st] (want [SET 0 400ms ]), afterwards [$after] (want 0)"
+  fi
+  # A transaction whose server connection is lost (terminated here; a failover in
+  # production): the transaction fails with 40001, the client is answered as in an aborted
+  # transaction until it ends the block, and its connection stays usable afterwards.
+  term="$PG_BINDIR/psql -X -q -h 127.0.0.1 -p $PG_PORT -U postgres -d postgres -At -c"
+  pg_psql -d relay -c "CREATE TABLE lost_tx (x int); GRANT ALL ON lost_tx TO mg_scram"
+  lost=$(cat <<SQL | "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At 2>&1 | tr '\n' '|'
+\set VERBOSITY terse
+BEGIN;
+INSERT INTO lost_tx VALUES (1);
+\! $term "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'mg_scram' AND state = 'idle in transaction'" > /dev/null
+SELECT 1;
+SELECT 2;
+COMMIT;
+SELECT 3;
+BEGIN;
+INSERT INTO lost_tx VALUES (2);
+\! (sleep 1; $term "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(20)%'") > /dev/null &
+SELECT pg_sleep(20);
+SELECT 4;
+ROLLBACK;
+SELECT count(*) FROM lost_tx;
+SQL
+)
+  want='BEGIN|INSERT 0 1|ERROR:  the transaction was rolled back: the connection to the PostgreSQL server was lost (a failover or a server restart)|ERROR:  current transaction is aborted, commands ignored until end of transaction block|ROLLBACK|3|BEGIN|INSERT 0 1|ERROR:  the transaction was rolled back: the connection to the PostgreSQL server was lost (a failover or a server restart)|ERROR:  current transaction is aborted, commands ignored until end of transaction block|ROLLBACK|0|'
+  codes=$(printf '%s\n' "\\set VERBOSITY verbose" "BEGIN;" "\\! $term \"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'mg_scram' AND state = 'idle in transaction'\" > /dev/null" \
+    "SELECT 1;" "SELECT 2;" "ROLLBACK;" | "$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U x -d relay -At 2>&1 | grep -o 'ERROR:  [0-9A-Z]*' | tr '\n' ' ')
+  if [ "$lost" = "$want" ] && [ "$codes" = "ERROR:  40001 ERROR:  25P02 " ]; then
+    ok "transaction pooling: a transaction whose server connection is lost (idle in it, or mid-statement) fails with 40001 then 25P02 until it ends; the client's connection carries on; nothing of it committed"
+  else
+    bad "transaction pooling: lost transaction: got [$lost] codes [$codes], want [$want] codes [ERROR:  40001 ERROR:  25P02 ]"
+  fi
   # The admin console and the metrics show the pool.
   pools=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U admin -d metagate -At -F ' ' -c "SHOW POOLS" 2>&1)
   nserv=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U admin -d metagate -At -c "SHOW SERVERS" 2>&1 | grep -c '|relay|mg_scram|')

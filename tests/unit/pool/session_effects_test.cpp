@@ -71,5 +71,28 @@ TEST(SessionEffects, UnparsableIsFlagged) {
   EXPECT_TRUE(u.any() == false);
 }
 
+TEST(SessionEffects, TransactionEnd) {
+  EXPECT_EQ(transaction_end("COMMIT"), TransactionEnd::kCommit);
+  EXPECT_EQ(transaction_end("end transaction;"), TransactionEnd::kCommit);
+  EXPECT_EQ(transaction_end("/* c */ commit work"), TransactionEnd::kCommit);
+  EXPECT_EQ(transaction_end("ROLLBACK"), TransactionEnd::kRollback);
+  EXPECT_EQ(transaction_end("abort"), TransactionEnd::kRollback);
+  EXPECT_EQ(transaction_end("ROLLBACK TO SAVEPOINT s"), TransactionEnd::kNone);
+  EXPECT_EQ(transaction_end("ROLLBACK AND CHAIN"), TransactionEnd::kNone);
+  EXPECT_EQ(transaction_end("COMMIT PREPARED 'x'"), TransactionEnd::kNone);
+  EXPECT_EQ(transaction_end("ROLLBACK; SELECT 1"), TransactionEnd::kNone);
+  EXPECT_EQ(transaction_end("SELECT 1"), TransactionEnd::kNone);
+  EXPECT_EQ(transaction_end("COMMIT x"), TransactionEnd::kNone);
+  EXPECT_EQ(transaction_end(""), TransactionEnd::kNone);
+  EXPECT_TRUE(may_commit("COMMIT"));
+  EXPECT_TRUE(may_commit("UPDATE t SET x = 1; END"));
+  EXPECT_TRUE(may_commit("PREPARE TRANSACTION 'x'"));
+  EXPECT_TRUE(may_commit("COMMIT PREPARED 'x'"));
+  EXPECT_TRUE(may_commit("SELECT '" + std::string(5000, 'x') + "'"));
+  EXPECT_FALSE(may_commit("ROLLBACK"));
+  EXPECT_FALSE(may_commit("INSERT INTO t VALUES (1)"));
+  EXPECT_FALSE(may_commit("COMMIT x"));
+}
+
 }  // namespace
 }  // namespace metagate::sql
