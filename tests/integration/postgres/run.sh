@@ -417,6 +417,20 @@ start_mg txn "host=127.0.0.1 port=$PG_PORT user=mg_scram password=scram-secret" 
   else
     bad "startup parameters: encoding=[$enc] unknown=[$unk]"
   fi
+  # The admin console and the metrics show the pool.
+  pools=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U admin -d metagate -At -F ' ' -c "SHOW POOLS" 2>&1)
+  nserv=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U admin -d metagate -At -c "SHOW SERVERS" 2>&1 | grep -c '|relay|mg_scram|')
+  scrape=$(curl -s "http://$MG_METRICS/metrics")
+  checkouts=$(echo "$scrape" | grep -oP '^metagate_pool_checkouts_total\{database="relay",user="mg_scram"\} \K[0-9]+')
+  reparses=$(echo "$scrape" | grep -oP '^metagate_pool_reparses_total\{database="relay",user="mg_scram"\} \K[0-9]+')
+  waits=$(echo "$scrape" | grep -oP '^metagate_pool_wait_seconds_count\{database="relay",user="mg_scram"\} \K[0-9]+')
+  selects=$(echo "$scrape" | grep -oP '^metagate_statements_total\{backend="postgres",kind="select"\} \K[0-9.e+]+')
+  if echo "$pools" | grep -q '^relay mg_scram transaction 2 ' && [ "$nserv" -ge 1 ] && [ "$nserv" -le 2 ] &&
+     [ "${checkouts:-0}" -gt 1000 ] && [ -n "$reparses" ] && [ "${waits:-0}" -gt 1000 ] && [ "${selects:-0}" != 0 ]; then
+    ok "SHOW POOLS: $pools; SHOW SERVERS: $nserv rows; metrics: $checkouts checkouts, $reparses re-parses, $waits waits observed, $selects relayed SELECTs"
+  else
+    bad "pool in the admin console and metrics: pools=[$pools] servers=$nserv checkouts=${checkouts:-?} reparses=${reparses:-?} waits=${waits:-?} selects=${selects:-?}"
+  fi
   # A SET whose state probe fails (here: cancelled by the client's own statement_timeout while
   # another session holds a lock on pg_cursors, which the probe reads): the server
   # connection's settings are unknown to metagate, so it stays with that client (another
@@ -468,20 +482,6 @@ SQL
     ok "transaction pooling: a transaction whose server connection is lost (idle in it, or mid-statement) fails with 40001 then 25P02 until it ends; the client's connection carries on; nothing of it committed"
   else
     bad "transaction pooling: lost transaction: got [$lost] codes [$codes], want [$want] codes [ERROR:  40001 ERROR:  25P02 ]"
-  fi
-  # The admin console and the metrics show the pool.
-  pools=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U admin -d metagate -At -F ' ' -c "SHOW POOLS" 2>&1)
-  nserv=$("$PSQL" -X -h 127.0.0.1 -p "$MG_PORT" -U admin -d metagate -At -c "SHOW SERVERS" 2>&1 | grep -c '|relay|mg_scram|')
-  scrape=$(curl -s "http://$MG_METRICS/metrics")
-  checkouts=$(echo "$scrape" | grep -oP '^metagate_pool_checkouts_total\{database="relay",user="mg_scram"\} \K[0-9]+')
-  reparses=$(echo "$scrape" | grep -oP '^metagate_pool_reparses_total\{database="relay",user="mg_scram"\} \K[0-9]+')
-  waits=$(echo "$scrape" | grep -oP '^metagate_pool_wait_seconds_count\{database="relay",user="mg_scram"\} \K[0-9]+')
-  selects=$(echo "$scrape" | grep -oP '^metagate_statements_total\{backend="postgres",kind="select"\} \K[0-9.e+]+')
-  if echo "$pools" | grep -q '^relay mg_scram transaction 2 ' && [ "$nserv" -ge 1 ] && [ "$nserv" -le 2 ] &&
-     [ "${checkouts:-0}" -gt 1000 ] && [ -n "$reparses" ] && [ "${waits:-0}" -gt 1000 ] && [ "${selects:-0}" != 0 ]; then
-    ok "SHOW POOLS: $pools; SHOW SERVERS: $nserv rows; metrics: $checkouts checkouts, $reparses re-parses, $waits waits observed, $selects relayed SELECTs"
-  else
-    bad "pool in the admin console and metrics: pools=[$pools] servers=$nserv checkouts=${checkouts:-?} reparses=${reparses:-?} waits=${waits:-?} selects=${selects:-?}"
   fi
   # Session state follows the client across server connections (another psql keeps the
   # other server connection busy in between, so the statements land on both).
