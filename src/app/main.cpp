@@ -15,6 +15,7 @@
 #include "backup_cmd.hpp"
 #include "sd_notify.hpp"
 #include "status.hpp"
+#include "switchover.hpp"
 #include "metagate/auth/credential.hpp"
 #include "metagate/config/config.hpp"
 #include "metagate/server/server.hpp"
@@ -97,6 +98,20 @@ int main(int argc, char** argv) {
   status->add_option("--user", st.user, "an admin user (password from PGPASSWORD or ~/.pgpass)");
   status->add_option("--config", st.config_file, "the instance's configuration file (for its address)");
 
+  app::SwitchoverOptions so;
+  auto* switchover = app.add_subcommand(
+      "switchover", "a planned switchover of the PostgreSQL cluster behind a running metagate, with no client error: "
+                    "PAUSE, the switchover (--command, or you), wait for the new primary in SHOW HOSTS, RESUME");
+  switchover->add_option("--host", so.host, "host of the running metagate (default 127.0.0.1, or --config's first listen)");
+  switchover->add_option("--port", so.port, "its port (default 5432, or --config's first listen)");
+  switchover->add_option("--user", so.user, "an admin user (password from PGPASSWORD or ~/.pgpass)");
+  switchover->add_option("--config", so.config_file, "the instance's configuration file (for its address)");
+  switchover->add_option("--cluster", so.cluster, "the cluster, as SHOW HOSTS names it (needed when there are several)");
+  switchover->add_option("--command", so.command,
+                         "run this with /bin/sh -c while paused, e.g. \"patronictl -c /etc/patroni.yml switchover --force\"");
+  switchover->add_option("--timeout", so.timeout_s, "seconds from PAUSE to the new primary's election (default 60)")
+      ->check(CLI::Range(1, 3600));
+
   std::string check_file;
   auto* check = app.add_subcommand("check-config", "validate a configuration file");
   check->add_option("file", check_file, "JSON configuration file")->required();
@@ -165,6 +180,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*status) return app::print_status(st, std::cout, std::cerr);
+  if (*switchover) return app::run_switchover(so, std::cout, std::cerr);
 
   if (!sqlite_path.empty()) overrides.sqlite = sqlite_path;
   if (!metrics_addr.empty()) overrides.metrics = metrics_addr;

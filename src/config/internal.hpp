@@ -31,6 +31,8 @@ inline constexpr std::pair<std::string_view, Backend> kBackends[] = {{"sqlite", 
                                                                      {"postgres", Backend::kPostgres}};
 inline constexpr std::pair<std::string_view, PoolMode> kPoolModes[] = {{"session", PoolMode::kSession},
                                                                        {"transaction", PoolMode::kTransaction}};
+inline constexpr std::pair<std::string_view, ReadsMode> kReadsModes[] = {
+    {"primary", ReadsMode::kPrimary}, {"replicas", ReadsMode::kReplicas}, {"prefer-replicas", ReadsMode::kPreferReplicas}};
 inline constexpr std::pair<std::string_view, Synchronous> kSynchronous[] = {
     {"normal", Synchronous::kNormal}, {"full", Synchronous::kFull}, {"extra", Synchronous::kExtra}};
 inline constexpr std::pair<std::string_view, LogLevel> kLogLevels[] = {

@@ -303,6 +303,7 @@ std::string_view to_string(TlsMode v) { return detail::name_of(detail::kTlsModes
 std::string_view to_string(TlsVersion v) { return detail::name_of(detail::kTlsVersions, v); }
 std::string_view to_string(Backend v) { return detail::name_of(detail::kBackends, v); }
 std::string_view to_string(PoolMode v) { return detail::name_of(detail::kPoolModes, v); }
+std::string_view to_string(ReadsMode v) { return detail::name_of(detail::kReadsModes, v); }
 std::string_view to_string(Synchronous v) { return detail::name_of(detail::kSynchronous, v); }
 std::string_view to_string(LogLevel v) { return detail::name_of(detail::kLogLevels, v); }
 std::string_view to_string(LogFormat v) { return detail::name_of(detail::kLogFormats, v); }

@@ -107,6 +107,21 @@ class ObjectReader {
     out = v->get<bool>();
   }
 
+  // An array of strings (each element checked); absent = left as it is.
+  void strings(std::string_view k, std::vector<std::string>& out) {
+    const json* v = field(k);
+    if (!v) return;
+    if (!v->is_array()) return type_error(k, "an array of strings", *v);
+    out.clear();
+    for (size_t i = 0; i < v->size(); ++i) {
+      if (!(*v)[i].is_string()) {
+        issues_.push_back({index_key(key(k), i), "expected a string, got " + type_phrase((*v)[i])});
+        continue;
+      }
+      out.push_back((*v)[i].get<std::string>());
+    }
+  }
+
   // Returns whether the key was present (and a string).
   bool string(std::string_view k, std::string& out) {
     const json* v = field(k);
@@ -340,6 +355,10 @@ void read_databases(const json& v, std::string_view key, Config& c, Issues& issu
       r.integer("health_check_timeout_ms", db.health_check_timeout_ms);
       r.integer("failover_hold_ms", db.failover_hold_ms);
       r.integer("failover_hold_max_clients", db.failover_hold_max_clients);
+      r.strings("patroni_urls", db.patroni_urls);
+      r.choice("reads", db.reads, detail::kReadsModes);
+      r.integer("max_replica_lag_bytes", db.max_replica_lag_bytes);
+      r.integer("max_replica_lag_ms", db.max_replica_lag_ms);
       r.finish();
       if (!d.contains("conninfo"))
         issues.push_back({dk, "missing key \"conninfo\" (libpq connection string, e.g. \"host=db port=5432\")"});

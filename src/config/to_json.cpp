@@ -68,7 +68,11 @@ ordered_json to_json(const Config& c, Redact redact) {
                    {"health_check_interval_ms", db.health_check_interval_ms},
                    {"health_check_timeout_ms", db.health_check_timeout_ms},
                    {"failover_hold_ms", db.failover_hold_ms},
-                   {"failover_hold_max_clients", db.failover_hold_max_clients}};
+                   {"failover_hold_max_clients", db.failover_hold_max_clients},
+                   {"patroni_urls", db.patroni_urls},
+                   {"reads", to_string(db.reads)},
+                   {"max_replica_lag_bytes", db.max_replica_lag_bytes},
+                   {"max_replica_lag_ms", db.max_replica_lag_ms}};
     else
       dbs[name] = {{"backend", to_string(db.backend)}, {"path", db.path}};
   }

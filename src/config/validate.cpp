@@ -186,6 +186,17 @@ void check_databases(const Config& c, Issues& errors) {
           if (!std::filesystem::is_regular_file(file, fec))
             errors.push_back({detail::child_key(k, "conninfo"), std::string(what) + " file \"" + file + "\" does not exist"});
         }
+        if (!db.patroni_urls.empty() && db.patroni_urls.size() != t->hosts.size())
+          errors.push_back({detail::child_key(k, "patroni_urls"),
+                            std::to_string(db.patroni_urls.size()) + " URLs for " + std::to_string(t->hosts.size()) +
+                                " hosts in conninfo: give one Patroni REST API URL per host, in the same order"});
+        if (!db.patroni_urls.empty() && (t->user.empty() || t->password.empty() || t->hosts.size() < 2))
+          errors.push_back({detail::child_key(k, "patroni_urls"),
+                            "Patroni is asked only for a cluster: a conninfo with several hosts and its own user and password"});
+        for (size_t i = 0; i < db.patroni_urls.size(); ++i)
+          if (!db.patroni_urls[i].starts_with("http://") && !db.patroni_urls[i].starts_with("https://"))
+            errors.push_back({detail::child_key(k, "patroni_urls") + "[" + std::to_string(i) + "]",
+                              "\"" + db.patroni_urls[i] + "\" is not an http:// or https:// URL"});
         if ((t->sslmode == "verify-ca" || t->sslmode == "verify-full") && t->sslrootcert.empty())
           errors.push_back({detail::child_key(k, "conninfo"),
                             "sslmode=" + t->sslmode + " needs sslrootcert=FILE (the CA that signed the server's certificate) "
@@ -209,6 +220,8 @@ void check_databases(const Config& c, Issues& errors) {
           {"health_check_timeout_ms", db.health_check_timeout_ms, 100, 3600000},
           {"failover_hold_ms", db.failover_hold_ms, 0, 2147483647},
           {"failover_hold_max_clients", db.failover_hold_max_clients, 0, 10000000},
+          {"max_replica_lag_bytes", db.max_replica_lag_bytes, 0, INT64_MAX},
+          {"max_replica_lag_ms", db.max_replica_lag_ms, 0, 2147483647},
       };
       for (const Range& r : ranges) {
         if (r.value < r.lo || r.value > r.hi)

@@ -26,6 +26,13 @@ const ClusterView& Election::update(const std::vector<Observation>& round) {
   for (size_t i = 0; i < view_.hosts.size(); ++i) {
     HostView& h = view_.hosts[i];
     if (h.seen.role != Role::kPrimary) continue;
+    if (h.seen.patroni == PatroniLeader::kNotLeader) {
+      // Patroni decides: a PostgreSQL that runs as primary without the leader lock (its
+      // Patroni gone, the lock about to pass to a replica) is not written to.
+      h.refused = true;
+      h.refused_why = "reports itself primary, but its Patroni does not name it the leader: " + h.seen.patroni_error;
+      continue;
+    }
     if (h.seen.timeline < view_.timeline) {
       h.refused = true;
       h.refused_why = "reports itself primary on timeline " + std::to_string(h.seen.timeline) + ", behind timeline " +

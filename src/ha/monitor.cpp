@@ -2,6 +2,8 @@
 #include "metagate/ha/monitor.hpp"
 
 #include <libpq-fe.h>
+
+#include "metagate/ha/patroni.hpp"
 #include <poll.h>
 #include <spdlog/spdlog.h>
 
@@ -168,9 +170,21 @@ std::shared_ptr<const ClusterView> Monitor::wait_for_change(uint64_t generation,
 void Monitor::run() {
   for (;;) {
     std::vector<Observation> round;
-    for (size_t i = 0; i < conninfos_.size(); ++i) round.push_back(ask(conns_[i], conninfos_[i], o_.timeout_ms));
+    const int64_t started_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch()).count();
+    for (size_t i = 0; i < conninfos_.size(); ++i) {
+      round.push_back(ask(conns_[i], conninfos_[i], o_.timeout_ms));
+      if (i < o_.patroni_urls.size() && round.back().role == Role::kPrimary) {
+        // Only a primary's Patroni matters to the election (a replica is never elected).
+        PatroniAnswer a = ask_patroni_primary(o_.patroni_urls[i], o_.timeout_ms);
+        round.back().patroni = a.leader ? PatroniLeader::kLeader : PatroniLeader::kNotLeader;
+        round.back().patroni_error = a.error;
+      }
+    }
     const uint64_t before = election_.view().generation;
-    auto view = std::make_shared<const ClusterView>(election_.update(round));
+    ClusterView made = election_.update(round);
+    made.observed_us = started_us;
+    auto view = std::make_shared<const ClusterView>(std::move(made));
     std::function<void(const ClusterView&)> notify;
     {
       std::lock_guard lk(mu_);

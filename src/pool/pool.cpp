@@ -35,6 +35,9 @@ PoolSettings settings_for(const config::DatabaseConfig& db, config::PostgresTarg
   s.reuse_session_servers = db.reuse_server_connections;
   s.hold_ms = db.failover_hold_ms;
   s.hold_max_clients = db.failover_hold_max_clients;
+  s.reads = db.reads;
+  s.max_replica_lag_bytes = db.max_replica_lag_bytes;
+  s.max_replica_lag_ms = db.max_replica_lag_ms;
   return s;
 }
 
@@ -182,13 +185,25 @@ awaitable<PgResult<ServerConnection*>> Pool::connect_new(asio::any_io_executor e
   std::optional<size_t> host;
   uint64_t generation = 0;
   PgResult<BackendConnection> r = unexpected(PgError::make(sqlstate::kConnectionFailure, ""));
-  if (settings_.cluster) {
+  bool replica_gone = false;
+  if (settings_.cluster && settings_.replica_host) {
+    // A replica's pool: its one host, while the monitor sees it as a replica.
+    auto view = settings_.cluster->view();
+    generation = view->generation;
+    const size_t i = *settings_.replica_host;
+    replica_gone = i >= view->hosts.size() || view->hosts[i].seen.role != ha::Role::kReplica || view->hosts[i].refused;
+    if (!replica_gone) host = i;
+  } else if (settings_.cluster) {
     auto view = settings_.cluster->view();
     generation = view->generation;
     host = view->primary;
     if (host && *host < target.hosts.size()) target.hosts = {target.hosts[*host]};
   }
-  if (settings_.cluster && !host) {
+  if (replica_gone) {
+    r = unexpected(PgError::make(sqlstate::kConnectionFailure, "replica " + target.hosts[0].host + ":" +
+                                                                   std::to_string(target.hosts[0].port) +
+                                                                   " is not a replica the monitor can see now"));
+  } else if (settings_.cluster && !host) {
     std::string hosts;
     for (const auto& h : target.hosts) hosts += (hosts.empty() ? "" : ", ") + h.host + ":" + std::to_string(h.port);
     r = unexpected(PgError::make(sqlstate::kConnectionFailure,
@@ -197,9 +212,15 @@ awaitable<PgResult<ServerConnection*>> Pool::connect_new(asio::any_io_executor e
     r = co_await connect_backend(ex, target, user_, database_, {}, keys ? &*keys : nullptr);
     if (r && host) {
       // The elected primary may have become a replica since the monitor last looked (a
-      // switchover): PostgreSQL says so at once in its in_hot_standby report.
+      // switchover), or a replica a primary: PostgreSQL says which at once (in_hot_standby).
+      const std::string_view wrong = settings_.replica_host ? "off" : "on";
       for (const auto& [k, v] : r->parameters)
-        if (k == "in_hot_standby" && v == "on") {
+        if (k == "in_hot_standby" && v == wrong && settings_.replica_host) {
+          r = unexpected(PgError::make(sqlstate::kConnectionFailure, "replica " + target.hosts[0].host + ":" +
+                                                                         std::to_string(target.hosts[0].port) +
+                                                                         " is not in recovery now (promoted?)"));
+          break;
+        } else if (k == "in_hot_standby" && v == wrong) {
           r = unexpected(PgError::make(sqlstate::kConnectionFailure, "the elected primary " + target.hosts[0].host + ":" +
                                                                          std::to_string(target.hosts[0].port) +
                                                                          " is in recovery now (a switchover?)"));
@@ -276,7 +297,51 @@ awaitable<PgStatus> Pool::verify_secret(asio::any_io_executor ex, std::string pa
 }
 
 bool Pool::no_primary() const {
-  return settings_.cluster && !settings_.cluster->has_primary();
+  return settings_.cluster && !settings_.replica_host && !settings_.cluster->has_primary();
+}
+
+std::optional<size_t> Pool::pick_replica(int64_t last_write_us) {
+  if (!settings_.cluster || settings_.reads == config::ReadsMode::kPrimary || settings_.replica_host) return std::nullopt;
+  auto v = settings_.cluster->view();
+  if (!v->primary) return std::nullopt;
+  // Read-your-writes: the view must come from a round that began after the client's write.
+  if (last_write_us && v->observed_us <= last_write_us) return std::nullopt;
+  const auto& p = v->hosts[*v->primary].seen;
+  std::vector<size_t> fresh, any;
+  for (size_t i = 0; i < v->hosts.size(); ++i) {
+    const auto& h = v->hosts[i];
+    if (i == *v->primary || h.refused || h.seen.role != ha::Role::kReplica) continue;
+    if (last_write_us && h.seen.lsn < p.lsn) continue;  // the client's write may not be there yet
+    any.push_back(i);
+    const uint64_t lag = p.lsn > h.seen.lsn ? p.lsn - h.seen.lsn : 0;
+    if (static_cast<int64_t>(lag) <= settings_.max_replica_lag_bytes &&
+        h.seen.replay_lag_s * 1000.0 <= static_cast<double>(settings_.max_replica_lag_ms))
+      fresh.push_back(i);
+  }
+  const auto& from = !fresh.empty() || settings_.reads != config::ReadsMode::kReplicas ? fresh : any;
+  if (from.empty()) return std::nullopt;
+  return from[next_replica_.fetch_add(1, std::memory_order_relaxed) % from.size()];
+}
+
+std::shared_ptr<Pool> Pool::replica_pool(size_t host) {
+  std::lock_guard lk(mu_);
+  auto& p = replicas_[host];
+  if (!p) {
+    PoolSettings s = settings_;
+    s.target.hosts = {settings_.target.hosts.at(host)};
+    s.replica_host = host;
+    s.reads = config::ReadsMode::kPrimary;
+    s.min_size = 0;
+    p = std::make_shared<Pool>(database_, user_, std::move(s));
+  }
+  return p;
+}
+
+std::vector<std::shared_ptr<Pool>> Pool::replica_pools() {
+  std::lock_guard lk(mu_);
+  std::vector<std::shared_ptr<Pool>> out;
+  for (auto& [h, p] : replicas_) out.push_back(p);
+  return out;
 }
 
 awaitable<PgResult<ServerConnection*>> Pool::acquire(asio::any_io_executor ex, bool* was_held) {
@@ -450,6 +515,7 @@ void Pool::cancel(asio::any_io_executor ex, ServerConnection* s, std::function<v
 }
 
 void Pool::maintain(asio::any_io_executor ex, int64_t now_us) {
+  for (auto& r : replica_pools()) r->maintain(ex, now_us);
   Graveyard graveyard;
   int missing = 0;
   {
@@ -479,6 +545,7 @@ void Pool::maintain(asio::any_io_executor ex, int64_t now_us) {
 }
 
 void Pool::close_idle() {
+  for (auto& r : replica_pools()) r->close_idle();
   Graveyard graveyard;
   std::lock_guard lk(mu_);
   std::vector<ServerConnection*> idle(idle_.begin(), idle_.end());
@@ -529,6 +596,7 @@ PoolStats Pool::stats() {
   st.connect_failures = connect_failures_.load(std::memory_order_relaxed);
   st.reparses = reparses_.load(std::memory_order_relaxed);
   st.lost_transactions = lost_transactions_.load(std::memory_order_relaxed);
+  st.replica_reads = replica_reads_.load(std::memory_order_relaxed);
   st.interned_statements = registry_.size();
   for (int i = 0; i < kPinCauses; ++i) st.pins[i] = pins_by_cause_[i].load(std::memory_order_relaxed);
   for (size_t i = 0; i < kCloseCauses; ++i) st.closes[i] = closes_[i].load(std::memory_order_relaxed);
@@ -580,7 +648,9 @@ std::shared_ptr<ha::Monitor> PoolSet::cluster(const config::PostgresTarget& t, c
     o.conninfo += " sslcert=" + config::quote_conninfo_value(t.sslcert) + " sslkey=" + config::quote_conninfo_value(t.sslkey);
   o.interval_ms = entry.health_check_interval_ms;
   o.timeout_ms = entry.health_check_timeout_ms;
+  o.patroni_urls = entry.patroni_urls;
   std::string key = o.conninfo + " " + std::to_string(o.interval_ms) + "/" + std::to_string(o.timeout_ms);
+  for (const auto& u : o.patroni_urls) key += " " + u;
   for (const auto& h : t.hosts) key += " " + h.host + ":" + std::to_string(h.port);
   std::lock_guard lk(mu_);
   auto& m = clusters_[key];

@@ -15,6 +15,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <cstring>
 
+#include "metagate/sql/read_only.hpp"
 #include "metagate/sql/session_effects.hpp"
 #include "metagate/util/clock.hpp"
 #include "metagate/util/strings.hpp"
@@ -207,9 +208,10 @@ awaitable<void> Session::relay() {
   }
   if ((!transaction_pooling_ || sticky_) && !pool_->settings().reuse_session_servers) {
     // Session pooling without reuse: the client's backend ends with it, as with PostgreSQL.
-    pool_->attached(false);
-    pool_->discard(server_, pool::CloseCause::kClientLeft);
+    server_pool().attached(false);
+    server_pool().discard(server_, pool::CloseCause::kClientLeft);
     server_ = nullptr;
+    server_pool_.reset();
     co_return;
   }
   if (!transaction_pooling_ || pinned() || !sql_prepared_.empty()) {
@@ -229,11 +231,82 @@ awaitable<void> Session::relay() {
 
 void Session::relay_detach(bool reusable) {
   if (!server_) return;
-  pool_->attached(false);
+  pool::Pool& from = server_pool();
+  from.attached(false);
   if (server_->state_unknown) reusable = false;
-  if (reusable) pool_->release(server_);
-  else pool_->discard(server_, pool::CloseCause::kDirty);
+  if (reusable) from.release(server_);
+  else from.discard(server_, pool::CloseCause::kDirty);
   server_ = nullptr;
+  server_pool_.reset();
+  if (round_may_write_) last_write_us_ = steady_now_us();
+  round_may_write_ = false;
+}
+
+bool Session::relay_buffered_round_read_only() {
+  // The client's messages already read, from the one about to be relayed: one simple Query,
+  // or an extended-protocol round up to its Sync with at least one Execute, every statement
+  // of it provably read-only (sql::provably_read_only). A round not wholly read yet is not.
+  auto bytes = std::span(in_.data() + in_start_, in_.size() - in_start_);
+  auto read_only = [&](const pool::StatementDef& def) {
+    auto [it, fresh] = read_only_statements_.try_emplace(def.id, false);
+    if (fresh) it->second = sql::provably_read_only(def.query);
+    return it->second;
+  };
+  bool unnamed_known = false, executes = false;
+  size_t at = 0;
+  while (at < bytes.size()) {
+    auto fr = wire::next_frame(bytes.subspan(at), false, limits_);
+    if (fr.status != wire::FrameStatus::kFrame) return false;
+    const char type = fr.frame.type;
+    std::string_view body(reinterpret_cast<const char*>(bytes.data() + at + 5), fr.frame.total_size - 5);
+    const bool first = at == 0;
+    at += fr.frame.total_size;
+    switch (type) {
+      case 'Q': {
+        if (!first) return false;
+        if (!body.empty() && body.back() == '\0') body.remove_suffix(1);
+        return sql::provably_read_only(body);
+      }
+      case 'P': {
+        auto v = wire::view_parse(body);
+        if (!v || !sql::provably_read_only(v->query)) return false;
+        if (v->name.empty()) unnamed_known = true;
+        break;
+      }
+      case 'B': {
+        auto v = wire::view_bind(body);
+        if (!v) return false;
+        if (v->statement.empty()) {
+          if (unnamed_known) break;
+          // The unnamed statement of an earlier round.
+          if (unnamed_parse_.size() < 5) return false;
+          auto p = wire::view_parse(std::string_view(unnamed_parse_).substr(5));
+          if (!p || !sql::provably_read_only(p->query)) return false;
+          unnamed_known = true;
+          break;
+        }
+        auto it = client_statements_.find(std::string(v->statement));
+        if (it == client_statements_.end() || !read_only(*it->second)) return false;
+        break;
+      }
+      case 'E': executes = true; break;
+      case 'D': case 'H': case 'C': break;
+      case 'S': return executes;
+      default: return false;
+    }
+  }
+  return false;
+}
+
+std::shared_ptr<pool::Pool> Session::relay_read_target() {
+  // Read/write split (transaction pooling): an autocommit round that is provably read-only,
+  // from a client with nothing on its server connection, may go to a replica.
+  if (!transaction_pooling_ || sticky_ || pool_->settings().reads == config::ReadsMode::kPrimary) return nullptr;
+  if (tx_ != Tx::kIdle || pinned() || lost_tx_ || answer_sync_locally_ || open_round_ || reprobe_) return nullptr;
+  if (!relay_buffered_round_read_only()) return nullptr;
+  auto host = pool_->pick_replica(last_write_us_);
+  if (!host) return nullptr;
+  return pool_->replica_pool(*host);
 }
 
 std::string Session::relay_param_sql() const {
@@ -455,7 +528,15 @@ awaitable<bool> Session::relay_attach(std::string& batch) {
   set_state(ClientState::kActive);
   const int64_t asked = steady_now_us();
   bool held = false;
-  auto s = co_await pool_->acquire(socket_.get_executor(), &held);
+  std::shared_ptr<pool::Pool> replica = relay_read_target();
+  pool::Pool& from = replica ? *replica : *pool_;
+  auto s = co_await from.acquire(socket_.get_executor(), &held);
+  if (!s && replica) {
+    // The replica is gone since the monitor looked: the primary answers instead.
+    spdlog::debug("session {}: replica unavailable ({}): the primary reads instead", pid_, s.error().message);
+    replica.reset();
+    s = co_await pool_->acquire(socket_.get_executor(), &held);
+  }
   const double waited = static_cast<double>(steady_now_us() - asked) / 1e6;
   if (pool_wait_) pool_wait_->Observe(waited);
   if (held && failover_hold_) failover_hold_->Observe(waited);
@@ -471,7 +552,10 @@ awaitable<bool> Session::relay_attach(std::string& batch) {
     co_return false;
   }
   server_ = *s;
-  pool_->attached(true);
+  server_pool_ = replica ? replica : nullptr;
+  round_may_write_ = !replica;
+  if (replica) pool_->count_replica_read();
+  server_pool().attached(true);
   params_dirty_ = true;
   relay_param_sync(batch);
   attach_signal_->try_send(boost::system::error_code{});  // relay_server() starts reading it
@@ -489,7 +573,7 @@ void Session::relay_cancel(std::function<void()> done) {
     if (done) done();
     return;
   }
-  pool_->cancel(socket_.get_executor(), server_, std::move(done));
+  server_pool().cancel(socket_.get_executor(), server_, std::move(done));
 }
 
 awaitable<void> Session::relay_write_client(std::string_view data) {
@@ -1371,9 +1455,12 @@ bool Session::relay_server_lost(std::optional<PgError> fatal, std::string& out) 
   const bool fatal_forwarded = fatal && !transaction_pooling_;
   spdlog::info("session {}: server connection (pid {}) lost{}", pid_, server_->link.pid,
                fatal ? ": " + fatal->sqlstate + " " + fatal->message : std::string());
-  pool_->attached(false);
-  pool_->discard(server_, pool::CloseCause::kBroken);
+  server_pool().attached(false);
+  server_pool().discard(server_, pool::CloseCause::kBroken);
   server_ = nullptr;
+  server_pool_.reset();
+  if (round_may_write_) last_write_us_ = steady_now_us();  // it may have written before it went
+  round_may_write_ = false;
   server_fatal_.reset();
   wire::Writer w(out);
   if (transaction_pooling_ && tx_ != Tx::kIdle && !pinned()) {

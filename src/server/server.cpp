@@ -499,6 +499,8 @@ struct Server::Impl : admin::AdminControl {
     auto closes = fam("metagate_pool_server_disconnects_total", "Server connections closed, by reason", MetricType::Counter);
     auto reparses = fam("metagate_pool_reparses_total",
                         "Statements metagate prepared again on another server connection for a client", MetricType::Counter);
+    auto replica_reads = fam("metagate_pool_replica_reads_total",
+                             "Provably read-only statements sent to a replica (read/write split)", MetricType::Counter);
     auto lost = fam("metagate_pool_lost_transactions_total",
                     "Transaction blocks whose server connection was lost (a failover, a server restart): the "
                     "transaction failed with 40001 or 08007, the client's connection stayed", MetricType::Counter);
@@ -529,10 +531,11 @@ struct Server::Impl : admin::AdminControl {
         add_sample(closes, static_cast<double>(st.closes[i]), with("reason", pool::to_string(static_cast<pool::CloseCause>(i))));
       add_sample(reparses, static_cast<double>(st.reparses), l);
       add_sample(lost, static_cast<double>(st.lost_transactions), l);
+      add_sample(replica_reads, static_cast<double>(st.replica_reads), l);
       for (int i = 0; i < 5; ++i) add_sample(pins, static_cast<double>(st.pins[i]), with("cause", kPinNames[i]));
       add_sample(statements, static_cast<double>(st.interned_statements), l);
     }
-    for (auto* f : {&clients, &servers, &maxwait, &checkouts, &timeouts, &connects, &closes, &reparses, &lost, &pins, &statements})
+    for (auto* f : {&clients, &servers, &maxwait, &checkouts, &timeouts, &connects, &closes, &reparses, &lost, &replica_reads, &pins, &statements})
       out.push_back(std::move(*f));
     collect_clusters(out);
   }
@@ -678,7 +681,10 @@ struct Server::Impl : admin::AdminControl {
     auto r = table({"id", "database", "user", "addr", "port", "pid", "state", "age_s", "idle_s", "checkouts", "prepared"},
                    {kInt8, kText, kText, kText, kInt4, kInt4, kText, kInt8, kInt8, kInt8, kInt8});
     auto n = [](auto v) { return std::optional<std::string>(std::to_string(v)); };
-    for (auto& p : pools.all()) {
+    std::vector<std::shared_ptr<pool::Pool>> all = pools.all();
+    for (size_t i = 0, n0 = all.size(); i < n0; ++i)
+      for (auto& rp : all[i]->replica_pools()) all.push_back(rp);  // a replica's connections too
+    for (auto& p : all) {
       for (const auto& s : p->servers())
         r.rows.push_back({n(s.id), p->database(), p->user(), s.address, n(s.port), n(s.pid),
                           std::string(pool::to_string(s.state)), n(s.age_ms / 1000), n(s.idle_ms / 1000), n(s.checkouts),

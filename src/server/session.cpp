@@ -108,7 +108,7 @@ Session::Session(ServerContext& ctx, tcp::socket socket, std::atomic<int64_t>* b
 Session::~Session() {
   ctx_.connections--;
   if (pool_) {
-    if (server_) pool_->discard(server_, pool::CloseCause::kDirty);
+    if (server_) server_pool().discard(server_, pool::CloseCause::kDirty);
     pool_->client_left();
   }
   if (ctx_.metrics) ctx_.metrics->connection_closed(close_reason_);

@@ -346,6 +346,14 @@ class Session : public std::enable_shared_from_this<Session> {
   prometheus::Histogram* pool_wait_ = nullptr;
   prometheus::Histogram* failover_hold_ = nullptr;  // waits while the cluster had no primary
   pool::ServerConnection* server_ = nullptr;  // checked out
+  // The pool server_ came from: pool_, or one of its replicas' (read/write split).
+  std::shared_ptr<pool::Pool> server_pool_;
+  pool::Pool& server_pool() { return server_pool_ ? *server_pool_ : *pool_; }
+  bool round_may_write_ = false;  // server_ is the primary's, for a round not provably read-only
+  int64_t last_write_us_ = 0;     // when such a round last ended (read-your-writes; 0 = never)
+  std::unordered_map<uint64_t, bool> read_only_statements_;  // by StatementDef id
+  std::shared_ptr<pool::Pool> relay_read_target();
+  bool relay_buffered_round_read_only();
   pool::ResponseTracker tracker_;
   // Wakes relay_server() when a server connection is attached (a channel, not a timer: no
   // timerfd reprogramming per transaction).

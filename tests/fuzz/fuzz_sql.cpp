@@ -13,6 +13,7 @@
 #include "fuzz_common.hpp"
 #include "metagate/sql/catalog.hpp"
 #include "metagate/sql/parser.hpp"
+#include "metagate/sql/read_only.hpp"
 #include "metagate/sql/session_effects.hpp"
 #include "metagate/sql/shape.hpp"
 #include "metagate/sql/translator.hpp"
@@ -152,6 +153,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   {
     auto fx = session_effects(sql);
     if (!may_have_session_effects(sql)) FUZZ_CHECK(!fx.any() && !fx.unparsable, "effects without passing the pre-check");
+    // The read/write split and the lost-transaction answers read relayed texts too.
+    const bool read_only = provably_read_only(sql);
+    const TransactionEnd end = transaction_end(sql);
+    const bool commits = may_commit(sql);
+    FUZZ_CHECK(!(read_only && end != TransactionEnd::kNone), "a read-only statement that ends a transaction");
+    FUZZ_CHECK(!(read_only && commits && sql.size() <= 4096), "a read-only statement that commits");
+    FUZZ_CHECK(!(end == TransactionEnd::kCommit && !commits), "a COMMIT that may_commit does not see");
   }
   static const bool utf8_only = std::getenv("FUZZ_SQL_UTF8_ONLY") != nullptr;
   if (!(sel & 0x80) || utf8_only) {

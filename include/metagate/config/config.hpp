@@ -119,6 +119,8 @@ struct AuthConfig {
 
 enum class Backend { kSqlite, kPostgres };
 enum class PoolMode { kSession, kTransaction };
+// Where provably read-only autocommit statements of a cluster database run (docs/POOLING.md).
+enum class ReadsMode { kPrimary, kReplicas, kPreferReplicas };
 
 struct DatabaseConfig {
   Backend backend = Backend::kSqlite;
@@ -147,6 +149,12 @@ struct DatabaseConfig {
   int64_t health_check_timeout_ms = 2000;   // a host that does not answer within this is down
   int64_t failover_hold_ms = 30000;         // while no primary: new work waits this long, then 08006
   int64_t failover_hold_max_clients = 10000;  // ... and at most this many clients wait (then 57P03)
+  // Each host's Patroni REST API ("http://host:8008"), in the conninfo's host order: Patroni's
+  // leader decides which host is the primary (empty = role and timeline alone).
+  std::vector<std::string> patroni_urls;
+  ReadsMode reads = ReadsMode::kPrimary;       // read/write split (transaction pooling)
+  int64_t max_replica_lag_bytes = 16777216;    // a replica further behind the primary gets no reads...
+  int64_t max_replica_lag_ms = 10000;          // ... nor one whose replay is this far behind
   static DatabaseConfig sqlite(std::string file) {
     DatabaseConfig d;
     d.path = std::move(file);
@@ -389,6 +397,7 @@ std::string_view to_string(TlsMode v);
 std::string_view to_string(TlsVersion v);
 std::string_view to_string(Backend v);
 std::string_view to_string(PoolMode v);
+std::string_view to_string(ReadsMode v);
 std::string_view to_string(Synchronous v);
 std::string_view to_string(LogLevel v);
 std::string_view to_string(LogFormat v);

@@ -5,7 +5,7 @@
 //
 // Rules, in order:
 //  - only a host that answers and reports itself primary (pg_is_in_recovery() = false) can be
-//    elected;
+//    elected — and, when Patroni is configured, only one whose own Patroni names it the leader;
 //  - a host whose timeline is behind the newest timeline ever elected is refused: it is an old
 //    primary that was not rewound (its writes after the split would be lost anyway);
 //  - among the rest the highest timeline wins; a tie keeps the host elected before, and with no
@@ -21,6 +21,8 @@
 namespace metagate::ha {
 
 enum class Role : uint8_t { kDown, kPrimary, kReplica };
+// What the host's Patroni says (kNotAsked: no Patroni configured).
+enum class PatroniLeader : uint8_t { kNotAsked, kLeader, kNotLeader };
 std::string_view to_string(Role r);
 
 // One round's look at one host (the monitor's query; connection errors make it kDown).
@@ -31,6 +33,8 @@ struct Observation {
   std::string error;      // why kDown
   double replay_lag_s = 0;  // replica: how far its replay is behind (0 when it has replayed all it received)
   int64_t check_us = 0;     // how long the question took (connecting included when it had to)
+  PatroniLeader patroni = PatroniLeader::kNotAsked;
+  std::string patroni_error;  // kNotLeader: the status, or why its REST API did not answer
 };
 
 struct HostView {
@@ -44,6 +48,7 @@ struct ClusterView {
   std::optional<size_t> primary;   // index into hosts
   uint32_t timeline = 0;           // the newest timeline ever elected
   uint64_t generation = 0;         // bumped whenever `primary` changes
+  int64_t observed_us = 0;         // steady clock (µs) when the round that made this view began
 };
 
 class Election {

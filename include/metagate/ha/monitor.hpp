@@ -33,6 +33,8 @@ struct MonitorOptions {
   std::string conninfo;
   int64_t interval_ms = 1000;  // between rounds (while no primary is elected: at most kNoPrimaryIntervalMs)
   int64_t timeout_ms = 2000;   // connect (rounded up to whole seconds, at least 2: libpq's unit) and query
+  // Each host's Patroni REST API ("http://host:8008"), in the hosts' order; empty = no Patroni.
+  std::vector<std::string> patroni_urls;
 };
 
 inline constexpr int64_t kNoPrimaryIntervalMs = 200;

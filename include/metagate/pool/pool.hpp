@@ -48,6 +48,13 @@ struct PoolSettings {
   std::shared_ptr<ha::Monitor> cluster;
   int64_t hold_ms = 30000;
   int64_t hold_max_clients = 10000;
+  // Read/write split: where provably read-only rounds may go, and the replicas' lag bounds.
+  config::ReadsMode reads = config::ReadsMode::kPrimary;
+  int64_t max_replica_lag_bytes = 16777216;
+  int64_t max_replica_lag_ms = 10000;
+  // Set for a replica's pool (Pool::replica_pool): the host index in the cluster; its server
+  // connections go to that host only while the monitor sees it as a replica.
+  std::optional<size_t> replica_host;
 };
 PoolSettings settings_for(const config::DatabaseConfig& db, config::PostgresTarget target);
 
@@ -136,6 +143,7 @@ struct PoolStats {
   uint64_t connect_failures = 0;
   uint64_t reparses = 0;
   uint64_t lost_transactions = 0;  // transaction blocks whose server connection was lost (client kept)
+  uint64_t replica_reads = 0;      // rounds sent to a replica (read/write split)
   size_t interned_statements = 0;
   uint64_t pins[5] = {};  // by sql::PinCause bit (advisory lock, listen, temp table, hold cursor, other)
   uint64_t closes[7] = {};  // server connections closed, by CloseCause
@@ -191,6 +199,19 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // A client's transaction block lost its server connection (a failover, a restart): the
   // transaction failed, the client's connection stayed.
   void count_lost_transaction() { lost_transactions_.fetch_add(1, std::memory_order_relaxed); }
+  void count_replica_read() { replica_reads_.fetch_add(1, std::memory_order_relaxed); }
+
+  // Read/write split. The replica a provably read-only round may run on now, or none: the
+  // database's `reads` allows it, the cluster has an elected primary, and the replica is
+  // within the lag bounds (`replicas`: else any replica that answers) and — read-your-writes —
+  // when the client's last round on the primary ended at `last_write_us` (steady clock; 0 =
+  // none), a monitor round that began after it saw the replica replayed up to the primary's
+  // WAL position. Replicas in turn.
+  std::optional<size_t> pick_replica(int64_t last_write_us);
+  // The pool of server connections to replica `host` (made on first use: same database, user
+  // and limits; its own connections).
+  std::shared_ptr<Pool> replica_pool(size_t host);
+  std::vector<std::shared_ptr<Pool>> replica_pools();
   // A client became pinned to its server connection; `causes`: sql::PinCause bits.
   void count_pin(uint8_t causes) {
     for (int i = 0; i < kPinCauses; ++i)
@@ -240,7 +261,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::atomic<uint64_t> pins_by_cause_[kPinCauses] = {};
   std::atomic<uint64_t> closes_[7] = {};
   std::atomic<uint64_t> checkouts_{0}, waits_{0}, queue_timeouts_{0}, connects_{0}, connect_failures_{0}, reparses_{0},
-      lost_transactions_{0};
+      lost_transactions_{0}, replica_reads_{0};
+  std::map<size_t, std::shared_ptr<Pool>> replicas_;  // by host index (mu_)
+  std::atomic<uint64_t> next_replica_{0};
 };
 
 // The pools of a server, by (database, user) as sent to PostgreSQL.

@@ -66,6 +66,8 @@ type foClient struct {
 	lastOK   map[string]time.Time
 	gaps     map[string]time.Duration
 	gapStart map[string]time.Time
+	lastSeq  int // the newest acknowledged write
+	stale    int // reads that did not see the client's own newest acknowledged write
 }
 
 func (c *foClient) ok(op string, at time.Time) {
@@ -106,6 +108,7 @@ func (c *foClient) step(ctx context.Context, seq int) {
 			c.fail("write-auto", err)
 		} else {
 			c.acked = append(c.acked, seq)
+			c.lastSeq = seq
 			c.ok("write-auto", time.Now())
 		}
 	} else {
@@ -124,6 +127,7 @@ func (c *foClient) step(ctx context.Context, seq int) {
 				c.fail("commit", err)
 			} else {
 				c.acked = append(c.acked, seq)
+				c.lastSeq = seq
 				c.ok("commit", time.Now())
 			}
 		}
@@ -132,6 +136,9 @@ func (c *foClient) step(ctx context.Context, seq int) {
 	if err := c.db.QueryRowContext(ctx, "SELECT max(seq) FROM "+c.table+" WHERE client = $1", c.id).Scan(&m); err != nil {
 		c.fail("read", err)
 	} else {
+		if len(c.acked) > 0 && (!m.Valid || int(m.Int64) < c.lastSeq) {
+			c.stale++
+		}
 		c.ok("read", time.Now())
 	}
 }
@@ -185,7 +192,7 @@ func runFailover(o FailoverOptions) int {
 
 	// Figures.
 	var all []foEvent
-	acked, perClientMax := 0, 0
+	acked, perClientMax, stale := 0, 0, 0
 	byState := map[string]int{}
 	var unexpected []foEvent
 	var out strings.Builder
@@ -197,6 +204,7 @@ func runFailover(o FailoverOptions) int {
 			fmt.Fprintf(&out, "%d %d\n", c.id, s)
 		}
 		acked += len(c.acked)
+		stale += c.stale
 		if len(c.events) > perClientMax {
 			perClientMax = len(c.events)
 		}
@@ -250,6 +258,8 @@ func runFailover(o FailoverOptions) int {
 		"at most %d per client (allowed: %d, one per failover)", perClientMax, o.Failovers)
 	checks.Check("failover client connections kept", atomic.LoadInt64(&connects) == int64(o.Clients),
 		"%d connections opened by %d clients (a broken connection is replaced by database/sql)", connects, o.Clients)
+	checks.Check("failover read-your-writes", stale == 0,
+		"%d reads missed the client's own newest acknowledged write", stale)
 	checks.Check("failover writes at the end", time.Since(lastWrite) < 2*time.Second+o.Interval,
 		"the last acknowledged write %.1fs before the end", time.Since(lastWrite).Seconds())
 	return checks.Summary()

@@ -8,9 +8,17 @@ using namespace metagate::ha;
 
 namespace {
 
-Observation primary(uint32_t tl, uint64_t lsn = 100) { return {Role::kPrimary, tl, lsn, ""}; }
-Observation replica(uint32_t tl, uint64_t lsn = 100) { return {Role::kReplica, tl, lsn, ""}; }
-Observation down() { return {Role::kDown, 0, 0, "connection refused"}; }
+Observation seen(Role role, uint32_t tl, uint64_t lsn, std::string error = "") {
+  Observation o;
+  o.role = role;
+  o.timeline = tl;
+  o.lsn = lsn;
+  o.error = std::move(error);
+  return o;
+}
+Observation primary(uint32_t tl, uint64_t lsn = 100) { return seen(Role::kPrimary, tl, lsn); }
+Observation replica(uint32_t tl, uint64_t lsn = 100) { return seen(Role::kReplica, tl, lsn); }
+Observation down() { return seen(Role::kDown, 0, 0, "connection refused"); }
 
 TEST(ElectionTest, ThePrimaryOfAHealthyClusterIsElected) {
   Election e(2);
@@ -106,6 +114,34 @@ TEST(ElectionTest, AShortRoundCountsMissingHostsAsDown) {
   EXPECT_EQ(v.hosts.size(), 3u);
   EXPECT_EQ(v.hosts[2].seen.role, Role::kDown);
   EXPECT_EQ(*v.primary, 0u);
+}
+
+TEST(ElectionTest, WithPatroniOnlyTheLeaderIsElected) {
+  // Patroni without a watchdog: a's Patroni is killed, its PostgreSQL keeps running as a
+  // primary while the leader key expires; b is then promoted. a is never written to once its
+  // Patroni stops naming it the leader, even before b's promotion (nobody elected: hold).
+  auto with = [](Observation o, PatroniLeader p) {
+    o.patroni = p;
+    if (p == PatroniLeader::kNotLeader) o.patroni_error = "Patroni REST API http://a:8008/primary: Connection refused";
+    return o;
+  };
+  Election e(2);
+  const ClusterView& v1 = e.update({with(primary(1), PatroniLeader::kLeader), replica(1)});
+  ASSERT_TRUE(v1.primary);
+  EXPECT_EQ(*v1.primary, 0u);
+  const ClusterView& v2 = e.update({with(primary(1), PatroniLeader::kNotLeader), replica(1)});
+  EXPECT_FALSE(v2.primary);
+  EXPECT_TRUE(v2.hosts[0].refused);
+  EXPECT_NE(v2.hosts[0].refused_why.find("Patroni does not name it the leader"), std::string::npos);
+  const ClusterView& v3 =
+      e.update({with(primary(1), PatroniLeader::kNotLeader), with(primary(2), PatroniLeader::kLeader)});
+  ASSERT_TRUE(v3.primary);
+  EXPECT_EQ(*v3.primary, 1u);
+  // Patroni's leader on a lower timeline than one elected before is still refused (never
+  // back to an old timeline).
+  const ClusterView& v4 = e.update({with(primary(1), PatroniLeader::kLeader), replica(2)});
+  EXPECT_FALSE(v4.primary);
+  EXPECT_TRUE(v4.hosts[0].refused);
 }
 
 }  // namespace
