@@ -146,7 +146,10 @@ size_t ResponseTracker::pending_rounds() const {
 }
 
 size_t ResponseTracker::abandon() {
-  size_t n = pending_rounds();
+  // Only the client's own rounds: metagate's injected statements (settings, re-prepares, the
+  // state probe) are dropped, and the client expects no ReadyForQuery for them.
+  size_t n = 0;
+  for (const Entry& e : queue_) n += round_end(e.kind) && !e.drop ? 1 : 0;
   queue_.clear();
   skipping_ = false;
   return n;

@@ -116,8 +116,8 @@ class ResponseTracker {
   std::optional<Expect> kind_next() const;
   // The rounds (Sync, Query, FunctionCall) the server still owes an answer for.
   size_t pending_rounds() const;
-  // The server was lost: everything owed is forgotten; returns the number of rounds that were
-  // owed (the client is owed one ReadyForQuery each).
+  // The server was lost: everything owed is forgotten; returns the number of the client's own
+  // rounds that were owed (it is owed one ReadyForQuery each; metagate's own are not counted).
   size_t abandon();
 
  private:

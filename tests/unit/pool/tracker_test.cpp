@@ -177,6 +177,13 @@ TEST(ResponseTracker, AbandonCountsOwedRounds) {
   t.expect(Expect::kSync);
   EXPECT_EQ(t.abandon(), 2u);
   EXPECT_TRUE(t.empty());
+  // metagate's own statements before and after the client's (settings, the state probe) are
+  // not the client's: no ReadyForQuery is owed for them (an extra one would answer the
+  // client's next statement).
+  t.expect(Expect::kQuery, /*drop=*/true);
+  t.expect(Expect::kQuery);
+  t.expect(Expect::kProbe, /*drop=*/true);
+  EXPECT_EQ(t.abandon(), 1u);
 }
 
 TEST(ResponseTracker, NoticesPassAndUntrackedMessagesForward) {
