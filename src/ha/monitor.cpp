@@ -223,10 +223,13 @@ void Monitor::run() {
     for (size_t i = 0; i < view->hosts.size(); ++i) {
       if (view->hosts[i].refused == refused_[i]) continue;
       refused_[i] = view->hosts[i].refused;
-      if (refused_[i])
+      if (refused_[i]) {
         spdlog::warn("cluster: {}:{} refused: {}", o_.hosts[i].host, o_.hosts[i].port, view->hosts[i].refused_why);
-      else
+        std::lock_guard lk(mu_);
+        ++stats_.refusals;
+      } else {
         spdlog::info("cluster: {}:{} no longer refused", o_.hosts[i].host, o_.hosts[i].port);
+      }
     }
     // Without a primary (a failover under way), clients are held: look more often, so that
     // they go on within a fifth of a second of the promotion.

@@ -348,6 +348,14 @@ awaitable<PgResult<ServerConnection*>> Pool::acquire(asio::any_io_executor ex, b
   const int64_t start = steady_now_us();
   int64_t deadline = start + settings_.queue_timeout_ms * 1000;
   bool counted_wait = false;
+  // While held (a cluster without a primary) this acquire counts in held_now_, at most
+  // hold_max_clients of them; the count is given back however the acquire ends.
+  struct HeldSlot {
+    std::atomic<int64_t>* n = nullptr;
+    ~HeldSlot() {
+      if (n) n->fetch_sub(1, std::memory_order_relaxed);
+    }
+  } slot;
   for (;;) {
     ServerConnection* s = nullptr;
     bool do_connect = false;
@@ -359,6 +367,21 @@ awaitable<PgResult<ServerConnection*>> Pool::acquire(asio::any_io_executor ex, b
     if (held) {
       deadline = std::max(deadline, start + settings_.hold_ms * 1000);
       if (was_held) *was_held = true;
+      if (!slot.n) {
+        if (held_now_.fetch_add(1, std::memory_order_relaxed) >= settings_.hold_max_clients) {
+          held_now_.fetch_sub(1, std::memory_order_relaxed);
+          refused = true;
+        } else {
+          slot.n = &held_now_;
+        }
+      }
+    }
+    if (refused) {
+      queue_timeouts_.fetch_add(1, std::memory_order_relaxed);
+      co_return unexpected(PgError::make(sqlstate::kCannotConnectNow,
+                                         "the PostgreSQL cluster has no primary (a failover is in progress) and " +
+                                             std::to_string(settings_.hold_max_clients) +
+                                             " clients are already waiting for one (failover_hold_max_clients)"));
     }
     {
       std::lock_guard lk(mu_);
@@ -371,21 +394,12 @@ awaitable<PgResult<ServerConnection*>> Pool::acquire(asio::any_io_executor ex, b
         if (may_connect && (total < settings_.size || reserve)) {
           ++connecting_;
           do_connect = true;
-        } else if (held && now < deadline && static_cast<int64_t>(waiters_.size()) >= settings_.hold_max_clients) {
-          refused = true;
         } else if (now < deadline) {
           w = std::make_shared<Waiter>(ex);
           w->since_us = start;
           waiters_.push_back(w);
         }
       }
-    }
-    if (refused) {
-      queue_timeouts_.fetch_add(1, std::memory_order_relaxed);
-      co_return unexpected(PgError::make(sqlstate::kCannotConnectNow,
-                                         "the PostgreSQL cluster has no primary (a failover is in progress) and " +
-                                             std::to_string(settings_.hold_max_clients) +
-                                             " clients are already waiting for one (failover_hold_max_clients)"));
     }
     if (s && settings_.cluster && s->cluster_generation != settings_.cluster->generation()) {
       // Connected under another cluster view (the primary changed since): never reused.

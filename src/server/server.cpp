@@ -562,6 +562,10 @@ struct Server::Impl : admin::AdminControl {
     auto gaps = fam("metagate_cluster_no_primary_seconds",
                     "How long each stretch without an elected primary lasted (from the old one's loss to the new election)",
                     MetricType::Histogram);
+    auto refusals = fam("metagate_cluster_refusals_total",
+                        "Times a host started being refused: it reported itself primary but was not the elected one "
+                        "(an old primary not rewound, two primaries, or not Patroni's leader)",
+                        MetricType::Counter);
     auto gap_now = fam("metagate_cluster_no_primary_current_seconds",
                        "How long the cluster has had no primary now (0 when one is elected)", MetricType::Gauge);
     for (auto& [name, m] : pools.clusters()) {
@@ -594,8 +598,9 @@ struct Server::Impl : admin::AdminControl {
                              std::vector<uint64_t>(std::begin(st.no_primary_buckets), std::end(st.no_primary_buckets)),
                              st.no_primary_count, st.no_primary_sum_s, l);
       add_sample(gap_now, st.no_primary_now_s, l);
+      add_sample(refusals, static_cast<double>(st.refusals), l);
     }
-    for (auto* f : {&state, &role, &lag, &lag_s, &check, &changes, &gaps, &gap_now}) out.push_back(std::move(*f));
+    for (auto* f : {&state, &role, &lag, &lag_s, &check, &changes, &gaps, &gap_now, &refusals}) out.push_back(std::move(*f));
   }
 
   // ---- AdminControl ----

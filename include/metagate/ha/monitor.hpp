@@ -55,6 +55,7 @@ class Monitor {
   // same one back after none was), and how long each stretch without a primary lasted.
   struct Stats {
     uint64_t primary_changes = 0;
+    uint64_t refusals = 0;  // times a host started being refused (split-brain safety)
     static constexpr double kBuckets[] = {0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300};
     uint64_t no_primary_buckets[std::size(kBuckets)] = {};  // cumulative counts, as Prometheus wants
     uint64_t no_primary_count = 0;

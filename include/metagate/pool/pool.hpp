@@ -264,6 +264,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
       lost_transactions_{0}, replica_reads_{0};
   std::map<size_t, std::shared_ptr<Pool>> replicas_;  // by host index (mu_)
   std::atomic<uint64_t> next_replica_{0};
+  std::atomic<int64_t> held_now_{0};  // acquires waiting while the cluster has no primary
 };
 
 // The pools of a server, by (database, user) as sent to PostgreSQL.

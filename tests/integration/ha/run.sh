@@ -261,8 +261,50 @@ SH
   changes=$(echo "$scrape" | grep '^metagate_cluster_primary_changes_total' | awk '{print $2}')
   lost=$(echo "$scrape" | grep '^metagate_pool_lost_transactions_total' | awk '{s+=$2} END {print s+0}')
   held=$(echo "$scrape" | grep '^metagate_failover_hold_seconds_count' | awk '{s+=$2} END {print s+0}')
-  check "metrics: primary changes $changes (2: the failover and the switchover), lost transactions $lost, held statements $held" \
-    test "$changes" = 2
+  refusals=$(echo "$scrape" | grep '^metagate_cluster_refusals_total' | awk '{print $2}')
+  check "metrics: primary changes $changes (2: the failover and the switchover), refusals $refusals (the old primary), lost transactions $lost, held statements $held" \
+    all '[ "$changes" = 2 ]' '[ "${refusals:-0}" -ge 1 ]'
+  # A primary restarted in place (crash recovery, no promotion: what Patroni does after kill -9
+  # of the postmaster): a client arriving meanwhile is held, then served by the same host.
+  pg_ha_kill "$work/a"
+  mgsql -c "INSERT INTO m VALUES (3) RETURNING inet_server_port()" >"$work/inplace.out" 2>&1 &
+  inplace=$!
+  sleep 1.5
+  _pg_as_owner "$PG_BINDIR/pg_ctl" -D "$work/a/data" -l "$work/a/postgres.log" -w -t 60 \
+    -o "-p $PGA_PORT -c listen_addresses=127.0.0.1 -k $work/a -c fsync=off" start >/dev/null 2>&1
+  wait "$inplace"; rc=$?
+  check "restart in place: the held write ran on a once it was back ($(tr '\n' ' ' <"$work/inplace.out"), exit $rc)" \
+    all '[ $rc = 0 ]' 'grep -qx "$PGA_PORT" "$work/inplace.out"'
+fi
+# The hold's limits: a cluster where nothing answers. A client is held failover_hold_ms, then
+# refused with 08006; beyond failover_hold_max_clients, at once with 57P03.
+if [ -n "$metagate" ]; then
+  nport=$(free_port)
+  p1=$(free_port); p2=$(free_port)
+  cat >"$work/nohost.json" <<JSON
+{"listen": "127.0.0.1:$nport", "metrics": {"listen": "127.0.0.1:0"},
+ "databases": {"*": {"backend": "postgres", "pool_mode": "transaction", "queue_timeout_ms": 300,
+                     "failover_hold_ms": 2000, "failover_hold_max_clients": 1, "health_check_timeout_ms": 300,
+                     "conninfo": "host=127.0.0.1,127.0.0.1 port=$p1,$p2 user=postgres password=x dbname=postgres"}}}
+JSON
+  "$metagate" serve --config "$work/nohost.json" >"$work/nohost.log" 2>&1 &
+  mg_pids+=($!)
+  if wait_port "$nport" 30 "$!"; then
+    t0=$(date +%s%N)
+    PGCONNECT_TIMEOUT=30 "$PG_BINDIR/psql" -X -h 127.0.0.1 -p "$nport" -U postgres -d postgres -c "SELECT 1" >"$work/held1.out" 2>&1 &
+    h1=$!
+    sleep 0.5
+    second=$(PGCONNECT_TIMEOUT=30 "$PG_BINDIR/psql" -X -h 127.0.0.1 -p "$nport" -U postgres -d postgres -c "SELECT 1" 2>&1)
+    ms2=$(( ($(date +%s%N) - t0) / 1000000 ))
+    wait "$h1"
+    ms1=$(( ($(date +%s%N) - t0) / 1000000 ))
+    first=$(cat "$work/held1.out")
+    check "no primary at all: the first client held ${ms1} ms then refused ($(echo "$first" | grep -o 'FATAL.*' | head -1)); the second, over failover_hold_max_clients, at once after ${ms2} ms ($(echo "$second" | grep -o 'FATAL.*' | head -1))" \
+      all 'echo "$first" | grep -q "no primary in the PostgreSQL cluster"' '[ "$ms1" -ge 1900 ] && [ "$ms1" -lt 6000 ]' \
+          'echo "$second" | grep -q "clients are already waiting"' '[ "$ms2" -lt 1500 ]'
+  else
+    check "metagate with an unreachable cluster started" false
+  fi
 fi
 [ -z "$probe" ] || { echo "views the monitor published:"; sed 's/^/  /' "$work/views.txt"; }
 
