@@ -103,6 +103,15 @@ load() {
     >"$work/failover-$1.out" 2>&1 &
   load_pids+=($!)
 }
+# wait_load NAME WHAT: waits for the oldest running load, shows its output, checks its exit.
+wait_load() {
+  local rc
+  wait "${load_pids[0]}"; rc=$?
+  load_pids=("${load_pids[@]:1}")
+  sed 's/^/  /' "$work/failover-$1.out"
+  check "lib/pq load through $2 ($1): $(grep -c '^PASS' "$work/failover-$1.out") checks passed, $(grep -c '^FAIL' "$work/failover-$1.out") failed" \
+    test "$rc" = 0
+}
 if [ -n "$metagate" ]; then
   gocache=$(dirname "$work")/gocache
   mkdir -p "$gocache" "$work/gopath"
@@ -190,11 +199,7 @@ if [ ${#load_pids[@]} -gt 0 ]; then
   sleep 2
   touch "$work/stop-load"
   for name in txn session; do
-    wait "${load_pids[0]}"; rc=$?
-    load_pids=("${load_pids[@]:1}")
-    sed 's/^/  /' "$work/failover-$name.out"
-    check "lib/pq load through the failover ($name pooling): $(grep -c '^PASS' "$work/failover-$name.out") checks passed, $(grep -c '^FAIL' "$work/failover-$name.out") failed" \
-      test "$rc" = 0
+    wait_load "$name" "the failover"
     _ha_psql "$PGB_PORT" -q -c "CREATE TABLE acked_$name (client int, seq int)" \
       -c "\\copy acked_$name FROM '$work/acked-$name.txt' WITH (DELIMITER ' ')"
     missing=$(_ha_psql "$PGB_PORT" -tAc "SELECT count(*) FROM acked_$name k WHERE NOT EXISTS (SELECT 1 FROM fo_$name f WHERE f.client = k.client AND f.seq = k.seq)")
@@ -245,13 +250,7 @@ SH
     test "$so_rc/$e2" = 0/0
   sleep 2
   touch "$work/stop-load"
-  for name in txn2 session2; do
-    wait "${load_pids[0]}"; rc=$?
-    load_pids=("${load_pids[@]:1}")
-    sed 's/^/  /' "$work/failover-$name.out"
-    check "lib/pq load through the planned switchover ($name): no error, $(grep -c '^PASS' "$work/failover-$name.out") checks passed" \
-      test "$rc" = 0
-  done
+  for name in txn2 session2; do wait_load "$name" "the planned switchover, no error allowed"; done
   hosts=$(admin "$MG_PORT_TXN" "SHOW HOSTS" 2>&1)
   echo "$hosts" | sed 's/^/  SHOW HOSTS: /'
   check "SHOW HOSTS: a elected, b down" \
