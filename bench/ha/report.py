@@ -37,8 +37,8 @@ def main():
     out.extend(meta)
     p("```")
     p("")
-    p("Times in seconds. \"event\" = the `patronictl switchover` call or the kill -9 of the primary's "
-      "Patroni and postmaster. Outage = from the start of the first failed or stalled (> 1 s) operation to "
+    p("Times in seconds. \"event\" = the `patronictl switchover` call, the kill -9 of the primary's "
+      "Patroni and postmaster (kill), or of its Patroni alone (patroni-kill: PostgreSQL keeps running). Outage = from the start of the first failed or stalled (> 1 s) operation to "
       "the end of the next successful one (the longest such span in the run); gap = the longest interval "
       "between the completions of two consecutive successful operations (a 10 ms pace makes ~0.01 s normal). "
       "Leader = Patroni's /cluster names the other node leader; writable = that node answers "

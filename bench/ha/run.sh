@@ -2,7 +2,7 @@
 # Client-visible failover: the standard stack (Patroni + etcd + HAProxy) against metagate, in front
 # of the same two-node Patroni cluster (PostgreSQL 15) on loopback. See bench/ha/README.md.
 #
-#   bash bench/ha/run.sh --metagate PATH [--work DIR] [--runs 3] [--scenarios switchover,kill]
+#   bash bench/ha/run.sh --metagate PATH [--work DIR] [--runs 3] [--scenarios switchover,kill,patroni-kill]
 #                        [--paths haproxy,metagate] [--out FILE]
 #       [--ttl 30] [--loop-wait 10] [--retry-timeout 10] [--sync off|on] [--pre 5] [--post 10]
 #       [--run-timeout 180] [--restore-timeout 240] [--hold-ms 60000]
@@ -12,7 +12,8 @@
 # conninfo), all child processes of this script on ports the kernel picked, in --work (default
 # /tmp/metagate-ha-bench, recreated). For every scenario, path and run: bench/ha/probe writes and
 # reads every 10 ms through the path while the cluster switches over (patronictl switchover) or
-# loses its primary (kill -9 of its Patroni and its postmaster); the run ends --post seconds after
+# loses its primary (kill -9 of its Patroni and its postmaster; patroni-kill: of its Patroni only,
+# PostgreSQL left running — the watchdog-less window); the run ends --post seconds after
 # the last failed or stalled operation once the new primary takes writes (at most --run-timeout);
 # then the acknowledged writes are looked up on the new primary and the cluster is brought back to
 # primary + streaming replica. Report: Markdown on stdout and in --out
@@ -57,7 +58,7 @@ case $sync in on|off) ;; *) echo "--sync on|off" >&2; exit 2 ;; esac
 for v in "$runs" "$ttl" "$loop_wait" "$retry_timeout" "$pre" "$post" "$run_timeout" "$restore_timeout" "$hold_ms"; do
   [[ $v =~ ^[0-9]+$ ]] || { echo "run.sh: '$v' is not a whole number" >&2; exit 2; }
 done
-for s in ${scenarios//,/ }; do case $s in switchover|kill) ;; *) echo "unknown scenario $s" >&2; exit 2 ;; esac; done
+for s in ${scenarios//,/ }; do case $s in switchover|kill|patroni-kill) ;; *) echo "unknown scenario $s" >&2; exit 2 ;; esac; done
 for p in ${paths//,/ }; do case $p in haproxy|metagate) ;; *) echo "unknown path $p" >&2; exit 2 ;; esac; done
 if [[ ,$paths, == *,metagate,* ]]; then
   [ -n "$metagate" ] || { echo "run.sh: --metagate PATH is required for the metagate path (or --paths haproxy)" >&2; exit 2; }
@@ -499,6 +500,14 @@ run_one() {
       killed="patroni ${PATRONI_PID[$leader]}, postmaster ${pm:-none}"
       PATRONI_PID[$leader]=
       echo "$ev $killed" >"$rd/kill.txt" ;;
+    patroni-kill)
+      # Patroni without a watchdog: its PostgreSQL keeps running as a primary, accepting
+      # writes, until the other node takes the expired leader key and promotes itself.
+      ev=$(now_ms)
+      kill -9 "${PATRONI_PID[$leader]}" 2>/dev/null
+      killed="patroni ${PATRONI_PID[$leader]} (its postmaster left running)"
+      PATRONI_PID[$leader]=
+      echo "$ev $killed" >"$rd/kill.txt" ;;
   esac
   while :; do
     now=$(now_ms)
@@ -556,7 +565,7 @@ run_one() {
        verified_on: $cur, probe: $sum[0], verify: $ver}' >>"$work/results.jsonl"
   log "run $scenario/$path #$n: $result; leader $leader -> ${new:-?} after $(( ${t_leader:-$ev} - ev )) ms, writable after $(( ${t_writable:-$ev} - ev )) ms; $(jq -r '"writes ok \(.write.ok) failed \(.write.failed) longest outage \(.write.longest_outage_ms) ms; reads failed \(.read.failed) longest outage \(.read.longest_outage_ms) ms"' "$rd/summary.json" 2>/dev/null); missing acked: $(echo "$verify" | jq -r '.missing // "?"')"
   # Bring a killed node back (its Patroni rewinds or reclones it); a switched-over one rejoins by itself.
-  if [ "$scenario" = kill ]; then
+  if [ "$scenario" = kill ] || [ "$scenario" = patroni-kill ]; then
     log "restarting Patroni $leader"
     start_patroni "$leader"
   fi
