@@ -780,6 +780,40 @@ TEST(ConfigDocs, ExamplesAndKeysMatchTheCode) {
   EXPECT_EQ(v->to_string(), c.auth.find_user("metagate_admin")->credential.to_string());
 }
 
+TEST(ConfigPostgres, ClusterKeys) {
+  const std::string cluster = R"("backend": "postgres", "conninfo": "host=a,b user=g password=p")";
+  Config c = parse_ok(R"({"databases": {"grafana": {)" + cluster +
+                      R"(, "reads": "prefer-replicas", "max_replica_lag_bytes": 1024, "max_replica_lag_ms": 500,
+                         "health_check_interval_ms": 250, "health_check_timeout_ms": 800, "failover_hold_ms": 5000,
+                         "failover_hold_max_clients": 10, "patroni_urls": ["http://a:8008", "https://b:8008"]}}})");
+  const DatabaseConfig& d = c.databases.at("grafana");
+  EXPECT_EQ(d.reads, ReadsMode::kPreferReplicas);
+  EXPECT_EQ(d.max_replica_lag_bytes, 1024);
+  EXPECT_EQ(d.max_replica_lag_ms, 500);
+  EXPECT_EQ(d.health_check_interval_ms, 250);
+  EXPECT_EQ(d.health_check_timeout_ms, 800);
+  EXPECT_EQ(d.failover_hold_ms, 5000);
+  EXPECT_EQ(d.failover_hold_max_clients, 10);
+  ASSERT_EQ(d.patroni_urls.size(), 2u);
+  EXPECT_EQ(d.patroni_urls[1], "https://b:8008");
+  EXPECT_EQ(error_of(R"({"databases": {"grafana": {)" + cluster + R"(, "reads": "replica"}}})"),
+            "databases.grafana.reads: invalid value \"replica\"; expected one of \"primary\", \"replicas\" or "
+            "\"prefer-replicas\"");
+  EXPECT_EQ(error_of(R"({"databases": {"grafana": {)" + cluster + R"(, "health_check_interval_ms": 10}}})"),
+            "databases.grafana.health_check_interval_ms: 10 is out of range (100 to 3600000)");
+  EXPECT_EQ(error_of(R"({"databases": {"grafana": {)" + cluster + R"(, "patroni_urls": ["http://a:8008"]}}})"),
+            "databases.grafana.patroni_urls: 1 URLs for 2 hosts in conninfo: give one Patroni REST API URL per host, "
+            "in the same order");
+  EXPECT_EQ(error_of(R"({"databases": {"grafana": {)" + cluster + R"(, "patroni_urls": ["a:8008", "http://b"]}}})"),
+            "databases.grafana.patroni_urls[0]: \"a:8008\" is not an http:// or https:// URL");
+  EXPECT_EQ(error_of(R"({"databases": {"grafana": {)" + cluster + R"(, "patroni_urls": "http://a"}}})"),
+            "databases.grafana.patroni_urls: expected an array of strings, got a string");
+  EXPECT_EQ(error_of(R"({"databases": {"grafana": {"backend": "postgres", "conninfo": "host=a,b",
+                                                   "patroni_urls": ["http://a", "http://b"]}}})"),
+            "databases.grafana.patroni_urls: Patroni is asked only for a cluster: a conninfo with several hosts and its "
+            "own user and password");
+}
+
 TEST(ConfigPostgres, ConninfoHostsPortsAndRedaction) {
   auto t = parse_conninfo("host=h1,h2 port=5432,5433 dbname=grafana user=g password='a b' connect_timeout=3");
   ASSERT_TRUE(t) << t.error();
