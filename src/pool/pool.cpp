@@ -300,18 +300,22 @@ bool Pool::no_primary() const {
   return settings_.cluster && !settings_.replica_host && !settings_.cluster->has_primary();
 }
 
-std::optional<size_t> Pool::pick_replica(int64_t last_write_us) {
+std::optional<size_t> Pool::pick_replica(int64_t last_write_us, uint64_t& ryw_lsn) {
   if (!settings_.cluster || settings_.reads == config::ReadsMode::kPrimary || settings_.replica_host) return std::nullopt;
   auto v = settings_.cluster->view();
   if (!v->primary) return std::nullopt;
-  // Read-your-writes: the view must come from a round that began after the client's write.
-  if (last_write_us && v->observed_us <= last_write_us) return std::nullopt;
   const auto& p = v->hosts[*v->primary].seen;
+  // Read-your-writes: the primary's position in a round that began after the client's write
+  // is at or past that write; a replica replayed that far has it.
+  if (last_write_us && !ryw_lsn) {
+    if (v->observed_us <= last_write_us) return std::nullopt;
+    ryw_lsn = p.lsn;
+  }
   std::vector<size_t> fresh, any;
   for (size_t i = 0; i < v->hosts.size(); ++i) {
     const auto& h = v->hosts[i];
     if (i == *v->primary || h.refused || h.seen.role != ha::Role::kReplica) continue;
-    if (last_write_us && h.seen.lsn < p.lsn) continue;  // the client's write may not be there yet
+    if (last_write_us && h.seen.lsn < ryw_lsn) continue;  // the client's write may not be there yet
     any.push_back(i);
     const uint64_t lag = p.lsn > h.seen.lsn ? p.lsn - h.seen.lsn : 0;
     if (static_cast<int64_t>(lag) <= settings_.max_replica_lag_bytes &&

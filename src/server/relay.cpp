@@ -238,7 +238,10 @@ void Session::relay_detach(bool reusable) {
   else from.discard(server_, pool::CloseCause::kDirty);
   server_ = nullptr;
   server_pool_.reset();
-  if (round_may_write_) last_write_us_ = steady_now_us();
+  if (round_may_write_) {
+    last_write_us_ = steady_now_us();
+    ryw_lsn_ = 0;
+  }
   round_may_write_ = false;
 }
 
@@ -304,7 +307,7 @@ std::shared_ptr<pool::Pool> Session::relay_read_target() {
   if (!transaction_pooling_ || sticky_ || pool_->settings().reads == config::ReadsMode::kPrimary) return nullptr;
   if (tx_ != Tx::kIdle || pinned() || lost_tx_ || answer_sync_locally_ || open_round_ || reprobe_) return nullptr;
   if (!relay_buffered_round_read_only()) return nullptr;
-  auto host = pool_->pick_replica(last_write_us_);
+  auto host = pool_->pick_replica(last_write_us_, ryw_lsn_);
   if (!host) return nullptr;
   return pool_->replica_pool(*host);
 }
@@ -1459,7 +1462,10 @@ bool Session::relay_server_lost(std::optional<PgError> fatal, std::string& out) 
   server_pool().discard(server_, pool::CloseCause::kBroken);
   server_ = nullptr;
   server_pool_.reset();
-  if (round_may_write_) last_write_us_ = steady_now_us();  // it may have written before it went
+  if (round_may_write_) {  // it may have written before it went
+    last_write_us_ = steady_now_us();
+    ryw_lsn_ = 0;
+  }
   round_may_write_ = false;
   server_fatal_.reset();
   wire::Writer w(out);

@@ -351,6 +351,7 @@ class Session : public std::enable_shared_from_this<Session> {
   pool::Pool& server_pool() { return server_pool_ ? *server_pool_ : *pool_; }
   bool round_may_write_ = false;  // server_ is the primary's, for a round not provably read-only
   int64_t last_write_us_ = 0;     // when such a round last ended (read-your-writes; 0 = never)
+  uint64_t ryw_lsn_ = 0;          // the primary's WAL position seen first after it (0 = not yet)
   std::unordered_map<uint64_t, bool> read_only_statements_;  // by StatementDef id
   std::shared_ptr<pool::Pool> relay_read_target();
   bool relay_buffered_round_read_only();

@@ -205,9 +205,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // database's `reads` allows it, the cluster has an elected primary, and the replica is
   // within the lag bounds (`replicas`: else any replica that answers) and — read-your-writes —
   // when the client's last round on the primary ended at `last_write_us` (steady clock; 0 =
-  // none), a monitor round that began after it saw the replica replayed up to the primary's
-  // WAL position. Replicas in turn.
-  std::optional<size_t> pick_replica(int64_t last_write_us);
+  // none), the replica has replayed up to `ryw_lsn`: the primary's WAL position in the first
+  // monitor round that began after that write (set here when 0; the caller resets it to 0
+  // with each new write). Replicas in turn.
+  std::optional<size_t> pick_replica(int64_t last_write_us, uint64_t& ryw_lsn);
   // The pool of server connections to replica `host` (made on first use: same database, user
   // and limits; its own connections).
   std::shared_ptr<Pool> replica_pool(size_t host);
