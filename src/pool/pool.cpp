@@ -213,19 +213,16 @@ awaitable<PgResult<ServerConnection*>> Pool::connect_new(asio::any_io_executor e
     if (r && host) {
       // The elected primary may have become a replica since the monitor last looked (a
       // switchover), or a replica a primary: PostgreSQL says which at once (in_hot_standby).
-      const std::string_view wrong = settings_.replica_host ? "off" : "on";
-      for (const auto& [k, v] : r->parameters)
-        if (k == "in_hot_standby" && v == wrong && settings_.replica_host) {
-          r = unexpected(PgError::make(sqlstate::kConnectionFailure, "replica " + target.hosts[0].host + ":" +
-                                                                         std::to_string(target.hosts[0].port) +
-                                                                         " is not in recovery now (promoted?)"));
-          break;
-        } else if (k == "in_hot_standby" && v == wrong) {
-          r = unexpected(PgError::make(sqlstate::kConnectionFailure, "the elected primary " + target.hosts[0].host + ":" +
-                                                                         std::to_string(target.hosts[0].port) +
-                                                                         " is in recovery now (a switchover?)"));
-          break;
-        }
+      const bool replica = settings_.replica_host.has_value();
+      const std::string_view wrong = replica ? "off" : "on";
+      bool mismatch = false;
+      for (const auto& [k, v] : r->parameters) mismatch = mismatch || (k == "in_hot_standby" && v == wrong);
+      if (mismatch) {
+        const std::string where = target.hosts[0].host + ":" + std::to_string(target.hosts[0].port);
+        r = unexpected(PgError::make(sqlstate::kConnectionFailure,
+                                     replica ? "replica " + where + " is not in recovery now (promoted?)"
+                                             : "the elected primary " + where + " is in recovery now (a switchover?)"));
+      }
     }
     if (!r && host && r.error().sqlstate == sqlstate::kConnectionFailure) settings_.cluster->report_failure(*host);
   }
